@@ -23,7 +23,11 @@ from .errors import (
 VERSION = 1
 MAX_SAMPLES = 64
 _RAW = 15  # width code: later samples carry full codes instead of deltas
-_TOL = 9.5367431640625e-07  # 2**-20: a decimal half step stored as float32 still rounds away
+# A decimal half step stored in binary (21.35 as float32 is 21.3500004, as 2.675 is
+# 2.67499995) must still round away from zero: up to min(2**-20 relative, 1/1024 step)
+# below a half step counts as the half step.
+_TOL_REL = 9.5367431640625e-07  # 2**-20, > 8 float32 ulps
+_TOL_MAX = 0.0009765625  # 2**-10 of a step
 
 
 def _code(row, value):
@@ -45,7 +49,8 @@ def _code(row, value):
     if a > 4e15:
         raw = None
     else:
-        raw = int(a + 0.5 + a * _TOL)
+        tol = a * _TOL_REL
+        raw = int(a + 0.5 + (tol if tol < _TOL_MAX else _TOL_MAX))
         if x < 0:
             raw = -raw
     if raw is None or raw < row[3] or raw > row[4]:

@@ -95,13 +95,16 @@ def to_senml(decoded: dict, base_name=None, base_time=None) -> list:
         recs = [_record(n, None, decoded["data"][n], 0) for n in sorted(decoded.get("data", {}))]
     if not recs:
         return recs
-    first = recs[0]
+    head = {}
+    if base_name is not None:
+        head["bn"] = base_name
+    if base_time is not None:
+        head["bt"] = base_time
     for r in recs:
         if r.get("u") in SECONDARY_UNITS:
-            first["bver"] = BVER_SECONDARY
+            head["bver"] = BVER_SECONDARY
             break
-    if base_name is not None:
-        first["bn"] = base_name
-    if base_time is not None:
-        first["bt"] = base_time
+    if head:
+        head.update(recs[0])
+        recs[0] = head
     return recs
