@@ -7,7 +7,7 @@ from .errors import TruncatedError
 
 
 class BitWriter:
-    __slots__ = ("buf", "acc", "nacc")
+    __slots__ = ("acc", "buf", "nacc")
 
     def __init__(self, buf: bytearray) -> None:
         self.buf = buf
@@ -33,7 +33,7 @@ class BitWriter:
 
 
 class BitReader:
-    __slots__ = ("data", "pos", "end")
+    __slots__ = ("data", "end", "pos")
 
     def __init__(self, data, start_byte: int) -> None:
         self.data = data

@@ -1,9 +1,9 @@
 """A small CBOR (RFC 8949) encoder/decoder for the status frame, runnable on MicroPython.
 
 Subset: unsigned/negative integers, byte and text strings, arrays, maps, false,
-true, null and floats (decode: half, single, double; encode: double, as cbor2
-does by default). Definite lengths only; tags and indefinite lengths raise
-DecodeError. The encoder writes the shortest argument (RFC 8949 §4.2.1).
+true, null and floats (decode: half, single, double; encode: double, and
+half for NaN/infinities, as cbor2 does by default). Definite lengths only; tags and indefinite lengths raise
+DecodeError. The encoder writes the shortest argument and sorts map keys (RFC 8949 §4.2.1).
 """
 
 import struct
@@ -11,6 +11,7 @@ import struct
 from .errors import DecodeError, EncodeError, TruncatedError
 
 MAX_DEPTH = 16
+_INF = float("inf")
 
 
 def _head(out, major, n):
@@ -53,8 +54,15 @@ def _enc(out, obj, depth):
         else:
             _head(out, 1, -1 - obj)
     elif isinstance(obj, float):
-        out.append(0xFB)
-        out.extend(struct.pack(">d", obj))
+        if obj != obj:
+            out.extend(b"\xf9\x7e\x00")  # NaN, infinities as half floats, as cbor2 writes them
+        elif obj == _INF:
+            out.extend(b"\xf9\x7c\x00")
+        elif obj == -_INF:
+            out.extend(b"\xf9\xfc\x00")
+        else:
+            out.append(0xFB)
+            out.extend(struct.pack(">d", obj))
     elif isinstance(obj, (bytes, bytearray)):
         _head(out, 2, len(obj))
         out.extend(obj)
@@ -67,9 +75,17 @@ def _enc(out, obj, depth):
         for x in obj:
             _enc(out, x, depth + 1)
     elif isinstance(obj, dict):
-        _head(out, 5, len(obj))
+        # deterministic: keys in bytewise order of their encodings (RFC 8949 §4.2.1), so
+        # MicroPython (unordered dicts) and CPython write the same bytes
+        keys = []
         for k in obj:
-            _enc(out, k, depth + 1)
+            kb = bytearray()
+            _enc(kb, k, depth + 1)
+            keys.append((bytes(kb), k))
+        keys.sort(key=lambda p: p[0])
+        _head(out, 5, len(keys))
+        for key_bytes, k in keys:
+            out.extend(key_bytes)
             _enc(out, obj[k], depth + 1)
     else:
         raise EncodeError("cannot encode %s as CBOR" % type(obj).__name__)
@@ -146,11 +162,11 @@ def decode_item(data, pos, depth):
         return -1 - n, pos
     if major == 2 or major == 3:
         _need(data, pos, n)
-        raw = bytes(data[pos : pos + n])
+        chunk = bytes(data[pos : pos + n])
         if major == 2:
-            return raw, pos + n
+            return chunk, pos + n
         try:
-            return raw.decode(), pos + n
+            return chunk.decode(), pos + n
         except UnicodeError:
             raise DecodeError("CBOR text at byte %d is not UTF-8" % start) from None
     if major == 4:

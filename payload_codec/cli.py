@@ -26,7 +26,7 @@ class UsageError(Exception):
 
 
 def _parse(argv):
-    opts = {"fport": 1, "format": "trosmart", "layouts": None, "bn": None, "bt": None}
+    opts: dict = {"fport": 1, "format": "trosmart", "layouts": None, "bn": None, "bt": None}
     pos = []
     i = 0
     while i < len(argv):

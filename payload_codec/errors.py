@@ -21,7 +21,7 @@ class DecodeError(CodecError):
 
 try:
 
-    class TruncatedError(DecodeError, EOFError):  # type: ignore[misc]
+    class TruncatedError(DecodeError, EOFError):
         """The frame ended before a field it announces."""
 
 except TypeError:  # MicroPython: native bases cannot be combined

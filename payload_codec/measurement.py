@@ -181,16 +181,17 @@ def encode_batch(samples, layout=None) -> bytes:
         raise EncodeError("a batch needs at least one sample")
     if len(samples) > MAX_SAMPLES:
         raise EncodeError("a batch holds at most %d samples, got %d" % (MAX_SAMPLES, len(samples)))
-    parts = []
+    parts: list = []
     names = {}
     for s in samples:
         off, vals = _sample_parts(s)
         if not isinstance(off, int) or off is True or off is False or off > 0:
             raise EncodeError("offset_s must be a whole number of seconds <= 0, got %r" % (off,))
-        parts.append((off, vals))
+        # (offset, input position): MicroPython's sort is not stable, equal offsets keep input order
+        parts.append((off, len(parts), vals))
         for n in vals:
             names[n] = 1
-    parts.sort(key=lambda p: p[0])
+    parts.sort(key=lambda p: (p[0], p[1]))
     if layout is not None:
         for n in names:
             if n not in layout[1]:
@@ -214,7 +215,7 @@ def encode_batch(samples, layout=None) -> bytes:
                 _varint(out, g)
     codes = []
     for row in rows:
-        codes.append([_code(row, p[1].get(row[1])) for p in parts])
+        codes.append([_code(row, p[2].get(row[1])) for p in parts])
     w = BitWriter(out)
     widths = []
     for j in range(len(rows)):

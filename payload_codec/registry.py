@@ -74,7 +74,7 @@ PROFILES = (
 )
 # fmt: on
 
-_by_name = None
+_by_name: dict = None  # type: ignore[assignment]
 
 
 def _index():

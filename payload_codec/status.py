@@ -109,11 +109,11 @@ def decode_status(data) -> dict:
         byk[f[1]] = f
     for key in m:
         v = m[key]
-        f = byk.get(key)
-        if f is None:
+        spec = byk.get(key)
+        if spec is None:
             out["k%s" % (key,)] = v
             continue
-        name, _, kind = f
+        name, _, kind = spec
         if kind == "t":
             ok = isinstance(v, str)
         elif kind in "uv":

@@ -5,16 +5,66 @@ import pytest
 from payload_codec import UnknownQuantityError
 from payload_codec import registry as reg
 
-CONTRACT_NAMES = (
-    "temperature humidity pressure pm1 pm2_5 pm4 pm10 co2 voc_index nox_index no2 o3 noise_laeq "
-    "illuminance uv_index battery_voltage battery_level water_level water_temperature soil_moisture "
-    "soil_temperature distance wind_speed wind_direction precipitation counter occupancy door_open "
-    "energy power latitude longitude altitude"
-).split()
+CONTRACT_NAMES = [
+    "temperature",
+    "humidity",
+    "pressure",
+    "pm1",
+    "pm2_5",
+    "pm4",
+    "pm10",
+    "co2",
+    "voc_index",
+    "nox_index",
+    "no2",
+    "o3",
+    "noise_laeq",
+    "illuminance",
+    "uv_index",
+    "battery_voltage",
+    "battery_level",
+    "water_level",
+    "water_temperature",
+    "soil_moisture",
+    "soil_temperature",
+    "distance",
+    "wind_speed",
+    "wind_direction",
+    "precipitation",
+    "counter",
+    "occupancy",
+    "door_open",
+    "energy",
+    "power",
+    "latitude",
+    "longitude",
+    "altitude",
+]
 
 # RFC 8428 primary units and the RFC 8798 secondary units we use (facts.md §K)
-PRIMARY = {"Cel", "%RH", "Pa", "lx", "V", "A", "W", "J", "Hz", "m", "m/s", "deg", "W/m2", "dB", "count",
-           "/", "%EL", "lat", "lon", "kg/m3", "s"}
+PRIMARY = {
+    "Cel",
+    "%RH",
+    "Pa",
+    "lx",
+    "V",
+    "A",
+    "W",
+    "J",
+    "Hz",
+    "m",
+    "m/s",
+    "deg",
+    "W/m2",
+    "dB",
+    "count",
+    "/",
+    "%EL",
+    "lat",
+    "lon",
+    "kg/m3",
+    "s",
+}
 SECONDARY = {"hPa", "ug/m3", "ppm", "ppb", "mm", "kWh", "/100"}
 
 

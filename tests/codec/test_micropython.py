@@ -1,0 +1,124 @@
+"""The same codec source on the MicroPython Unix port: identical bytes, values and errors.
+
+Hypothesis generates the cases on CPython; one MicroPython process handles all of them
+(trosmart_tools.mpy.MicroPythonBatch), so thousands of vectors cost one interpreter start.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from trosmart_tools.mpy import MicroPythonBatch
+
+import payload_codec as pc
+
+from . import strategies as S
+from .test_cbor_status import STATUS
+from .test_downlink import GOLDEN as COMMANDS
+from .test_measurement import GOLDEN
+
+DRIVER = Path(__file__).with_name("mpy_codec_driver.py")
+N_SAMPLES = 1500
+N_BATCHES = 400
+N_RANDOM = 4000
+
+
+def collect(strategy: Any, n: int) -> list[Any]:
+    cases: list[Any] = []
+
+    @settings(max_examples=n, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def gather(case: Any) -> None:
+        cases.append(case)
+
+    gather()
+    return cases
+
+
+def normal(x: Any) -> Any:
+    """JSON round trip: MicroPython dicts are not insertion-ordered, tuples become lists."""
+    return json.loads(json.dumps(x, sort_keys=True))
+
+
+def cpython_decode(fport: int, hexdata: str) -> dict:
+    try:
+        d = pc.decode_uplink(fport, bytes.fromhex(hexdata))
+    except pc.CodecError as e:
+        return {"error": type(e).__name__, "msg": str(e)}
+    return {"decoded": d, "senml": pc.to_senml(d)}
+
+
+@pytest.fixture(scope="module")
+def cases() -> dict[str, list[Any]]:
+    rnd = random.Random(20261128)
+    randoms = [bytes(rnd.getrandbits(8) for _ in range(rnd.randrange(0, 40))) for _ in range(N_RANDOM)]
+    # bias the random frames towards valid headers so decoding goes deep
+    for i in range(0, N_RANDOM, 2):
+        if randoms[i]:
+            randoms[i] = bytes([0x20 | (randoms[i][0] & 0x1F)]) + randoms[i][1:]
+    return {
+        "samples": collect(S.sample(), N_SAMPLES),
+        "batches": collect(S.batch(), N_BATCHES),
+        "randoms": [r.hex() for r in randoms],
+    }
+
+
+def test_micropython_encodes_and_decodes_exactly_like_cpython(micropython: str, cases: dict) -> None:
+    reqs: list[dict] = []
+    expect: list[Any] = []
+    for values, _ in cases["samples"]:
+        frame = pc.encode(values).hex()
+        reqs += [{"op": "encode", "values": values}, {"op": "decode", "hex": frame}]
+        expect += [{"hex": frame}, cpython_decode(1, frame)]
+    for samples, _ in cases["batches"]:
+        frame = pc.encode_batch(samples).hex()
+        reqs += [{"op": "encode_batch", "samples": samples}, {"op": "decode", "hex": frame}]
+        expect += [{"hex": frame}, cpython_decode(1, frame)]
+    for _, values, frame in GOLDEN:
+        reqs.append({"op": "encode", "values": values})
+        expect.append({"hex": frame})
+    for fport in (1, 2, 3):
+        for h in cases["randoms"]:
+            reqs.append({"op": "decode", "fport": fport, "hex": h})
+            expect.append(cpython_decode(fport, h))
+    st_frame = pc.encode_status(STATUS).hex()
+    reqs += [{"op": "encode_status", "status": STATUS}, {"op": "decode", "fport": 2, "hex": st_frame}]
+    expect += [{"hex": st_frame}, cpython_decode(2, st_frame)]
+    for _, cmd, frame in COMMANDS:
+        reqs += [{"op": "encode_downlink", "command": cmd}, {"op": "decode_downlink", "hex": frame}]
+        expect += [{"hex": frame}, {"command": pc.decode_downlink(bytes.fromhex(frame))}]
+    for h in cases["randoms"][:1000]:
+        reqs.append({"op": "decode_downlink", "hex": h})
+        try:
+            expect.append({"command": pc.decode_downlink(bytes.fromhex(h))})
+        except pc.CodecError as e:
+            expect.append({"error": type(e).__name__, "msg": str(e)})
+
+    got = MicroPythonBatch(DRIVER).call_many(reqs)
+    mismatches = [(r, e, g) for r, e, g in zip(reqs, expect, got) if normal(e) != normal(g)]
+    assert not mismatches, f"{len(mismatches)} of {len(reqs)} differ; first: {mismatches[0]}"
+    n_err = sum(1 for g in got if "error" in g)
+    print(f"micropython agreed on {len(reqs)} requests ({n_err} typed errors)")
+    assert n_err > 100 and len(reqs) - n_err > 1000, "the case mix must exercise both paths"
+
+
+def test_decoded_values_equal_the_inputs_within_resolution(cases: dict) -> None:
+    for values, exp in cases["samples"]:
+        assert pc.decode(pc.encode(values))["samples"][0]["values"] == exp
+
+
+@settings(max_examples=50, deadline=None)
+@given(S.sample())
+def test_the_driver_itself_reports_typed_errors(values_exp: Any) -> None:
+    # the driver's error path, checked on CPython: an unknown quantity gives its class name
+    ns: dict[str, Any] = {}
+    src = DRIVER.read_text().split("while True:")[0]
+    exec(compile(src, str(DRIVER), "exec"), ns)
+    answer = ns["handle"]({"op": "encode", "values": dict(values_exp[0], bogus=1)})
+    assert answer["error"] == "UnknownQuantityError"
