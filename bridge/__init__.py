@@ -1,0 +1,11 @@
+"""TroSmart bridge: LoRaWAN network server MQTT (ChirpStack v4, The Things Stack v3) to the
+city's MQTT backend as SenML, with a durable SQLite outbox (docs/bridge.md).
+
+Pipeline: parse -> dedupe -> decode -> SenML -> outbox -> sinks. The pure modules
+(``parse_*``, ``dedupe``, ``topics``, ``decoding``, ``meta``, ``commands``) do no I/O;
+``mqtt`` is the only module that touches paho, ``store`` the only one that touches SQLite.
+"""
+
+from .errors import BridgeError, ConfigError, InputError
+
+__all__ = ["BridgeError", "ConfigError", "InputError"]

@@ -1,0 +1,73 @@
+"""City commands -> LNS downlinks (pure): validation, encoding, rate limiting.
+
+A command is a JSON object for ``payload_codec.encode_downlink`` (for example
+``{"set_interval_s": 600}``); the optional key ``"id"`` is the city's own correlation id
+and is echoed on command/result. The downlink goes out on fPort COMMAND (10).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import Any
+
+import payload_codec
+from payload_codec import fports
+
+from .errors import CommandRejected
+from .parse_tts import CORRELATION_PREFIX
+
+MAX_COMMAND_BYTES = 4096
+
+
+def parse_command(payload: bytes) -> tuple[dict[str, Any], str | None, bytes]:
+    """(command, city id, encoded frame); CommandRejected naming what is wrong."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise CommandRejected("oversize", f"command is {len(payload)} bytes, limit {MAX_COMMAND_BYTES}")
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise CommandRejected("invalid_json", str(e)) from None
+    if not isinstance(doc, dict):
+        raise CommandRejected("invalid_command", "a command must be a JSON object")
+    cid = doc.pop("id", None)
+    if cid is not None and not isinstance(cid, str):
+        raise CommandRejected("invalid_command", "id must be a string")
+    try:
+        frame = payload_codec.encode_downlink(doc)
+    except payload_codec.CodecError as e:
+        raise CommandRejected("invalid_command", str(e)) from None
+    return doc, cid, frame
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def lns_message(lns: str, dev_eui: str, frame: bytes, command_id: str, confirmed: bool) -> bytes:
+    """The downlink message for ChirpStack ``command/down`` or TTS ``down/push`` (facts §L, §M)."""
+    data = base64.b64encode(frame).decode()
+    if lns == "chirpstack":
+        msg: dict[str, Any] = {"id": command_id, "devEui": dev_eui, "confirmed": confirmed,
+                               "fPort": fports.COMMAND, "data": data}
+    else:
+        msg = {"downlinks": [{"f_port": fports.COMMAND, "frm_payload": data, "priority": "NORMAL",
+                              "confirmed": confirmed,
+                              "correlation_ids": [CORRELATION_PREFIX + command_id]}]}
+    return json.dumps(msg, separators=(",", ":")).encode()
+
+
+class RateLimiter:
+    """At most one downlink per device per ``min_interval_s`` (a queued downlink costs airtime)."""
+
+    def __init__(self, min_interval_s: float) -> None:
+        self.min_interval_s = min_interval_s
+        self._last: dict[str, float] = {}
+
+    def check(self, device: str, now: float) -> None:
+        last = self._last.get(device)
+        if last is not None and now - last < self.min_interval_s:
+            wait = self.min_interval_s - (now - last)
+            raise CommandRejected("rate_limited", f"next command for {device} in {wait:.0f} s")
+        self._last[device] = now

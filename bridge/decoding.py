@@ -1,0 +1,147 @@
+"""Payload decoding per device: the codec's fPort plan, Cayenne LPP, or the LNS's own object.
+
+Pure: the caller passes the device's announced layouts in and stores a new one it gets back.
+The bridge knows no frame layout itself (architecture.md): ``payload_codec`` does.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import payload_codec
+from payload_codec import fports
+
+from .errors import InputError
+from .model import Uplink
+
+MODES = ("trosmart", "lpp", "passthrough")
+_NAME_BAD = re.compile(r"[^A-Za-z0-9\-:._]")
+_MAX_OBJECT_FIELDS = 128
+_MAX_DEPTH = 4
+
+
+class NeedsLayout(InputError):
+    """A measurement names a layout the node has not announced (or the bridge lost)."""
+
+    def __init__(self, layout_id: int, detail: str) -> None:
+        super().__init__("unknown_layout", detail)
+        self.layout_id = layout_id
+
+
+@dataclass
+class Decoded:
+    kind: str  # measurement | status | layout | lpp | object
+    senml: list[dict[str, Any]]
+    latest: dict[str, dict[str, Any]] = field(default_factory=dict)  # quantity -> retained value
+    firmware: str | None = None
+    layout: tuple[int, list[str]] | None = None  # a layout the node just announced
+
+
+def base_name(dev_eui: str) -> str:
+    """RFC 9039 URN for an EUI-64, as SenML base name."""
+    return f"urn:dev:mac:{dev_eui}:"
+
+
+def decode(up: Uplink, mode: str, layouts: dict[int, list[str]] | None) -> Decoded:
+    """Decode one uplink; InputError (with a reason) for anything that yields no data."""
+    bt = round(up.received_at, 3)
+    if mode == "passthrough":
+        if up.object is None:
+            raise InputError("no_object", "passthrough device, but the LNS sent no decoded object")
+        recs = payload_codec.to_senml({"kind": "object", "data": _flatten(up.object)},
+                                      base_name(up.dev_eui), bt)
+        return _with_latest(Decoded("object", recs), bt)
+    if not up.data:
+        raise InputError("empty_payload", f"fPort {up.f_port} uplink carries no application payload")
+    if mode == "lpp":
+        return _with_latest(Decoded("lpp", _lpp(up.data, up.dev_eui, bt)), bt)
+    return _trosmart(up, layouts, bt)
+
+
+def _trosmart(up: Uplink, layouts: dict[int, list[str]] | None, bt: float) -> Decoded:
+    port = up.f_port
+    if port not in (fports.MEASUREMENT, fports.STATUS, fports.LAYOUT):
+        raise InputError("unknown_port", f"fPort {port} is not in the TroSmart plan (1, 2, 3)")
+    try:
+        d = payload_codec.decode_uplink(port, up.data, layouts)
+    except payload_codec.UnknownLayoutError as e:
+        raise NeedsLayout(e.layout_id, str(e)) from None
+    except payload_codec.UnsupportedVersionError as e:
+        raise InputError("unsupported_version", str(e)) from None
+    except payload_codec.TruncatedError as e:
+        raise InputError("truncated_frame", str(e)) from None
+    except (payload_codec.CodecError, IndexError, KeyError, TypeError) as e:
+        raise InputError("corrupt_frame", str(e) or type(e).__name__) from None
+    recs = payload_codec.to_senml(d, base_name(up.dev_eui), bt)
+    out = Decoded(d["kind"], recs)
+    if d["kind"] == "status":
+        fw = d["status"].get("firmware")
+        out.firmware = fw if isinstance(fw, str) else None
+    elif d["kind"] == "layout":
+        out.layout = (int(d["layout"]), list(d["quantities"]))
+    else:
+        _with_latest(out, bt)
+    return out
+
+
+def _lpp(data: bytes, dev_eui: str, bt: float) -> list[dict[str, Any]]:
+    try:
+        lpp = importlib.import_module("payload_codec.lpp")
+    except ImportError:
+        raise InputError("lpp_unavailable", "payload_codec.lpp is not installed") from None
+    try:
+        recs = [dict(r) for r in lpp.decode_senml(data)]
+    except (ValueError, IndexError, KeyError, TypeError) as e:
+        raise InputError("corrupt_frame", f"Cayenne LPP: {e}") from None
+    if not recs:
+        raise InputError("corrupt_frame", "Cayenne LPP frame holds no values")
+    recs[0]["bn"] = base_name(dev_eui)
+    recs[0]["bt"] = bt
+    return recs
+
+
+def _flatten(o: Any) -> dict[str, Any]:
+    """LNS object -> {path: scalar}; names fit SenML's character set (RFC 8428 §4.5.1)."""
+    out: dict[str, Any] = {}
+
+    def walk(v: Any, path: str, depth: int) -> None:
+        if len(out) >= _MAX_OBJECT_FIELDS:
+            return
+        if isinstance(v, dict) and depth < _MAX_DEPTH:
+            for k in sorted(v, key=str):
+                walk(v[k], f"{path}_{k}" if path else str(k), depth + 1)
+        elif isinstance(v, list) and depth < _MAX_DEPTH:
+            for i, x in enumerate(v):
+                walk(x, f"{path}_{i}", depth + 1)
+        elif isinstance(v, (bool, str)) or (isinstance(v, (int, float)) and v == v
+                                              and abs(v) != float("inf")):
+            name = _NAME_BAD.sub("_", path) or "value"
+            if not name[0].isalnum():
+                name = "v" + name
+            out[name] = v
+
+    walk(o, "", 0)
+    if not out:
+        raise InputError("no_object", "the LNS object holds no scalar values")
+    return out
+
+
+def _with_latest(d: Decoded, bt: float) -> Decoded:
+    """Latest value per quantity (the record with the highest resolved time)."""
+    base = bt
+    for r in d.senml:
+        base = r.get("bt", base)
+        t = base + r.get("t", 0)
+        name = r.get("n")
+        if not isinstance(name, str):
+            continue
+        prev = d.latest.get(name)
+        if prev is not None and prev["t"] > t:
+            continue
+        val: dict[str, Any] = {k: r[k] for k in ("v", "vb", "vs", "u") if k in r}
+        val["t"] = round(t, 3)
+        d.latest[name] = val
+    return d

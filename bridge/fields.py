@@ -1,0 +1,113 @@
+"""Typed field access for LNS JSON: every wrong type becomes an InputError with a path."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import calendar
+import json
+import re
+from typing import Any
+
+from .errors import InputError
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,12}))?"
+    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))$"
+)
+_HEX_EUI = re.compile(r"^[0-9a-fA-F]{16}$")
+
+
+def load_json(payload: bytes, max_bytes: int) -> dict[str, Any]:
+    if len(payload) > max_bytes:
+        raise InputError("oversize", f"message is {len(payload)} bytes, limit {max_bytes}")
+    try:
+        doc = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise InputError("invalid_json", str(e)) from None
+    if not isinstance(doc, dict):
+        raise InputError("invalid_json", f"top level is {type(doc).__name__}, not an object")
+    return doc
+
+
+def obj(doc: Any, key: str, path: str = "") -> dict[str, Any] | None:
+    v = doc.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        raise InputError("bad_field", f"{path}{key} is {type(v).__name__}, not an object")
+    return v
+
+
+def text(doc: dict[str, Any], key: str, path: str = "") -> str | None:
+    v = doc.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise InputError("bad_field", f"{path}{key} is {type(v).__name__}, not a string")
+    return v
+
+
+def integer(doc: dict[str, Any], key: str, path: str = "", lo: int = 0, hi: int = 2**64) -> int | None:
+    """An unsigned integer that may arrive as a JSON number or (proto uint64) a string."""
+    v = doc.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        raise InputError("bad_field", f"{path}{key} is a boolean, not an integer")
+    if isinstance(v, str) and v.isdigit():
+        v = int(v)
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if not isinstance(v, int) or not lo <= v <= hi:
+        raise InputError("bad_field", f"{path}{key} = {v!r} is not an integer {lo}..{hi}")
+    return v
+
+
+def number(doc: dict[str, Any], key: str) -> float | None:
+    v = doc.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return float(v)
+
+
+def flag(doc: dict[str, Any], key: str, path: str = "") -> bool | None:
+    v = doc.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, bool):
+        raise InputError("bad_field", f"{path}{key} is {type(v).__name__}, not a boolean")
+    return v
+
+
+def b64(doc: dict[str, Any], key: str, path: str = "") -> bytes:
+    """Standard base64 (proto JSON bytes); absent means empty (TTS omits empty fields)."""
+    v = text(doc, key, path)
+    if not v:
+        return b""
+    try:
+        return base64.b64decode(v, validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError("bad_base64", f"{path}{key} is not valid base64") from None
+
+
+def eui(v: Any, what: str) -> str:
+    if not isinstance(v, str) or not _HEX_EUI.match(v):
+        raise InputError("missing_field", f"{what} is {v!r}, not 16 hex digits")
+    return v.lower()
+
+
+def timestamp(v: Any, what: str) -> float:
+    """RFC 3339 with up to nanoseconds (ChirpStack, TTS) -> Unix seconds."""
+    m = _RFC3339.match(v) if isinstance(v, str) else None
+    if not m:
+        raise InputError("bad_field", f"{what} = {v!r} is not an RFC 3339 time")
+    y, mo, d, h, mi, s = (int(m.group(i)) for i in range(1, 7))
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 61):
+        raise InputError("bad_field", f"{what} = {v!r} is not a valid time")
+    frac = float("0." + m.group(7)) if m.group(7) else 0.0
+    secs = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) + frac
+    if m.group(9):
+        off = int(m.group(10)) * 3600 + int(m.group(11)) * 60
+        secs -= off if m.group(9) == "+" else -off
+    return secs

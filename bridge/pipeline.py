@@ -1,0 +1,249 @@
+"""parse -> dedupe -> decode -> SenML -> outbox rows, for one input message at a time.
+
+No I/O: the worker hands in the device table and a dedupe look-up, and collects what a
+message produces in a ``Batch`` that it commits in one transaction. Nothing raises out of
+``handle``: bad input becomes a dead letter (or a rejected command) with a reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import commands, decoding, homeassistant, meta, parse_chirpstack, parse_tts
+from .config import Config
+from .errors import CommandRejected, InputError
+from .logs import Throttle, event
+from .metrics import Metrics
+from .model import DeviceEvent, Ignored, Uplink
+from .mqtt import InMessage
+from .store import OutRow
+from .topics import CityTopics
+
+_PARSERS = {"chirpstack": parse_chirpstack.parse, "tts": parse_tts.parse}
+DEADLETTER_RAW_MAX = 4096  # bytes of an oversize message kept in its dead letter
+ANNOUNCE_EVERY_S = 600.0
+
+
+def _json(doc: Any) -> bytes:
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+
+
+@dataclass
+class Downlink:
+    source: str
+    topic: str
+    payload: bytes
+    command_id: str
+    dev_eui: str
+    city_id: str | None
+
+
+@dataclass
+class Batch:
+    rows: list[OutRow] = field(default_factory=list)
+    seen: list[tuple[str, float]] = field(default_factory=list)
+    seen_keys: set[str] = field(default_factory=set)
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    commands: list[tuple[str, str, str | None]] = field(default_factory=list)
+    acks: list[InMessage] = field(default_factory=list)
+    downlinks: list[Downlink] = field(default_factory=list)
+    uplinks: int = 0
+
+
+class Processor:
+    def __init__(self, cfg: Config, metrics: Metrics, devices: dict[str, dict[str, Any]],
+                 seen: Callable[[str], bool], command_lookup: Callable[[str], tuple[str, str | None] | None],
+                 source_lns: dict[str, str]) -> None:
+        self.cfg = cfg
+        self.topics = CityTopics(cfg.prefix)
+        self.metrics = metrics
+        self.devices = devices
+        self._seen = seen
+        self._command_lookup = command_lookup
+        self.source_lns = source_lns
+        self.limiter = commands.RateLimiter(cfg.downlink_min_interval_s)
+        self.announce_limiter = commands.RateLimiter(ANNOUNCE_EVERY_S)
+        self._throttle = Throttle(10.0)
+
+    # --- entry -------------------------------------------------------------------------
+    def handle(self, msg: InMessage, b: Batch) -> None:
+        b.acks.append(msg)
+        try:
+            if msg.conn == "city":
+                self._command(msg, b)
+            else:
+                self._source(msg, b)
+        except Exception as e:  # a bug must not stop the bridge: keep the message, say why
+            if self._throttle.due("internal"):
+                event(logging.ERROR, "internal error on a message", topic=msg.topic, error=repr(e))
+            self._deadletter(b, msg, "internal_error", repr(e))
+
+    # --- uplinks and device events ----------------------------------------------------
+    def _source(self, msg: InMessage, b: Batch) -> None:
+        lns = self.source_lns[msg.conn]
+        try:
+            ev = _PARSERS[lns](msg.topic, msg.payload, self.cfg.max_message_bytes)
+        except InputError as e:
+            self._deadletter(b, msg, e.reason, e.detail)
+            return
+        if isinstance(ev, Uplink):
+            self._uplink(msg, ev, b)
+        elif isinstance(ev, DeviceEvent):
+            self._device_event(ev, b)
+        elif isinstance(ev, Ignored):
+            self.metrics.events.labels("ignored").inc()
+
+    def _state(self, b: Batch, dev_eui: str) -> dict[str, Any]:
+        st = b.devices.get(dev_eui)
+        if st is None:
+            st = dict(self.devices.get(dev_eui, {}))
+            b.devices[dev_eui] = st
+        return st
+
+    def _uplink(self, msg: InMessage, up: Uplink, b: Batch) -> None:
+        self.metrics.uplinks_in.labels(msg.conn).inc()
+        if up.dedupe_key in b.seen_keys or self._seen(up.dedupe_key):
+            self.metrics.duplicates.labels(msg.conn).inc()
+            return
+        b.seen_keys.add(up.dedupe_key)
+        b.seen.append((up.dedupe_key, time.time()))
+        st = self._state(b, up.dev_eui)
+        st.update(meta.update(st, up))
+        st["_route"] = {"source": msg.conn, "lns": up.lns, "down_topic": up.down_topic}
+        mode = self.cfg.decode_mode(up.dev_eui, up.application_id)
+        if up.data or mode == "passthrough":
+            self._decode(msg, up, mode, st, b)
+        b.rows.append(OutRow(self.topics.meta(up.dev_eui), _json(meta.public(st)), retain=True))
+        b.uplinks += 1
+
+    def _decode(self, msg: InMessage, up: Uplink, mode: str, st: dict[str, Any], b: Batch) -> None:
+        layouts = {int(k): v for k, v in st.get("_layouts", {}).items()}
+        try:
+            d = decoding.decode(up, mode, layouts)
+        except decoding.NeedsLayout as e:
+            self._deadletter(b, msg, e.reason, e.detail, up)
+            if self.cfg.announce_layout:
+                self._announce_layout(up, b)
+            return
+        except InputError as e:
+            self._deadletter(b, msg, e.reason, e.detail, up)
+            return
+        if d.layout is not None:
+            st.setdefault("_layouts", {})[str(d.layout[0])] = d.layout[1]
+        if d.firmware is not None:
+            st["firmware"] = d.firmware
+        b.rows.append(OutRow(self.topics.senml(up.dev_eui), _json(d.senml), origin=up.received_at))
+        self.metrics.uplinks_out.labels(msg.conn).inc()
+        if self.cfg.retained_values:
+            announced = set(st.get("_ha", []))
+            for q, val in d.latest.items():
+                b.rows.append(OutRow(self.topics.value(up.dev_eui, q), _json(val), retain=True))
+                if self.cfg.home_assistant and q not in announced:
+                    t, p = homeassistant.discovery(self.cfg.home_assistant_prefix, self.topics,
+                                                   up.dev_eui, up.device_name, q, val)
+                    b.rows.append(OutRow(t, p, retain=True))
+                    announced.add(q)
+            if self.cfg.home_assistant:
+                st["_ha"] = sorted(announced)
+
+    def _announce_layout(self, up: Uplink, b: Batch) -> None:
+        try:
+            self.announce_limiter.check(up.dev_eui, time.monotonic())
+        except CommandRejected:
+            return
+        cid = commands.new_id()
+        self._queue_downlink(b, up.dev_eui, {"announce_layout": True}, cid, None)
+
+    def _device_event(self, ev: DeviceEvent, b: Batch) -> None:
+        self.metrics.events.labels(ev.kind).inc()
+        if ev.dev_eui is None:
+            return
+        if ev.kind in ("join", "status") and ev.dev_eui in self.devices | b.devices:
+            st = self._state(b, ev.dev_eui)
+            if ev.kind == "join":
+                st["joined_at"] = round(ev.received_at, 3)
+            elif ev.battery_level is not None:
+                st["battery_level"] = ev.battery_level
+            b.rows.append(OutRow(self.topics.meta(ev.dev_eui), _json(meta.public(st)), retain=True))
+            return
+        if ev.command_id is None:
+            return
+        known = self._command_lookup(ev.command_id) or next(
+            ((c[1], c[2]) for c in b.commands if c[0] == ev.command_id), None)
+        if known is None:
+            return  # a downlink someone else queued
+        dev_eui, city_id = known
+        self._result(b, dev_eui, ev.kind, ev.command_id, city_id, ev.reason, "lns")
+
+    # --- commands -------------------------------------------------------------------------
+    def _command(self, msg: InMessage, b: Batch) -> None:
+        device = self.topics.command_device(msg.topic)
+        if device is None or msg.retain:
+            return  # not a command topic, or a stale retained command: never replayed
+        dev_eui = device.lower()
+        try:
+            cmd, city_id, _frame = commands.parse_command(msg.payload)
+        except CommandRejected as e:
+            self._result(b, dev_eui, "rejected", None, None, f"{e.reason}: {e.detail}", "bridge")
+            return
+        try:
+            if dev_eui not in self.devices and dev_eui not in b.devices:
+                raise CommandRejected("unknown_device", f"no uplink from {dev_eui} seen yet")
+            self.limiter.check(dev_eui, time.monotonic())
+        except CommandRejected as e:
+            self._result(b, dev_eui, "rejected", None, city_id, f"{e.reason}: {e.detail}", "bridge")
+            return
+        self._queue_downlink(b, dev_eui, cmd, commands.new_id(), city_id)
+
+    def _queue_downlink(self, b: Batch, dev_eui: str, cmd: dict[str, Any], cid: str,
+                        city_id: str | None) -> None:
+        st = self._state(b, dev_eui)
+        route = st.get("_route") or {}
+        frame = commands.parse_command(_json(cmd))[2]
+        payload = commands.lns_message(route.get("lns", "chirpstack"), dev_eui, frame, cid,
+                                       self.cfg.downlink_confirmed)
+        b.commands.append((cid, dev_eui, city_id))
+        b.downlinks.append(Downlink(route["source"], route["down_topic"], payload, cid, dev_eui,
+                                    city_id))
+
+    def _result(self, b: Batch, dev_eui: str, status: str, cid: str | None, city_id: str | None,
+                reason: str | None, by: str) -> None:
+        self.metrics.commands.labels(status).inc()
+        doc: dict[str, Any] = {"status": status, "at": round(time.time(), 3), "by": by}
+        if cid:
+            doc["command_id"] = cid
+        if city_id:
+            doc["id"] = city_id
+        if reason:
+            doc["reason"] = reason
+        b.rows.append(OutRow(self.topics.command_result(dev_eui), _json(doc)))
+
+    def queued(self, b: Batch, d: Downlink) -> None:
+        """The LNS broker accepted a downlink (PUBACK)."""
+        self._result(b, d.dev_eui, "queued", d.command_id, d.city_id, None, "bridge")
+
+    # --- dead letters ------------------------------------------------------------------------
+    def _deadletter(self, b: Batch, msg: InMessage, reason: str, detail: str,
+                    up: Uplink | None = None) -> None:
+        self.metrics.decode_errors.labels(reason).inc()
+        raw = msg.payload[:DEADLETTER_RAW_MAX]
+        doc: dict[str, Any] = {
+            "reason": reason,
+            "detail": detail,
+            "source": msg.conn,
+            "topic": msg.topic,
+            "at": round(time.time(), 3),
+            "message_bytes": len(msg.payload),
+            "message_b64": base64.b64encode(raw).decode(),
+            "message_truncated": len(raw) < len(msg.payload),
+        }
+        if up is not None:
+            doc.update(dev_eui=up.dev_eui, f_port=up.f_port, f_cnt=up.f_cnt,
+                       frame_hex=up.data.hex(), received_at=up.received_at)
+        b.rows.append(OutRow(self.topics.deadletter(), _json(doc)))

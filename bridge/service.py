@@ -1,0 +1,253 @@
+"""The running bridge: connections, the worker thread, the outbox drain, metrics, shutdown.
+
+Threads: paho's network thread per connection (callbacks enqueue only), one worker
+(parse/dedupe/decode, one SQLite transaction per batch, then the input acks), one drain
+(outbox -> city broker at QoS 1, delete on PUBACK), and the HTTP endpoint.
+
+Back-pressure: the input queue is bounded (``input_queue``); when it is full paho's
+network thread waits, so unacknowledged messages stay with the source broker. When the
+outbox holds ``outbox_max_rows`` rows the worker stops taking input (metric
+``outbox_full`` = 1, a warning every 10 s) until the drain makes room: nothing accepted is
+ever dropped, and the source broker keeps the rest in the bridge's persistent session.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from .config import Config
+from .logs import Throttle, event
+from .metrics import HttpEndpoint, Metrics
+from .mqtt import InMessage, MqttConnection
+from .pipeline import Batch, Downlink, Processor
+from .store import Store, Stored
+from .topics import CityTopics
+
+DB_NAME = "bridge.sqlite3"
+DEPTH_EVERY_S = 1.0
+PRUNE_EVERY_S = 60.0
+COMMAND_TTL_S = 7 * 86400
+
+
+class Bridge:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = cfg.state_dir / DB_NAME
+        self.metrics = Metrics()
+        self.topics = CityTopics(cfg.prefix)
+        self._wstore = Store(self.db_path, cfg.synchronous)
+        self._dstore = Store(self.db_path, cfg.synchronous)
+        self.inq: queue.Queue[InMessage] = queue.Queue(maxsize=cfg.input_queue)
+        self._pubacks: collections.deque[tuple[str, int, bool]] = collections.deque()
+        self._drain_wake = threading.Event()
+        self._worker_wake = threading.Event()
+        self._stop_input = threading.Event()
+        self._stop_drain = threading.Event()
+        self._pending_down: dict[tuple[str, int], Downlink] = {}  # worker thread only
+        self._down_acks: collections.deque[tuple[str, int, bool]] = collections.deque()
+        self._throttle = Throttle(10.0)
+        self.depth = 0
+        self.processor = Processor(
+            cfg, self.metrics, self._wstore.devices(), self._wstore.seen, self._wstore.command,
+            {s.name: s.lns for s in cfg.sources})
+        self.city = MqttConnection(
+            cfg.city, subscriptions=[(self.topics.command_filter(), 1)], on_message=self._enqueue,
+            on_puback=self._puback, on_state=self._state)
+        self.sources = {
+            s.name: MqttConnection(
+                s, subscriptions=[(f"$share/{s.shared_group}/{t}" if s.shared_group else t, s.qos)
+                                  for t in s.topics],
+                on_message=self._enqueue, on_puback=self._puback, on_state=self._state)
+            for s in cfg.sources}
+        self.http = HttpEndpoint(self.metrics, self.health, cfg.metrics_host, cfg.metrics_port)
+        self._worker = threading.Thread(target=self._work, name="worker", daemon=True)
+        self._drain = threading.Thread(target=self._drain_loop, name="drain", daemon=True)
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def start(self) -> Bridge:
+        self.http.start()
+        self._worker.start()
+        self._drain.start()
+        self.city.start()
+        for s in self.sources.values():
+            s.start()
+        event(logging.INFO, "bridge started", state=str(self.db_path), metrics_port=self.http.port,
+              sources=list(self.sources))
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM path: finish the batch in hand, ack it, drain the outbox, keep what is left."""
+        self._stop_input.set()
+        self._worker_wake.set()
+        self._worker.join(timeout=30)
+        for s in self.sources.values():
+            s.stop()
+        deadline = time.monotonic() + self.cfg.drain_timeout_s
+        while time.monotonic() < deadline and self._drain.is_alive():
+            if self._outbox_empty():
+                break
+            self._drain_wake.set()
+            time.sleep(0.05)  # polling the drain's progress until the deadline
+        self._stop_drain.set()
+        self._drain_wake.set()
+        self._drain.join(timeout=10)
+        self.city.stop()
+        self.http.stop()
+        depth, _ = self._wstore.depth()
+        event(logging.INFO, "bridge stopped", outbox_kept=depth)
+        self._wstore.close()
+        self._dstore.close()
+
+    def _outbox_empty(self) -> bool:
+        return self._drain_inflight == 0 and self._wstore.depth()[0] == 0
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        conns = {c.name: c.connected.is_set() for c in [self.city, *self.sources.values()]}
+        ok = all(conns.values()) and self._worker.is_alive() and self._drain.is_alive()
+        return ok, {"ok": ok, "connections": conns, "outbox_depth": self.depth,
+                    "outbox_full": bool(self.metrics.outbox_full._value.get())}
+
+    # --- callbacks from paho threads -------------------------------------------------------
+    def _enqueue(self, msg: InMessage) -> None:
+        while True:
+            try:
+                self.inq.put(msg, timeout=1.0)
+                return
+            except queue.Full:
+                if self._stop_input.is_set():
+                    return  # not acked: the broker redelivers it to the next session
+                if self._throttle.due("inq"):
+                    event(logging.WARNING, "input queue full, waiting", size=self.cfg.input_queue)
+
+    def _puback(self, conn: str, mid: int, ok: bool) -> None:
+        if conn == "city":
+            self._pubacks.append((conn, mid, ok))
+            self._drain_wake.set()
+        else:  # never take a lock here: paho holds its own while calling us
+            self._down_acks.append((conn, mid, ok))
+
+    def _state(self, name: str, up: bool) -> None:
+        self.metrics.connected.labels(name).set(1 if up else 0)
+        if up:
+            self.metrics.reconnects.labels(name).inc()
+            if name == "city":
+                self._drain_wake.set()
+
+    # --- worker ------------------------------------------------------------------------------
+    def _work(self) -> None:
+        last_depth = 0.0
+        last_prune = 0.0
+        full = False
+        while not self._stop_input.is_set():
+            now = time.monotonic()
+            if now - last_depth >= DEPTH_EVERY_S:
+                last_depth = now
+                self._update_depth()
+                full = self.depth >= self.cfg.outbox_max_rows
+                if full != bool(self.metrics.outbox_full._value.get()):
+                    self.metrics.outbox_full.set(1 if full else 0)
+                    if full:
+                        self.metrics.outbox_full_total.inc()
+                if full and self._throttle.due("full"):
+                    event(logging.WARNING, "outbox full: input paused", depth=self.depth,
+                          limit=self.cfg.outbox_max_rows)
+            if now - last_prune >= PRUNE_EVERY_S:
+                last_prune = now
+                self._wstore.prune_seen(time.time() - self.cfg.dedupe_window_s)
+                self._wstore.prune_commands(time.time() - COMMAND_TTL_S)
+            if full:
+                self._worker_wake.wait(0.2)
+                self._worker_wake.clear()
+                continue
+            b = Batch()
+            self._take(b)
+            if b.acks or b.rows:
+                self._commit(b)
+
+    def _take(self, b: Batch) -> None:
+        while self._down_acks:
+            conn, mid, ok = self._down_acks.popleft()
+            d = self._pending_down.pop((conn, mid), None)
+            if d is not None and ok:
+                self.processor.queued(b, d)
+        try:
+            msg = self.inq.get(timeout=0.2)
+        except queue.Empty:
+            return
+        self.processor.handle(msg, b)
+        while len(b.acks) < self.cfg.batch_max:
+            try:
+                msg = self.inq.get_nowait()
+            except queue.Empty:
+                break
+            self.processor.handle(msg, b)
+
+    def _commit(self, b: Batch) -> None:
+        self._wstore.commit(b.rows, b.seen, b.devices, b.commands)
+        self.processor.devices.update(b.devices)
+        self.depth += len(b.rows)
+        self._drain_wake.set()
+        for m in b.acks:
+            conn = self.city if m.conn == "city" else self.sources[m.conn]
+            conn.ack(m)
+        for d in b.downlinks:
+            src = self.sources.get(d.source)
+            if src is None:
+                continue
+            mid = src.publish(d.topic, d.payload, qos=1)
+            self._pending_down[(d.source, mid)] = d
+
+    def _update_depth(self) -> None:
+        depth, oldest = self._wstore.depth()
+        self.depth = depth
+        self.metrics.outbox_depth.set(depth)
+        self.metrics.outbox_age.set(time.time() - oldest if oldest else 0)
+
+    # --- drain ---------------------------------------------------------------------------------
+    _drain_inflight = 0
+
+    def _drain_loop(self) -> None:
+        inflight: dict[int, Stored] = {}
+        retry: list[Stored] = []
+        last_id = 0
+        window = self.cfg.drain_window
+        while True:
+            self._drain_wake.wait(0.5)
+            self._drain_wake.clear()
+            done: list[int] = []
+            while self._pubacks:
+                _c, mid, ok = self._pubacks.popleft()
+                r = inflight.pop(mid, None)
+                if r is None:
+                    continue
+                if ok:
+                    done.append(r.id)
+                    if r.origin is not None:
+                        self.metrics.lag.observe(max(0.0, time.time() - r.origin))
+                else:
+                    retry.append(r)
+            if done:
+                self._dstore.delete(done)
+                self.metrics.published.inc(len(done))
+            self._drain_inflight = len(inflight)
+            if self._stop_drain.is_set():
+                return
+            if not self.city.connected.is_set():
+                continue
+            rows = retry[:window - len(inflight)]
+            del retry[:len(rows)]
+            if len(inflight) + len(rows) < window:
+                rows += self._dstore.fetch(last_id, window - len(inflight) - len(rows))
+            for r in rows:
+                mid = self.city.publish(r.topic, r.payload, qos=1, retain=r.retain)
+                inflight[mid] = r
+                last_id = max(last_id, r.id)
+            self._drain_inflight = len(inflight)
+            if rows and len(inflight) < window:
+                self._drain_wake.set()  # more may be waiting

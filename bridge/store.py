@@ -1,0 +1,151 @@
+"""Durable state in one SQLite database (WAL): the outbox, the dedupe window, devices.
+
+The worker commits an input message's results (outbox rows, its dedupe key, the device
+state) in one transaction and acknowledges the input only afterwards, so an accepted
+message survives ``kill -9``. The drain deletes an outbox row only on the city broker's
+PUBACK. Retained rows carry a ``slot`` (their topic): a newer value replaces an older
+one that is still waiting, so a backlog holds one latest value per topic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import StoreError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    retain INTEGER NOT NULL,
+    slot TEXT UNIQUE,
+    created REAL NOT NULL,
+    origin REAL
+);
+CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS seen_at ON seen(at);
+CREATE TABLE IF NOT EXISTS devices (dev_eui TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS commands (id TEXT PRIMARY KEY, dev_eui TEXT NOT NULL,
+                                     city_id TEXT, at REAL NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class OutRow:
+    topic: str
+    payload: bytes
+    retain: bool = False
+    origin: float | None = None  # LNS reception time, for the end-to-end lag metric
+
+
+@dataclass(frozen=True)
+class Stored:
+    id: int
+    topic: str
+    payload: bytes
+    retain: bool
+    created: float
+    origin: float | None
+
+
+class Store:
+    """One connection per thread: the worker writes, the drain reads and deletes."""
+
+    def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
+        self.path = str(path)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                      check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute(f"PRAGMA synchronous={synchronous}")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open state database {self.path}: {e}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- the worker's transaction -------------------------------------------------
+    def commit(
+        self,
+        rows: Iterable[OutRow],
+        seen: Iterable[tuple[str, float]] = (),
+        devices: dict[str, dict[str, Any]] | None = None,
+        commands: Iterable[tuple[str, str, str | None]] = (),
+    ) -> int:
+        """Write one batch atomically; returns the number of outbox rows added."""
+        now = time.time()
+        n = 0
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            for r in rows:
+                slot = r.topic if r.retain else None
+                if slot is not None:
+                    self.db.execute("DELETE FROM outbox WHERE slot=?", (slot,))
+                self.db.execute(
+                    "INSERT INTO outbox(topic, payload, retain, slot, created, origin) "
+                    "VALUES (?,?,?,?,?,?)", (r.topic, r.payload, int(r.retain), slot, now, r.origin))
+                n += 1
+            self.db.executemany("INSERT OR IGNORE INTO seen(key, at) VALUES (?,?)", seen)
+            if devices:
+                self.db.executemany("INSERT OR REPLACE INTO devices(dev_eui, state) VALUES (?,?)",
+                                    [(k, json.dumps(v, sort_keys=True)) for k, v in devices.items()])
+            self.db.executemany("INSERT OR REPLACE INTO commands(id, dev_eui, city_id, at) "
+                                "VALUES (?,?,?,?)", [(c[0], c[1], c[2], now) for c in commands])
+            self.db.execute("COMMIT")
+        except sqlite3.Error as e:
+            self._rollback()
+            raise StoreError(f"cannot commit to {self.path}: {e}") from None
+        return n
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.db.execute("ROLLBACK")
+
+    def seen(self, key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM seen WHERE key=?", (key,)).fetchone() is not None
+
+    def prune_seen(self, older_than: float) -> int:
+        return self.db.execute("DELETE FROM seen WHERE at < ?", (older_than,)).rowcount
+
+    def devices(self) -> dict[str, dict[str, Any]]:
+        return {k: json.loads(v) for k, v in self.db.execute("SELECT dev_eui, state FROM devices")}
+
+    def command(self, command_id: str) -> tuple[str, str | None] | None:
+        row = self.db.execute("SELECT dev_eui, city_id FROM commands WHERE id=?",
+                              (command_id,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def prune_commands(self, older_than: float) -> None:
+        self.db.execute("DELETE FROM commands WHERE at < ?", (older_than,))
+
+    # --- the drain ------------------------------------------------------------------
+    def fetch(self, after_id: int, limit: int) -> list[Stored]:
+        cur = self.db.execute(
+            "SELECT id, topic, payload, retain, created, origin FROM outbox WHERE id > ? "
+            "ORDER BY id LIMIT ?", (after_id, limit))
+        return [Stored(r[0], r[1], bytes(r[2]), bool(r[3]), r[4], r[5]) for r in cur]
+
+    def delete(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany("DELETE FROM outbox WHERE id=?", [(i,) for i in ids])
+            self.db.execute("COMMIT")
+        except sqlite3.Error as e:
+            self._rollback()
+            raise StoreError(f"outbox row removal failed: {e}") from None
+
+    def depth(self) -> tuple[int, float | None]:
+        """(rows waiting, creation time of the oldest)."""
+        n, oldest = self.db.execute("SELECT COUNT(*), MIN(created) FROM outbox").fetchone()
+        return int(n), oldest
