@@ -1,0 +1,80 @@
+# Board profiles in one place: which bus and pin each part of the node uses. Drivers never
+# create buses; the node asks a profile for ready objects (style.md "inject hardware").
+#
+#   esp32_devkit_rak3172  ESP32 DevKitC: RAK3172 on UART2 (TX GPIO17 -> RAK RX, RX GPIO16 <- RAK TX,
+#                         115200 8N1, facts.md §C.1), BME280 on I2C0 (SDA GPIO21, SCL GPIO22),
+#                         battery divider on GPIO34 (ADC1_CH6, input only, 11 dB attenuation)
+#   virtual               the MicroPython Unix port with tools/virtual_lab/board/machine.py
+
+import time
+
+import machine
+
+_BOARDS = ("esp32_devkit_rak3172", "virtual")
+
+
+class Board:
+    """Ready hardware objects plus the few board services the node cycle needs."""
+
+    name = ""
+    uart = None
+    i2c = None
+    adc = None
+
+    def __init__(self):
+        self.rtc = machine.RTC()
+
+    def reset_cause(self):
+        return machine.reset_cause()
+
+    def wdt(self, timeout_ms):
+        return machine.WDT(0, timeout=timeout_ms)
+
+    def deepsleep(self, ms):
+        machine.deepsleep(ms)
+
+    def lightsleep(self, ms):
+        machine.lightsleep(ms)
+
+    def reset(self):
+        machine.reset()
+
+
+class Esp32DevkitRak3172(Board):
+    name = "esp32_devkit_rak3172"
+
+    def __init__(self):
+        super().__init__()
+        self.uart = machine.UART(2, baudrate=115200, tx=17, rx=16, timeout=0, rxbuf=1024)
+        self.i2c = machine.I2C(0, scl=machine.Pin(22), sda=machine.Pin(21), freq=100000)
+        self.adc = machine.ADC(machine.Pin(34), atten=machine.ADC.ATTN_11DB)
+
+    def now_ms(self):
+        # the RTC keeps counting through deep sleep (ticks_ms restarts at every wake)
+        return time.time_ns() // 1000000
+
+
+class Virtual(Board):
+    name = "virtual"
+
+    def __init__(self):
+        super().__init__()
+        self.uart = machine.UART(1, baudrate=115200, timeout=0)
+        self.i2c = machine.I2C(0, scl=machine.Pin(22), sda=machine.Pin(21), freq=100000)
+        self.adc = machine.ADC(machine.Pin(34), atten=machine.ADC.ATTN_11DB)
+
+    def now_ms(self):
+        return machine.vclock_ms()  # the virtual board's clock (time-scaled sleeps)
+
+
+def make(name):
+    """The profile for ``name`` ("auto": by platform); ValueError names the known boards."""
+    if name == "auto":
+        import sys
+
+        name = "virtual" if sys.platform == "linux" else "esp32_devkit_rak3172"
+    if name == "esp32_devkit_rak3172":
+        return Esp32DevkitRak3172()
+    if name == "virtual":
+        return Virtual()
+    raise ValueError("unknown board %r (known: %s)" % (name, ", ".join(_BOARDS)))

@@ -1,0 +1,364 @@
+# The node cycle (docs/firmware.md "What the node does each cycle"):
+#   wake -> feed WDT -> read sensors -> join if the module is not joined -> status frame if due
+#   -> measurement frame(s) under the payload and duty-cycle limits -> downlinks -> persist
+#   -> return the sleep time. Hardware (board, modem, sensors, WDT) is passed in.
+
+import gc
+import time
+
+from micropython import const
+
+import payload_codec
+from join_backoff import JoinBackoff, join_airtime_ms
+from duty_cycle import FRAME_CAP, Ledger, airtime_us, join_airtime_us
+from node_frames import build_frames
+from node_state import FLAG_STATUS_DUE, SENSORS
+from payload_codec.airtime import max_payload
+from sensor import SensorError
+
+FIRMWARE = "trosmart-node 0.1.0"
+_DEEPSLEEP_RESET = const(4)  # machine.DEEPSLEEP_RESET on ESP32 (facts.md §F)
+_JOIN_RETRY_MS = const(60000)  # a failed join waits at least this long (plus duty cycle)
+_SEND_TIMEOUT_MS = const(20000)
+_RESULT_OK = "ok"
+
+
+class Node:
+    def __init__(self, board, modem, cfg, cfg_errors, secrets, state, sensors, wdt, log=print):
+        self.board = board
+        self.modem = modem
+        self.cfg = cfg
+        self.cfg_errors = cfg_errors
+        self.secrets = secrets
+        self.state = state
+        self.sensors = sensors  # {name: Sensor or None (absent at boot)}
+        self.wdt = wdt
+        self.log = log
+        self.ledger = Ledger(state)
+        self.reset_cause = 0
+        self.overrides = {}
+        self.values = {}
+        self.reboot_pending = False
+        self.configured = False
+        self.last_battery = None
+        self._make_sensor = None
+
+    # --- boot -------------------------------------------------------------------------
+    def boot(self, overrides):
+        """Tell the reset causes apart (facts.md §F) and restore state accordingly."""
+        s = self.state
+        self.overrides = overrides
+        cause = self.board.reset_cause()
+        self.reset_cause = cause
+        now = self.board.now_ms()
+        if s.load():
+            # RTC memory survived: deep-sleep wake, WDT, soft or hard reset
+            if cause != _DEEPSLEEP_RESET:
+                s.flags |= FLAG_STATUS_DUE  # unexpected reset: tell the operator
+                if cause == 3:
+                    s.wdt_resets += 1
+                self.log("node: reset cause %d with RTC state kept" % cause)
+        else:
+            # power loss (or first boot): RTC memory is gone, flash has the counter ceiling
+            s.reset_values()
+            s.restore_counter()
+            s.boot_ms = now
+            self.ledger.assume_worst(now, self.cfg["data_rate"])
+            s.flags |= FLAG_STATUS_DUE
+            self.log("node: power-on (cause %d), counter continues at %d" % (cause, s.counter))
+        if self.cfg_errors:
+            s.flags |= FLAG_STATUS_DUE
+        s.save()
+
+    # --- sensors ----------------------------------------------------------------------
+    def _measure(self):
+        values = self.values
+        values.clear()
+        for q in self.cfg["quantities"]:
+            values[q] = None  # invalid marker unless a sensor fills it
+        mask = 0
+        for i in range(len(SENSORS)):
+            name = SENSORS[i]
+            sensor = self.sensors.get(name)
+            if sensor is None and self._make_sensor is not None:
+                sensor = self._make_sensor(name)  # retry a sensor that was absent at boot
+                self.sensors[name] = sensor
+            try:
+                if sensor is None:
+                    raise SensorError("%s: not present" % name)
+                sensor.read(values)
+            except SensorError as e:
+                mask |= 1 << i
+                self.state.sensor_errors[i] += 1
+                self.sensors[name] = None
+                for q in _quantities_of(name):
+                    if q in values:
+                        values[q] = None
+                self.log("node: %s" % e)
+        for q in list(values):
+            if q not in self.cfg["quantities"]:
+                del values[q]
+        v = values.get("battery_voltage")
+        if v is not None:
+            self.last_battery = v
+        if mask != self.state.failed_mask:
+            self.state.failed_mask = mask
+            self.state.flags |= FLAG_STATUS_DUE  # a sensor failed or came back
+
+    # --- status -----------------------------------------------------------------------
+    def status_frame(self):
+        s = self.state
+        cause = self.reset_cause
+        errs = {}
+        failed = []
+        for i in range(len(SENSORS)):
+            if s.sensor_errors[i]:
+                errs[SENSORS[i]] = s.sensor_errors[i]
+            if s.failed_mask & (1 << i):
+                failed.append(SENSORS[i])
+        st = {
+            "firmware": FIRMWARE,
+            "reset_cause": ("unknown", "power_on", "hard", "watchdog", "deep_sleep", "soft")[
+                cause if 0 <= cause <= 5 else 0
+            ],
+            "uptime_s": max(0, (self.board.now_ms() - s.boot_ms) // 1000),
+            "sensor_errors": errs,
+            "config_hash": _config_hash(self.cfg),
+            "config_errors": self.cfg_errors[:4],
+            "sample_counter": s.counter,
+            "interval_s": self.cfg["interval_s"],
+            "failed_sensors": failed,
+        }
+        if self.last_battery is not None:
+            st["battery_voltage"] = self.last_battery
+        if s.cmd_op:
+            from payload_codec.downlink import NAMES
+            from payload_codec.status import RESULTS
+
+            st["command_result"] = {"command": NAMES[s.cmd_op], "result": RESULTS[s.cmd_result]}
+        frame = payload_codec.encode_status(st)
+        # the status must fit too: drop the least useful fields first
+        for k in ("firmware", "config_errors", "sensor_errors"):
+            if len(frame) <= self._limit():
+                break
+            del st[k]
+            frame = payload_codec.encode_status(st)
+        return frame
+
+    # --- radio ------------------------------------------------------------------------
+    def _limit(self):
+        lim = max_payload(self.cfg["data_rate"])
+        return lim if lim < FRAME_CAP else FRAME_CAP
+
+    def _ensure_joined(self):
+        """0 when joined, else the ms to sleep before trying again."""
+        m = self.modem
+        if m.is_joined():
+            return 0
+        wait = self.ledger.wait_ms(self.board.now_ms())
+        if wait:
+            return wait
+        if not self.configured:
+            sec = self.secrets
+            m.configure_otaa(sec["deveui"], sec["appeui"], sec["appkey"], band=4, lora_class="A")
+            self.configured = True
+        dr = self.cfg["data_rate"]
+        # LoRaWAN 1.0.4 join back-off, counted from power-up (join_backoff.py, facts.md §E)
+        s = self.state
+        now = self.board.now_ms()
+        up_s = (now - s.boot_ms) // 1000
+        jb = JoinBackoff(s.join_backoff)
+        air_ms = join_airtime_ms(dr)
+        at = jb.allowed_at_s(up_s, air_ms)
+        if at > up_s:
+            return (at - up_s) * 1000
+        self.log("node: joining")
+        jb.record(up_s, air_ms)
+        s.join_backoff = jb.state()
+        self.ledger.record(now, join_airtime_us(dr))
+        s.save()
+        try:
+            m.join(timeout_ms=self.cfg["join_timeout_ms"])
+        except Exception as e:  # JoinFailed, RakTimeout, AtError: retry after a pause
+            self.log("node: join failed (%s)" % e.__class__.__name__)
+            return _JOIN_RETRY_MS
+        self.log("node: joined")
+        m.set_data_rate(dr, self.cfg["adr"])
+        return 0
+
+    def _send(self, port, frame, confirmed):
+        now = self.board.now_ms()
+        self.ledger.record(now, airtime_us(len(frame), self.cfg["data_rate"]))
+        self.state.save()  # the airtime is spent even if we are reset during the send
+        downlinks = self.modem.send(port, frame, confirmed=confirmed, timeout_ms=_SEND_TIMEOUT_MS)
+        for d in downlinks or ():
+            if d.port == payload_codec.COMMAND:
+                self.handle_command(d.data)
+
+    # --- downlinks --------------------------------------------------------------------
+    def handle_command(self, data):
+        """Apply a command frame (payload_codec.decode_downlink); a status reply follows."""
+        from payload_codec.downlink import NAMES, OPCODES
+        from payload_codec.status import RESULTS
+
+        s = self.state
+        s.flags |= FLAG_STATUS_DUE
+        try:
+            cmd = payload_codec.decode_downlink(data)
+        except ValueError as e:  # CodecError is a ValueError
+            self.log("node: bad command frame (%s)" % e)
+            op = data[1] if len(data) > 1 and data[1] in NAMES else OPCODES["request_status"]
+            s.cmd_op = op
+            s.cmd_result = RESULTS.index("malformed")
+            return
+        # one result fits the status frame: the first failing command, else the last one
+        last = 0
+        fail_op = 0
+        fail = _RESULT_OK
+        changed = False
+        for name in cmd:
+            r, ch = self._apply(name, cmd[name])
+            changed = changed or ch
+            last = OPCODES[name]
+            if r != _RESULT_OK and not fail_op:
+                fail_op = last
+                fail = r
+        result = fail
+        if fail_op:
+            last = fail_op
+        s.cmd_op = last
+        s.cmd_result = RESULTS.index(result)
+        self.log("node: command %s -> %s" % (NAMES[last], result))
+        if changed:
+            self.state.save_overrides(self.overrides)  # flash write only on a change
+
+    def _apply(self, name, v):
+        cfg = self.cfg
+        o = self.overrides
+        if name == "set_interval_s" or name == "set_confirmed_every":
+            key = "interval_s" if name == "set_interval_s" else "confirmed_every"
+            cfg[key] = v
+            o[key] = v
+            return _RESULT_OK, True
+        if name == "enable" or name == "disable":
+            qs = list(cfg["quantities"])
+            for q in v:
+                if name == "enable":
+                    if _sensor_of(q) is None:
+                        return "unsupported", False
+                    if q not in qs:
+                        qs.append(q)
+                elif q in qs:
+                    qs.remove(q)
+            if not qs:
+                return "out_of_range", False
+            cfg["quantities"] = qs
+            o["quantities"] = qs
+            return _RESULT_OK, True
+        if name == "set_data_rate":
+            dr = v["dr"]
+            if dr == 15:
+                dr = cfg["data_rate"]
+            if dr > 5:
+                return "out_of_range", False
+            self.modem.set_data_rate(dr, v["adr"])
+            cfg["data_rate"] = dr
+            cfg["adr"] = v["adr"]
+            o["data_rate"] = dr
+            o["adr"] = v["adr"]
+            return _RESULT_OK, True
+        if name == "request_status":
+            return _RESULT_OK, False
+        if name == "reboot":
+            self.reboot_pending = True
+            return _RESULT_OK, False
+        return "unsupported", False  # announce_layout: this node sends profiles only
+
+    # --- the cycle --------------------------------------------------------------------
+    def run_cycle(self):
+        """One wake; returns the ms to sleep."""
+        t0 = time.ticks_ms()
+        s = self.state
+        cfg = self.cfg
+        self.wdt.feed()
+        measured_at = self.board.now_ms()
+        self._measure()
+        self.wdt.feed()
+        sleep_ms = cfg["interval_s"] * 1000
+        wait = self._ensure_joined()
+        self.wdt.feed()
+        if wait:
+            s.save()
+            return wait
+        s.cycles += 1
+        s.since_status += 1
+        if cfg["status_every"] and s.since_status >= cfg["status_every"]:
+            s.flags |= FLAG_STATUS_DUE
+        if s.flags & FLAG_STATUS_DUE:
+            wait = self.ledger.wait_ms(self.board.now_ms())
+            if wait:
+                s.save()
+                return wait
+            frame = self.status_frame()
+            s.flags &= ~FLAG_STATUS_DUE
+            s.since_status = 0
+            s.cmd_op = 0
+            self._send(payload_codec.STATUS, frame, False)
+            self.log("node: status sent (%d B)" % len(frame))
+            self.wdt.feed()
+            if self.reboot_pending:
+                self.log("node: rebooting on command")
+                self.board.reset()
+        frames, dropped = build_frames(self.values, cfg["quantities"], self._limit())
+        if dropped:
+            s.dropped_frames += 1
+        for i in range(len(frames)):
+            wait = self.ledger.wait_ms(self.board.now_ms())
+            if wait:
+                if i == 0:
+                    s.save()
+                    return wait  # nothing measured went out yet: come back when the band is free
+                s.dropped_frames += len(frames) - i  # lowest-priority frames are the last
+                break
+            counter = s.take_counter()
+            s.save()
+            every = cfg["confirmed_every"]
+            confirmed = bool(every) and counter % every == 0
+            try:
+                self._send(payload_codec.MEASUREMENT, frames[i], confirmed)
+            except Exception as e:  # typed RakError subclasses; the next cycle tries again
+                s.tx_errors += 1
+                self.log("node: send failed (%s: %s)" % (e.__class__.__name__, e))
+                break
+            self.log("node: sample %d at %d sent %s" % (counter, measured_at, frames[i].hex()))
+            self.wdt.feed()
+        s.save()
+        # the next wake keeps the period: subtract the time spent awake
+        awake = time.ticks_diff(time.ticks_ms(), t0)
+        gc.collect()
+        self.log("node: cycle %d awake_ms=%d free=%d" % (s.cycles, awake, gc.mem_free()))
+        if s.flags & FLAG_STATUS_DUE:  # a command arrived: answer as soon as the band allows
+            w = self.ledger.wait_ms(self.board.now_ms())
+            return w if w > 0 else 1
+        sleep_ms = cfg["interval_s"] * 1000 - awake
+        return sleep_ms if sleep_ms > 0 else 1
+
+
+def _sensor_of(q):
+    if q in ("temperature", "humidity", "pressure"):
+        return "bme280"
+    if q == "battery_voltage":
+        return "battery"
+    return None
+
+
+def _quantities_of(name):
+    if name == "bme280":
+        return ("temperature", "humidity", "pressure")
+    return ("battery_voltage",)
+
+
+def _config_hash(cfg):
+    from node_config import config_hash
+
+    return config_hash(cfg)

@@ -1,0 +1,161 @@
+# Node configuration: one JSON file on flash, validated key by key at boot.
+# A bad or missing key falls back to its default and is reported by name (console + status
+# frame, docs/firmware.md "Configuration"), so a typo never boot-loops a node in the field.
+# Secrets (LoRaWAN keys) live in a separate file (secrets.json, mode 0600 on the host).
+
+import json
+
+CONFIG_FILE = "config.json"
+SECRETS_FILE = "secrets.json"
+
+# Quantities a node with a BME280 and a battery divider measures, in priority order:
+# when a frame does not fit, the last ones move to a second frame or are dropped
+# (payload rule in node_frames.py).
+_DEFAULT_QUANTITIES = ("temperature", "humidity", "pressure", "battery_voltage")
+
+# name -> (default, kind, lo, hi); kind: i int, b bool, s str, q quantity list
+SCHEMA = {
+    "board": ("auto", "s", 1, 32),  # boards.py profile name; "auto" picks by platform
+    "interval_s": (600, "i", 10, 86400),  # the codec's set_interval_s range
+    "quantities": (_DEFAULT_QUANTITIES, "q", 1, 16),
+    "confirmed_every": (0, "i", 0, 255),  # every Nth uplink confirmed, 0 = never
+    "data_rate": (5, "i", 0, 5),  # EU868 DR0..DR5 (SF12..SF7 at 125 kHz)
+    "adr": (True, "b", 0, 1),
+    "status_every": (144, "i", 0, 65535),  # status frame every N cycles, 0 = only on events
+    "wdt_timeout_ms": (60000, "i", 5000, 120000),
+    "join_timeout_ms": (20000, "i", 7000, 60000),
+    "bme280_address": (0x76, "i", 0x76, 0x77),
+    "battery_divider": (2.0, "f", 1, 20),  # Vbat = Vadc * divider
+    "sleep_mode": ("deep", "s", 4, 5),  # "deep" (production) or "light" (keeps RAM)
+}
+
+_SLEEP_MODES = ("deep", "light")
+_BOARDS = ("auto", "esp32_devkit_rak3172", "virtual")  # boards.make() knows each
+
+
+def defaults():
+    cfg = {}
+    for k in SCHEMA:
+        d = SCHEMA[k][0]
+        cfg[k] = list(d) if isinstance(d, tuple) else d
+    return cfg
+
+
+def _check(name, v):
+    """The validated value, or None when it is unusable."""
+    d, kind, lo, hi = SCHEMA[name]
+    if kind == "i":
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            return None
+    elif kind == "f":
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+            return None
+        v = float(v)
+    elif kind == "b":
+        if v is not True and v is not False:
+            return None
+    elif kind == "s":
+        if not isinstance(v, str) or not lo <= len(v) <= hi:
+            return None
+        if name == "sleep_mode" and v not in _SLEEP_MODES:
+            return None
+        if name == "board" and v not in _BOARDS:
+            return None
+    elif kind == "q":
+        if not isinstance(v, list) or not lo <= len(v) <= hi:
+            return None
+        from payload_codec import registry
+
+        for q in v:
+            if not isinstance(q, str):
+                return None
+            try:
+                registry.by_name(q)
+            except ValueError:  # UnknownQuantityError is a ValueError
+                return None
+        v = list(v)
+    return v
+
+
+def validate(raw):
+    """(config, errors): every key of SCHEMA set; errors name each rejected key."""
+    cfg = defaults()
+    errors = []
+    if not isinstance(raw, dict):
+        errors.append("config")
+        return cfg, errors
+    for k in raw:
+        if k not in SCHEMA:
+            errors.append(k)  # unknown key: a typo must not pass silently
+            continue
+        v = _check(k, raw[k])
+        if v is None:
+            errors.append(k)
+        else:
+            cfg[k] = v
+    errors.sort()
+    return cfg, errors
+
+
+def apply_overrides(cfg, overrides):
+    """Remote configuration (persisted downlink changes) on top of the file's values."""
+    for k in overrides:
+        if k in SCHEMA:
+            v = _check(k, overrides[k])
+            if v is not None:
+                cfg[k] = v
+
+
+def load(path=CONFIG_FILE, log=print):
+    """Read and validate the config file; never raises for a bad file."""
+    try:
+        with open(path) as f:
+            raw = json.load(f)
+    except OSError:
+        log("config: %s missing, using defaults" % path)
+        return defaults(), ["config.json"]
+    except ValueError:
+        log("config: %s is not valid JSON, using defaults" % path)
+        return defaults(), ["config.json"]
+    cfg, errors = validate(raw)
+    for k in errors:
+        log("config: bad or unknown key %r, using its default" % k)
+    return cfg, errors
+
+
+def _hex(v, n):
+    if not isinstance(v, str) or len(v) != n:
+        return False
+    for c in v:
+        if c not in "0123456789abcdefABCDEF":
+            return False
+    return True
+
+
+def load_secrets(path=SECRETS_FILE, log=print):
+    """{"deveui", "appeui", "appkey"} or None; values are never printed."""
+    try:
+        with open(path) as f:
+            s = json.load(f)
+    except (OSError, ValueError):
+        log("config: %s missing or not JSON" % path)
+        return None
+    if not isinstance(s, dict):
+        log("config: %s must be an object" % path)
+        return None
+    for k, n in (("deveui", 16), ("appeui", 16), ("appkey", 32)):
+        if not _hex(s.get(k), n):
+            log("config: secrets key %r must be %d hex digits" % (k, n))
+            return None
+    return s
+
+
+def config_hash(cfg):
+    """A stable 32-bit hash of the applied configuration (status key 5)."""
+    import binascii
+
+    keys = sorted(cfg)  # MicroPython dicts are not ordered: sort for a stable hash
+    h = 0
+    for k in keys:
+        h = binascii.crc32(("%s=%r;" % (k, cfg[k])).encode(), h)
+    return h & 0xFFFFFFFF

@@ -1,0 +1,37 @@
+# Measurement frames under the payload limit (facts.md §J; docs/firmware.md "Payload rule"):
+# quantities are taken in priority order (the config's "quantities" list) and packed
+# greedily into frames of at most `limit` bytes; a quantity that fits no frame on its own
+# is dropped. Frames go out in order; frames the duty cycle cannot carry in this cycle are
+# dropped, so the lowest-priority quantities are the first to go.
+
+import payload_codec
+
+
+def build_frames(values, order, limit):
+    """(frames, dropped): frames is a list of bytes, dropped a list of quantity names."""
+    frames = []
+    dropped = []
+    cur = {}
+    last = None
+    for q in order:
+        if q not in values:
+            continue
+        cur[q] = values[q]
+        f = payload_codec.encode(cur)
+        if len(f) <= limit:
+            last = f
+            continue
+        del cur[q]
+        if last is not None:
+            frames.append(last)
+        cur = {q: values[q]}
+        f = payload_codec.encode(cur)
+        if len(f) <= limit:
+            last = f
+        else:
+            dropped.append(q)
+            cur = {}
+            last = None
+    if last is not None:
+        frames.append(last)
+    return frames, dropped

@@ -1,0 +1,132 @@
+# Persisted node state: what changes every cycle lives in RTC memory (survives deep sleep,
+# soft/WDT reset, not power loss; facts.md §F: at most 2048 B on ESP32), what must survive
+# power loss lives on flash and is written rarely (docs/firmware.md "Flash wear"):
+#   counter.dat  sample-counter ceiling, rewritten once per _RESERVE samples
+#   applied.json remote configuration, rewritten only when a downlink changes it
+# Both are replaced atomically (write a temporary file, then rename; LittleFS renames atomically).
+
+import json
+import os
+import struct
+
+from micropython import const
+
+_MAGIC = const(0x5453)  # "TS"
+_VERSION = const(1)
+# Samples reserved per flash write. The counter restarts from the ceiling after power loss,
+# so it never repeats and skips at most _RESERVE - 1 values.
+_RESERVE = const(64)
+# magic, version, flags, counter, ceiling, dc_free_ms, boot_ms, cycles, since_status,
+# wdt_resets, bme280 errors, battery errors, tx errors, dc deferrals, dropped frames,
+# failed-sensor mask, command opcode, command result, join back-off (window, used ms,
+# next s: join_backoff.JoinBackoff.state()), crc32
+_FMT = "<HBBIIqqIHHHHHHHBBBBIIxxxI"
+SIZE = struct.calcsize(_FMT)
+
+FLAG_STATUS_DUE = const(1)  # send a status frame in the next cycle
+
+SENSORS = ("bme280", "battery")  # bit order of the failed-sensor mask and error counters
+
+
+class State:
+    """The node's persisted state; load() tells whether RTC memory was valid."""
+
+    def __init__(self, rtc, flash_dir=""):
+        self._rtc = rtc
+        self._dir = flash_dir
+        self._buf = bytearray(SIZE)
+        self.reset_values()
+
+    def reset_values(self):
+        self.flags = 0
+        self.counter = 0
+        self.ceiling = 0
+        self.dc_free_ms = 0
+        self.boot_ms = 0
+        self.cycles = 0
+        self.since_status = 0
+        self.wdt_resets = 0
+        self.sensor_errors = [0, 0]
+        self.tx_errors = 0
+        self.dc_deferred = 0
+        self.dropped_frames = 0
+        self.failed_mask = 0
+        self.cmd_op = 0
+        self.cmd_result = 0
+        self.join_backoff = None  # JoinBackoff.state() tuple, counted from power-up
+
+    def _path(self, name):
+        return self._dir + "/" + name if self._dir else name
+
+    # --- RTC memory -------------------------------------------------------------------
+    def load(self):
+        """True if RTC memory held a valid state (wake, WDT or soft reset)."""
+        import binascii
+
+        data = self._rtc.memory()
+        if len(data) != SIZE:
+            return False
+        if binascii.crc32(memoryview(data)[: SIZE - 4]) != struct.unpack_from("<I", data, SIZE - 4)[0]:
+            return False
+        v = struct.unpack(_FMT, data)
+        if v[0] != _MAGIC or v[1] != _VERSION:
+            return False
+        (_, _, self.flags, self.counter, self.ceiling, self.dc_free_ms, self.boot_ms, self.cycles,
+         self.since_status, self.wdt_resets, e0, e1, self.tx_errors, self.dc_deferred,
+         self.dropped_frames, self.failed_mask, self.cmd_op, self.cmd_result, jw, ju, jn, _) = v
+        self.join_backoff = (jw, ju, jn)
+        self.sensor_errors[0] = e0
+        self.sensor_errors[1] = e1
+        return True
+
+    def save(self):
+        """Write the state to RTC memory (every cycle; RTC RAM has no wear)."""
+        import binascii
+
+        b = self._buf
+        jb = self.join_backoff or (0, 0, 0)
+        struct.pack_into(
+            _FMT, b, 0, _MAGIC, _VERSION, self.flags, self.counter, self.ceiling, self.dc_free_ms,
+            self.boot_ms, self.cycles, self.since_status & 0xFFFF, self.wdt_resets & 0xFFFF,
+            self.sensor_errors[0] & 0xFFFF, self.sensor_errors[1] & 0xFFFF, self.tx_errors & 0xFFFF,
+            self.dc_deferred & 0xFFFF, self.dropped_frames & 0xFFFF, self.failed_mask,
+            self.cmd_op, self.cmd_result, jb[0], jb[1], jb[2], 0,
+        )
+        struct.pack_into("<I", b, SIZE - 4, binascii.crc32(memoryview(b)[: SIZE - 4]))
+        self._rtc.memory(b)
+
+    # --- flash ------------------------------------------------------------------------
+    def _write_atomic(self, name, text):
+        tmp = self._path(name + ".tmp")
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, self._path(name))
+
+    def restore_counter(self):
+        """After power loss: continue from the flash ceiling (never below a used value)."""
+        try:
+            with open(self._path("counter.dat")) as f:
+                self.ceiling = int(f.read())
+        except (OSError, ValueError):
+            self.ceiling = 0
+        self.counter = self.ceiling
+
+    def take_counter(self):
+        """The next sample counter; reserves a block on flash before handing it out."""
+        c = self.counter
+        if c >= self.ceiling:
+            self.ceiling = c + _RESERVE
+            self._write_atomic("counter.dat", "%d" % self.ceiling)
+        self.counter = (c + 1) & 0xFFFFFFFF
+        return c
+
+    def load_overrides(self):
+        try:
+            with open(self._path("applied.json")) as f:
+                o = json.load(f)
+            return o if isinstance(o, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def save_overrides(self, overrides):
+        self._write_atomic("applied.json", json.dumps(overrides))

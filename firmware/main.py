@@ -1,0 +1,77 @@
+# TroSmart node entry point: wire the board profile, modem and sensors into the node cycle,
+# then sleep. Any unexpected error is logged and the board resets (the WDT backs this up),
+# so a node never hangs in the field.
+
+import gc
+import sys
+
+import boards
+import node_config
+from node import Node
+from node_state import State
+
+
+def _sensor_factory(board, cfg):
+    def make(name):
+        try:
+            if name == "bme280":
+                from bme280 import BME280
+
+                return BME280(board.i2c, cfg["bme280_address"])
+            if name == "battery":
+                from battery import Battery
+
+                return Battery(board.adc, cfg["battery_divider"])
+        except Exception as e:  # SensorError: absent now, retried next cycle
+            print("node: %s" % e)
+        return None
+
+    return make
+
+
+def main():
+    cfg, errors = node_config.load()
+    try:
+        board = boards.make(cfg["board"])
+    except ValueError as e:
+        print("node: %s" % e)
+        errors.append("board")
+        board = boards.make("auto")
+    wdt = board.wdt(cfg["wdt_timeout_ms"])  # covers every cycle from here on
+    secrets = node_config.load_secrets()
+    state = State(board.rtc)
+    from rak3172 import RAK3172
+
+    modem = RAK3172(board.uart)
+    make_sensor = _sensor_factory(board, cfg)
+    sensors = {"bme280": make_sensor("bme280"), "battery": make_sensor("battery")}
+    node = Node(board, modem, cfg, errors, secrets, state, sensors, wdt)
+    node._make_sensor = make_sensor
+    overrides = state.load_overrides()
+    node_config.apply_overrides(cfg, overrides)
+    node.boot(overrides)
+    if secrets is None:
+        print("node: no LoRaWAN keys (secrets.json); sleeping")
+        board.deepsleep(cfg["interval_s"] * 1000)
+    gc.collect()
+    while True:
+        ms = node.run_cycle()
+        if cfg["sleep_mode"] == "light":
+            # RAM kept (machine.lightsleep); feed the WDT in slices shorter than its timeout
+            step = cfg["wdt_timeout_ms"] // 2
+            while ms > 0:
+                wdt.feed()
+                board.lightsleep(ms if ms < step else step)
+                ms -= step
+            continue
+        print("node: deep sleep %d ms" % ms)
+        board.deepsleep(ms)
+
+
+try:
+    main()
+except Exception as e:  # noqa: BLE001 - last resort: log and reset instead of hanging
+    sys.print_exception(e)
+    import machine
+
+    machine.reset()

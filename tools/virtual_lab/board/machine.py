@@ -1,0 +1,322 @@
+# mypy: ignore-errors
+"""``machine`` for the MicroPython Unix port: the virtual board (architecture.md).
+
+Shadows the built-in ``machine`` when this folder is on MICROPYPATH (facts.md §A). The
+runner (tools/virtual_lab/board_runner.py) writes the board file named by
+$TROSMART_BOARD (JSON: uart pty paths, scenario, RTC memory file, reset cause, virtual
+clock, time scale) and reads control lines on the pipe named by $TROSMART_CTL:
+``wdt <ms>``, ``feed``, ``sleep <ms>``, ``reset``. deepsleep() and reset() end the process;
+the runner starts it again as the matching reset cause, keeping the RTC memory file.
+
+Known differences from an ESP32: the clock runs at real speed while awake and sleeps are
+shortened by the time scale; UART baud rates are not simulated (a pty moves bytes at once);
+the watchdog is enforced by the runner in real time; I2C has only the devices the scenario
+wires (a BME280 at 0x76/0x77); ADC.read_uv() returns the scenario's battery voltage divided
+by the board's divider, without noise; RTC memory is lost only when the runner deletes its
+file (power loss).
+"""
+
+import errno
+import json
+import os
+import select
+import sys
+import time
+
+import bme280_sim
+import scenario_core
+
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+TIMER_WAKE = 4
+
+_T0 = time.ticks_ms()
+_board = None
+_ctl = None
+_light_ms = 0  # virtual time added by light sleeps
+_scenario = None
+
+
+def _cfg():
+    global _board
+    if _board is None:
+        path = os.getenv("TROSMART_BOARD")
+        if not path:
+            raise OSError(errno.ENODEV, "TROSMART_BOARD is not set: run through board_runner")
+        with open(path) as f:
+            _board = json.load(f)
+    return _board
+
+
+def _control(line):
+    global _ctl
+    if _ctl is None:
+        path = os.getenv("TROSMART_CTL")
+        if not path:
+            return
+        _ctl = open(path, "ab")  # noqa: SIM115 - kept open for the process lifetime
+    _ctl.write(line.encode() + b"\n")
+    _ctl.flush()
+
+
+def vclock_ms():
+    """The board's virtual clock in ms since the node's first power-on."""
+    return _cfg()["vclock_ms"] + time.ticks_diff(time.ticks_ms(), _T0) + _light_ms
+
+
+def _scen():
+    global _scenario
+    if _scenario is None:
+        path = _cfg().get("scenario")
+        _scenario = {"signals": {}, "events": []}
+        if path:
+            with open(path) as f:
+                _scenario = scenario_core.check(json.load(f))
+    return _scenario
+
+
+def _signal(name, default):
+    pts = _scen()["signals"].get(name)
+    if not pts:
+        return default
+    return scenario_core.value_at(pts, vclock_ms() / 1000)
+
+
+def _condition(sensor):
+    return scenario_core.sensor_condition(_scen()["events"], sensor, vclock_ms() / 1000)
+
+
+def reset_cause():
+    return _cfg()["reset_cause"]
+
+
+def wake_reason():
+    return TIMER_WAKE if reset_cause() == DEEPSLEEP_RESET else 0
+
+
+def _end(line):
+    if hasattr(sys.stdout, "flush"):  # no contextlib on MicroPython
+        sys.stdout.flush()
+    _control(line)
+    sys.exit(0)
+
+
+def deepsleep(ms=0):
+    _end("sleep %d" % ms)
+
+
+def lightsleep(ms=0):
+    global _light_ms
+    scale = _cfg().get("time_scale", 1)
+    real = int(ms / scale)
+    time.sleep_ms(real)
+    _light_ms += ms - real
+
+
+def reset():
+    _end("reset")
+
+
+def soft_reset():
+    _end("soft")
+
+
+def idle():
+    time.sleep_ms(1)
+
+
+def freq(*args):
+    return 240000000
+
+
+def unique_id():
+    return _cfg().get("deveui", "0000000000000000").encode()
+
+
+class Pin:
+    IN = 1
+    OUT = 3
+    OPEN_DRAIN = 7
+    PULL_UP = 1
+    PULL_DOWN = 2
+
+    def __init__(self, id, mode=-1, pull=-1, value=None):
+        self.id = id
+        self._v = value or 0
+
+    def value(self, v=None):
+        if v is None:
+            return self._v
+        self._v = 1 if v else 0
+        return None
+
+    def on(self):
+        self._v = 1
+
+    def off(self):
+        self._v = 0
+
+
+class I2C:
+    """I2C master whose peers are register-level simulators (BME280)."""
+
+    def __init__(self, id=0, scl=None, sda=None, freq=400000, timeout=50000):
+        self._devs = {}
+        addr = _cfg().get("bme280_address", 0x76)
+        if addr is not None:
+            self._devs[addr] = ("bme280", bme280_sim.BME280Sim(self._env, time.ticks_ms, time.ticks_diff))
+
+    def _env(self):
+        return (
+            _signal("temperature", 20.0),
+            _signal("pressure", 1013.25),
+            _signal("humidity", 50.0),
+        )
+
+    def _dev(self, addr):
+        d = self._devs.get(addr)
+        if d is None:
+            raise OSError(errno.ENODEV)  # no ACK on the address byte (ESP32 reports ENODEV)
+        cond = _condition(d[0])
+        if cond == "removed":
+            raise OSError(errno.ENODEV)
+        if cond == "nack":
+            raise OSError(errno.EIO)
+        d[1].stuck = cond == "stuck"
+        return d[1]
+
+    def scan(self):
+        out = []
+        for a in sorted(self._devs):
+            try:
+                self._dev(a)
+                out.append(a)
+            except OSError:
+                pass
+        return out
+
+    def readfrom_mem(self, addr, reg, n, addrsize=8):
+        return self._dev(addr).read(reg, n)
+
+    def readfrom_mem_into(self, addr, reg, buf, addrsize=8):
+        data = self._dev(addr).read(reg, len(buf))
+        for i in range(len(buf)):
+            buf[i] = data[i]
+
+    def writeto_mem(self, addr, reg, buf, addrsize=8):
+        self._dev(addr).write(reg, buf)
+
+
+class ADC:
+    ATTN_0DB = 0
+    ATTN_2_5DB = 1
+    ATTN_6DB = 2
+    ATTN_11DB = 3
+    WIDTH_12BIT = 3
+
+    def __init__(self, pin, atten=ATTN_11DB):
+        self._pin = pin
+
+    def read_uv(self):
+        v = _signal("battery_voltage", 3.9)
+        if _condition("battery") != "ok":
+            v = 0.0  # divider disconnected: the pin reads ground
+        return int(v / _cfg().get("adc_divider", 2.0) * 1000000)
+
+    def read_u16(self):
+        uv = self.read_uv()
+        return min(65535, uv * 65535 // 3100000)  # 11 dB: about 0..3.1 V full scale
+
+    def read(self):
+        return self.read_u16() >> 4
+
+    def atten(self, a):
+        pass
+
+
+class UART:
+    """A UART on the pseudo-terminal the board file names for this id (the modem emulator)."""
+
+    def __init__(self, id, baudrate=115200, tx=None, rx=None, timeout=0, rxbuf=256, **kw):
+        import termios
+
+        path = _cfg()["uart"][str(id)]
+        self._f = open(path, "r+b")  # noqa: SIM115 - closed in deinit()
+        termios.setraw(self._f.fileno())
+        self._poll = select.poll()
+        self._poll.register(self._f, select.POLLIN)
+        self._one = bytearray(1)
+        self._timeout = timeout
+
+    def any(self):
+        return 1 if self._poll.poll(0) else 0
+
+    def readinto(self, buf, nbytes=None):
+        # a pty read blocks until the buffer is full (MicroPython streams): read the bytes
+        # that poll() says are waiting, one at a time
+        n = len(buf) if nbytes is None else nbytes
+        got = 0
+        wait = self._timeout
+        while got < n and self._poll.poll(wait):
+            self._f.readinto(self._one)
+            buf[got] = self._one[0]
+            got += 1
+            wait = 0
+        return got or None
+
+    def read(self, n=256):
+        b = bytearray(n)
+        k = self.readinto(b)
+        return bytes(b[:k]) if k else None
+
+    def readline(self):
+        out = bytearray()
+        while self._poll.poll(self._timeout):
+            self._f.readinto(self._one)
+            out.append(self._one[0])
+            if self._one[0] == 10:
+                break
+        return bytes(out) if out else None
+
+    def write(self, buf):
+        n = self._f.write(buf)
+        self._f.flush()
+        return n
+
+    def deinit(self):
+        self._f.close()
+
+
+class RTC:
+    """RTC whose memory() lives in the board's file (kept across deep sleep, not power loss)."""
+
+    def memory(self, data=None):
+        path = _cfg()["rtc_file"]
+        if data is None:
+            try:
+                with open(path, "rb") as f:
+                    return f.read()
+            except OSError:
+                return b""
+        if len(data) > 2048:
+            raise ValueError("RTC memory holds at most 2048 bytes on ESP32")
+        with open(path, "wb") as f:
+            f.write(data)
+        return None
+
+    def datetime(self, dt=None):
+        t = time.localtime(vclock_ms() // 1000)
+        return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
+
+
+class WDT:
+    """Hardware watchdog: the runner restarts the process as WDT_RESET when feeds stop."""
+
+    def __init__(self, id=0, timeout=5000):
+        _control("wdt %d" % timeout)
+
+    def feed(self):
+        _control("feed")
