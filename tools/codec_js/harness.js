@@ -1,0 +1,53 @@
+// Runs a generated TS013 codec under node for the tests, the corpus runner and the benchmark.
+// usage: node harness.js CODEC.js  (JSON lines on stdin -> JSON lines on stdout)
+// A request is {"fn": "decodeUplink"|"decodeLppUplink"|"encodeDownlink"|"decodeDownlink",
+// "input": {...}, "recvTime": ISO-8601 or null}, or {"fn": "bench", "requests": [...],
+// "seconds": S}. The codec runs in a fresh vm context: no require, no process, as on an LNS.
+"use strict";
+const fs = require("fs");
+const vm = require("vm");
+const readline = require("readline");
+
+const source = fs.readFileSync(process.argv[2], "utf8");
+const ctx = vm.createContext({});
+vm.runInContext(source, ctx, { filename: process.argv[2] });
+const CtxDate = vm.runInContext("Date", ctx);
+
+function call(req) {
+  // inputs are built inside the codec's realm, as an LNS does
+  const input = vm.runInContext("(" + JSON.stringify(req.input) + ")", ctx);
+  if (req.recvTime) input.recvTime = new CtxDate(req.recvTime);
+  return ctx[req.fn](input);
+}
+
+function bench(req) {
+  const inputs = req.requests.map((r) => [r.fn, vm.runInContext("(" + JSON.stringify(r.input) + ")", ctx)]);
+  const deadline = process.hrtime.bigint() + BigInt(Math.round(req.seconds * 1e9));
+  let n = 0;
+  const t0 = process.hrtime.bigint();
+  let worst = 0n;
+  while (process.hrtime.bigint() < deadline) {
+    for (const [fn, input] of inputs) {
+      const t = process.hrtime.bigint();
+      ctx[fn](input);
+      const dt = process.hrtime.bigint() - t;
+      if (dt > worst) worst = dt;
+      n++;
+    }
+  }
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { calls: n, seconds: secs, worst_us: Number(worst) / 1000 };
+}
+
+const rl = readline.createInterface({ input: process.stdin });
+rl.on("line", (line) => {
+  if (!line.trim()) return;
+  const req = JSON.parse(line);
+  let out;
+  try {
+    out = req.fn === "bench" ? bench(req) : call(req);
+  } catch (e) {
+    out = { thrown: String(e) }; // a TS013 codec must never throw: the tests fail on this
+  }
+  process.stdout.write(JSON.stringify(out) + "\n");
+});
