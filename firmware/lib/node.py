@@ -138,7 +138,7 @@ class Node:
             st["command_result"] = {"command": NAMES[s.cmd_op], "result": RESULTS[s.cmd_result]}
         frame = payload_codec.encode_status(st)
         # the status must fit too: drop the least useful fields first
-        for k in ("firmware", "config_errors", "sensor_errors"):
+        for k in ("firmware", "config_errors", "sensor_errors", "config_hash", "uptime_s"):
             if len(frame) <= self._limit():
                 break
             del st[k]

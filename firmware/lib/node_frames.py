@@ -11,6 +11,10 @@ def build_frames(values, order, limit):
     """(frames, dropped): frames is a list of bytes, dropped a list of quantity names."""
     frames = []
     dropped = []
+    whole = payload_codec.encode(values)  # a predefined profile is the most compact: try it first
+    if len(whole) <= limit:
+        frames.append(whole)
+        return frames, dropped
     cur = {}
     last = None
     for q in order:
