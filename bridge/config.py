@@ -99,7 +99,7 @@ _BRIDGE_KEYS = {
     "home_assistant": bool, "home_assistant_prefix": str, "log_level": str,
 }
 _CONN_KEYS = {
-    "host": str, "port": int, "protocol": str, "client_id": str, "username": str,
+    "host": str, "port": int, "protocol": str, "client_id": str, "username": str, "password": str,
     "password_env": str, "password_file": str, "tls": bool, "ca_file": str, "cert_file": str,
     "key_file": str, "tls_insecure": bool, "keepalive_s": int, "session_expiry_s": int, "qos": int,
 }

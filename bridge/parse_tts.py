@@ -71,10 +71,10 @@ def _uplink(
     up = f.obj(doc, "uplink_message")
     if up is None:
         raise InputError("missing_field", "uplink_message is missing")
-    if when is None:
-        if "received_at" not in up:
-            raise InputError("missing_field", "received_at is missing")
+    if "received_at" in up:  # the Network Server's reception time, preferred as SenML bt
         when = f.timestamp(up["received_at"], "uplink_message.received_at")
+    elif when is None:
+        raise InputError("missing_field", "received_at is missing")
     settings = f.obj(up, "settings", "uplink_message.") or {}
     lora = f.obj(f.obj(settings, "data_rate") or {}, "lora") or {}
     rx = []
