@@ -128,10 +128,19 @@ def profile(pid: int) -> tuple:
     return None  # type: ignore[return-value]
 
 
-def profile_for(qids: tuple):
-    """The profile whose quantities are exactly ``qids`` in any order, or None."""
-    want = sorted(qids)
+def profile_for(names):
+    """The profile whose quantities are exactly ``names`` (any container of names), or None.
+
+    Allocation-free: it runs on every encode on the node.
+    """
+    n = len(names)
     for row in PROFILES:
-        if len(row[2]) == len(want) and sorted(row[2]) == want:
+        qids = row[2]
+        if len(qids) != n:
+            continue
+        for q in qids:
+            if QUANTITIES[q - 1][1] not in names:
+                break
+        else:
             return row
     return None

@@ -82,7 +82,8 @@ def batch(draw: st.DrawFn, max_samples: int = MAX_BATCH) -> tuple[list, list]:
     # values drift like real sensors most of the time, jump sometimes
     prev: dict[str, int] = {}
     for off in offsets:
-        vals, ev = {}, {}
+        vals: dict[str, Any] = {}
+        ev: dict[str, Any] = {}
         for row in rows:
             name = row[1]
             if draw(st.floats(0, 1)) < P_INVALID:
