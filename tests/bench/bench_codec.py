@@ -35,7 +35,8 @@ def sizes() -> None:
         js = len(json.dumps(vals, separators=(",", ":")))
         sf7, sf12 = airtime.uplink_time_on_air_us(ours, 7) / 1000, airtime.uplink_time_on_air_us(ours, 12) / 1000
         lpp12 = airtime.uplink_time_on_air_us(lpp, 12) / 1000
-        print(f"{name:14} {ours:8} {lpp:4} {ours / lpp:6.0%} {cb:9} {js:5}   {sf7:7.1f} / {sf12:7.1f} ms   {lpp12:7.1f} ms")
+        toa = f"{sf7:7.1f} / {sf12:7.1f} ms   {lpp12:7.1f} ms"
+        print(f"{name:14} {ours:8} {lpp:4} {ours / lpp:6.0%} {cb:9} {js:5}   {toa}")
     b = len(pc.encode_batch(BATCH))
     lpp3 = 3 * lpp_bytes(AQ)
     print(f"air_quality 3-sample batch: {b} bytes vs 3 LPP frames {lpp3} bytes = {b / lpp3:.0%} (goal <= 35 %)")
