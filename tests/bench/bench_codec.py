@@ -11,11 +11,11 @@ from pathlib import Path
 
 import cbor2
 from cayennelpp import LppFrame
-from trosmart_tools import mpy
 
 import payload_codec as pc
 from payload_codec import airtime
 from tests.codec.test_measurement import AQ, REFERENCE, lpp_bytes
+from trosmart_tools import mpy
 
 FUZZ_INPUTS = 1_000_000
 BATCH = [

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from trosmart_tools import mpy
 
 INPUTS = [

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from trosmart_tools.mpy import MicroPythonBatch
 
 import payload_codec as pc
+from trosmart_tools.mpy import MicroPythonBatch
 
 from . import strategies as S
 from .test_cbor_status import STATUS
