@@ -10,6 +10,20 @@ const readline = require("readline");
 
 const source = fs.readFileSync(process.argv[2], "utf8");
 const ctx = vm.createContext({});
+// --es5: remove the built-ins ECMAScript 2015+ added, so a codec using one fails here
+// as it would on an ES5.1 runtime (The Things Stack, facts.md §I)
+const ES5_PRELUDE = `
+  ["Map", "Set", "WeakMap", "WeakSet", "Symbol", "Promise", "Proxy", "Reflect", "ArrayBuffer",
+   "DataView", "Uint8Array", "Int8Array", "Uint16Array", "Int16Array", "Uint32Array", "Int32Array",
+   "Float32Array", "Float64Array", "BigInt", "TextDecoder", "TextEncoder", "globalThis"
+  ].forEach(function (n) { delete this[n]; }, this);
+  delete Object.assign; delete Object.entries; delete Object.values; delete Array.from;
+  delete Array.of; delete Array.prototype.includes; delete Array.prototype.find;
+  delete Array.prototype.fill; delete String.prototype.codePointAt; delete String.prototype.padStart;
+  delete String.prototype.includes; delete String.prototype.startsWith; delete String.prototype.repeat;
+  delete Number.isInteger; delete Number.isFinite; delete Math.trunc; delete Math.sign;
+`;
+if (process.argv[3] === "--es5") vm.runInContext(ES5_PRELUDE, ctx);
 vm.runInContext(source, ctx, { filename: process.argv[2] });
 const CtxDate = vm.runInContext("Date", ctx);
 

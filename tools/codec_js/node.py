@@ -25,7 +25,10 @@ def find_node() -> str:
 class NodeCodec:
     """The generated index.js (or a given file) behind node and harness.js."""
 
-    def __init__(self, codec_path: str | Path | None = None, lpp_fports: tuple[int, ...] = ()) -> None:
+    def __init__(self, codec_path: str | Path | None = None, lpp_fports: tuple[int, ...] = (),
+                 es5: bool = False) -> None:
+        """``es5`` removes ECMAScript 2015+ built-ins before the codec loads (harness.js)."""
+        self.es5 = es5
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if codec_path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="trosmart-js-")
@@ -37,7 +40,7 @@ class NodeCodec:
         """Send every request to one node process; return the answers in order."""
         payload = "".join(json.dumps(r) + "\n" for r in requests)
         proc = subprocess.run(
-            [find_node(), str(HARNESS), str(self.path)],
+            [find_node(), str(HARNESS), str(self.path), *(["--es5"] if self.es5 else [])],
             input=payload, capture_output=True, text=True, timeout=timeout,
         )
         lines = proc.stdout.splitlines()
