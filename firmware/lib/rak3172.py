@@ -306,6 +306,7 @@ class RAK3172:
         self._expect_reboot = False
         self._result = None
         self._reboot = None  # reason string once a reboot/lost join was seen
+        self._banner_at = None  # deadline until which banner lines belong to the last restart
         self._joined = None  # None: unknown until is_joined()/join()
         self._cfm = -1
         self.last_event = None
@@ -386,7 +387,11 @@ class RAK3172:
             self._on_event(ev)
             return True
         if is_banner(line):
-            self._saw_reboot("module banner")
+            # a banner spans several lines: lines within _REBOOT_MS belong to one restart
+            fresh = self._banner_at is None or self._left(self._banner_at) <= 0
+            self._banner_at = self._deadline(_REBOOT_MS)
+            if fresh:
+                self._saw_reboot("module banner")
             return True
         return False
 

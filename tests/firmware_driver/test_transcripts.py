@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from trosmart_tools.mpy import MicroPythonBatch
 
 from .conftest import LIB, MPY
