@@ -12,10 +12,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from trosmart_tools.corpus import append, make_frame
-
 from payload_codec import encode, encode_batch, encode_downlink, encode_layout, encode_status, lpp
 from payload_codec import registry as reg
+from trosmart_tools.corpus import append, make_frame
 
 RECV = "2026-11-28T09:30:00Z"
 

@@ -214,12 +214,26 @@ def metadata(size: int, lpp_fports: tuple[int, ...]) -> dict[str, Any]:
     }
 
 
+def _flow(obj: Any) -> str:
+    """JSON as a YAML flow node; floats keep a '.' before any exponent (7.0e-05), because
+    YAML 1.1 readers (PyYAML) take 7e-05 for a string while 1.2 ones (js-yaml) do not."""
+    if isinstance(obj, dict):
+        return "{" + ", ".join("%s: %s" % (json.dumps(k), _flow(obj[k])) for k in sorted(obj)) + "}"
+    if isinstance(obj, (list, tuple)):
+        return "[" + ", ".join(_flow(v) for v in obj) + "]"
+    if isinstance(obj, float):
+        text = json.dumps(obj)
+        mant, e, exp = text.partition("e")
+        return mant + ("" if "." in mant or not e else ".0") + e + exp
+    return json.dumps(obj)
+
+
 def _yaml_examples(items: list[dict[str, Any]], indent: str) -> list[str]:
     lines = []
     for ex in items:
         lines.append("%s- description: %s" % (indent, json.dumps(ex["description"])))
-        lines.append("%s  input: %s" % (indent, json.dumps(ex["input"], sort_keys=True)))
-        lines.append("%s  output: %s" % (indent, json.dumps(ex["output"], sort_keys=True)))
+        lines.append("%s  input: %s" % (indent, _flow(ex["input"])))
+        lines.append("%s  output: %s" % (indent, _flow(ex["output"])))
     return lines
 
 

@@ -39,7 +39,7 @@ function pyFloatRepr(x) {
   var digits = parts[0].replace(".", "");
   var exp = parseInt(parts[1], 10);
   var s;
-  if (exp >= -5 && exp < 16) {
+  if (exp >= -4 && exp < 16) {
     if (exp < 0) {
       s = "0." + new Array(-exp).join("0") + digits;
     } else if (digits.length <= exp + 1) {
@@ -88,6 +88,11 @@ function pyRepr(v) {
     if (Object.prototype.hasOwnProperty.call(v, k)) parts.push(pyStrRepr(k) + ": " + pyRepr(v[k]));
   }
   return "{" + parts.join(", ") + "}";
+}
+
+// o[k] = v, also for k = "__proto__" (names from a frame are data, not JavaScript)
+function setOwn(o, k, v) {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
 }
 
 function isInt(v) {
@@ -455,7 +460,7 @@ function toJson(v) {
   }
   if (v instanceof PyMap) {
     var o = {};
-    for (i = 0; i < v.keys.length; i++) o[pyStr(v.keys[i])] = toJson(v.vals[i]);
+    for (i = 0; i < v.keys.length; i++) setOwn(o, pyStr(v.keys[i]), toJson(v.vals[i]));
     return o;
   }
   return v;
@@ -667,7 +672,7 @@ function decodeStatus(data) {
       if (id === "n:" + STATUS_FIELDS[j][1]) f = STATUS_FIELDS[j];
     }
     if (f === null) {
-      out["k" + pyStr(key)] = toJson(v);
+      setOwn(out, "k" + pyStr(key), toJson(v));
       continue;
     }
     var name = f[0];
@@ -688,7 +693,7 @@ function decodeStatus(data) {
         for (x = 0; x < v.keys.length; x++) {
           s = v.keys[x];
           if (typeof s !== "string" || !pyIntStrict(v.vals[x])) ok = false;
-          else o[s] = v.vals[x];
+          else setOwn(o, s, v.vals[x]);
         }
         v = o;
       }
