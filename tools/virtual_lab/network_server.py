@@ -93,7 +93,8 @@ class SimNetworkServer:
         self.rejected = 0  # command/down messages refused
         self.published = 0
         self._lock = threading.Lock()
-        self._ready = threading.Event()
+        self._ready = threading.Event()  # set on SUBACK or on a refused CONNECT
+        self._refused: str | None = None
         self._uplink_id = 0
         self._downlink_id = 0
         self._client = mqtt.Client(
@@ -124,11 +125,10 @@ class SimNetworkServer:
         except OSError as e:
             raise NetworkServerError(f"network server: cannot connect to {self.host}:{self.port}: {e}") from None
         self._client.loop_start()
-        if not self._ready.wait(CONNECT_TIMEOUT_S):
+        if not self._ready.wait(CONNECT_TIMEOUT_S) or self._refused:
             self.stop()
-            raise NetworkServerError(
-                f"network server: no subscription on {self.host}:{self.port} within {CONNECT_TIMEOUT_S:.0f} s"
-            )
+            why = self._refused or f"no subscription within {CONNECT_TIMEOUT_S:.0f} s"
+            raise NetworkServerError(f"network server: {self.host}:{self.port}: {why}")
 
     def stop(self) -> None:
         self._client.disconnect()
@@ -143,7 +143,8 @@ class SimNetworkServer:
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         if rc.is_failure:
-            log.error("network server: broker refused the connection: %s", rc)
+            self._refused = f"broker refused the connection: {rc}"
+            self._ready.set()
             return
         client.subscribe(self.command_topic, qos=1)
 
