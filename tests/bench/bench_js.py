@@ -55,7 +55,7 @@ def run(args: list[str]) -> None:
     js_rate = best["calls"] / best["seconds"]
     py_rate = max(_python_rate(frames) for _ in range(3))
     print("frames: %d valid uplinks from tests/frames (TroSmart + LPP), best of 3 x %.0f s" % (len(frames), SECONDS))
-    print("JS under node %s: %10.0f decodes/s (worst single call %.1f us; budget 100 ms)"
-          % ("(vm context)", js_rate, best["worst_us"]))
-    print("Python decoder + SenML: %10.0f decodes/s" % py_rate)
+    print("JS under node (vm context): %10.0f decodes/s  (per call: median %.1f us, p99 %.1f us, "
+          "worst %.0f us; budget 100 ms)" % (js_rate, best["p50_us"], best["p99_us"], best["worst_us"]))
+    print("Python decoder + SenML:     %10.0f decodes/s" % py_rate)
     print("ratio JS/Python: %.2f" % (js_rate / py_rate))

@@ -15,6 +15,7 @@ import payload_codec
 from payload_codec import cbor, downlink, fports, lpp, measurement, registry, senml, status
 
 TEMPLATE = Path(__file__).with_name("template.js")
+ENTRY_POINTS = ("decodeUplink", "decodeLppUplink", "encodeDownlink", "decodeDownlink")
 MAX_SIZE = 40 * 1024  # The Things Stack's limit for a custom formatter (facts.md §I)
 
 
@@ -60,7 +61,17 @@ def render(lpp_fports: Iterable[int] = ()) -> str:
     lines = ["var %s = %s;" % (name, _js(value)) for name, value in tables(lpp_fports)]
     text = TEMPLATE.read_text(encoding="utf-8").replace("@VERSION@", payload_codec.__version__)
     head, _, body = text.partition("/*@TABLES@*/")
-    return head + "\n".join(lines) + "\n" + _compact(body)
+    # Everything lives in one function scope: lookups of the tables and helpers are then
+    # local, not global-object properties (10x faster in a node vm context; LNS runtimes
+    # sandbox globals the same way). Only the TS013 entry points are global functions.
+    api = ", ".join("%s: %s" % (n, n) for n in ENTRY_POINTS)
+    wrappers = "".join(
+        "function %s(input) {\nreturn TROSMART_CODEC.%s(input);\n}\n" % (n, n) for n in ENTRY_POINTS
+    )
+    # built-ins as parameters too: a sandbox's global object makes each "Math." a slow lookup
+    builtins = "Math, Object, String, Array, Infinity, NaN, isFinite, parseInt"
+    return (head + "var TROSMART_CODEC = (function (%s) {\n" % builtins + "\n".join(lines) + "\n"
+            + _compact(body) + "return {%s};\n})(%s);\n" % (api, builtins) + wrappers)
 
 
 def _compact(body: str) -> str:
