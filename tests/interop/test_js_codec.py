@@ -132,3 +132,54 @@ def test_es51_syntax_and_builtins(codec_js: Path) -> None:
         answers = js.call_many([js_request(f) for f in frames])
     for f, out in zip(frames, answers, strict=True):
         assert matches(f.expect, js_as_expect(f, out)), (f.id, out)
+
+
+def _codec_suite_vectors() -> tuple[set[str], list[Any]]:
+    """Every hex frame and command in tests/codec's golden tables and parametrize lists."""
+    import importlib
+    import pkgutil
+
+    import tests.codec as suite
+
+    hexes: set[str] = set()
+    cmds: list[Any] = []
+
+    def take(name: str, v: Any) -> None:
+        if name in ("frame", "hexdata", "hexframe") and isinstance(v, str):
+            hexes.add(v)
+        elif name == "cmd" and isinstance(v, dict):
+            cmds.append(v)
+
+    for info in pkgutil.iter_modules(suite.__path__):
+        if not info.name.startswith("test_"):
+            continue
+        mod = importlib.import_module("tests.codec." + info.name)
+        for row in getattr(mod, "GOLDEN", []):
+            for v in row[1:]:
+                if isinstance(v, str):
+                    take("frame", v)
+                elif isinstance(v, dict) and info.name == "test_downlink":
+                    take("cmd", v)
+        for fn in vars(mod).values():
+            for mark in getattr(fn, "pytestmark", []):
+                if mark.name != "parametrize":
+                    continue
+                argnames = mark.args[0]
+                names = [a.strip() for a in argnames.split(",")] if isinstance(argnames, str) else list(argnames)
+                for vals in mark.args[1]:
+                    vals = getattr(vals, "values", vals)  # pytest.param
+                    for n, v in zip(names, vals if len(names) > 1 else (vals,), strict=False):
+                        take(n, v)
+    return hexes, cmds
+
+
+def test_every_codec_suite_vector_through_every_entry_point(node: NodeSession) -> None:
+    hexes, cmds = _codec_suite_vectors()
+    assert len(hexes) >= 20 and len(cmds) >= 5
+    for h in sorted(hexes):
+        data = bytes.fromhex(h)
+        for fport in (1, 2, 3):
+            _same(*_uplink(node, fport, data))
+        _same(node.call("decodeDownlink", {"bytes": list(data), "fPort": 10}), reference.decode_cmd(10, data))
+    for cmd in cmds:
+        _same(node.call("encodeDownlink", {"data": cmd}), reference.encode_cmd(cmd))

@@ -104,24 +104,28 @@ def test_decode_agrees_with_pycayennelpp(items: list) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(items=S.lpp_items(PYCAYENNE_TYPES))
-def test_pycayennelpp_decodes_what_we_encode(items: list) -> None:
+def test_pycayennelpp_reads_what_we_encode(items: list) -> None:
+    theirs = [(d.channel, int(d.type), list(d.value)) for d in LppFrame.from_bytes(lpp.encode(items)).data]
+    assert theirs == [(ch, tid, list(v) if isinstance(v, list) else [v]) for ch, tid, v in items]
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=S.lpp_items(PYCAYENNE_TYPES))
+def test_we_encode_like_pycayennelpp_except_where_it_truncates(items: list) -> None:
     frame = LppFrame()
     for ch, tid, value in items:
         frame.add_by_type(tid, ch, tuple(value) if isinstance(value, list) else (value,))
-    # pycayennelpp truncates (int(value * scale)): compare on values exactly on the grid
-    theirs = bytes(frame)
-    assert lpp.encode(items) == theirs or _only_truncation_differs(items)
-
-
-def _only_truncation_differs(items: list) -> bool:
-    """pycayennelpp's int() truncation can land one step low on a value like 0.29 * 100."""
-    for _ch, tid, value in items:
-        vals = value if isinstance(value, list) else [value]
-        t = lpp.type_info(tid)
-        for v, c in zip(vals, t[3], strict=True):
-            if int(v * c[3]) != round(v * c[3]):
-                return True
-    return False
+    theirs, ours = bytes(frame), lpp.encode(items)
+    pos = 0
+    for _, tid, value in items:
+        pos += 2
+        for v, c in zip(value if isinstance(value, list) else [value], lpp.type_info(tid)[3], strict=True):
+            a = int.from_bytes(ours[pos:pos + c[1]], "big", signed=bool(c[2]))
+            b = int.from_bytes(theirs[pos:pos + c[1]], "big", signed=bool(c[2]))
+            assert a == round(v * c[3])  # ours: the grid value itself
+            assert b == int(v * c[3])  # theirs: int() truncates toward zero (facts.md §H.4.1)
+            pos += c[1]
+    assert pos == len(ours) == len(theirs)
 
 
 @settings(max_examples=300, deadline=None)

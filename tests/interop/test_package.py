@@ -4,6 +4,8 @@ the TTN YAML equal what the generated JavaScript returns."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -80,3 +82,22 @@ def test_examples_and_yaml_equal_the_javascript(pkg: Path) -> None:
     assert doc["uplinkDecoder"]["fileName"] == "index.js"
     assert [x["output"] for x in doc["uplinkDecoder"]["examples"]] == [e["output"] for e in ups]
     assert len(doc["downlinkEncoder"]["examples"]) >= 5
+
+
+def test_export_js_command(tmp_path: Path) -> None:
+    cli = [sys.executable, "-m", "trosmart_tools.cli", "codec", "export-js"]
+    out = subprocess.run([*cli, "--out", str(tmp_path / "p"), "--lpp-fport", "99"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "index.js" in out.stdout
+    meta = json.loads((tmp_path / "p" / "metadata.json").read_text())
+    assert meta["fPorts"]["cayenneLpp"] == [99]
+    with NodeCodec(tmp_path / "p" / "index.js") as js:
+        got = js.call_many([{"fn": "decodeUplink", "input": {"bytes": [3, 0x67, 1, 0x10], "fPort": 99}},
+                            {"fn": "decodeUplink", "input": {"bytes": [3, 0x67, 1, 0x10], "fPort": 98}}])
+    assert got[0]["data"]["senml"] == [{"n": "temperature/3", "u": "Cel", "v": 27.2}]
+    assert got[1]["errors"] == ["DecodeError: fPort 98 carries no TroSmart uplink (measurement 1, status 2, "
+                                "layout 3)"]
+    bad = subprocess.run([*cli, "--out", str(tmp_path / "q"), "--lpp-fport", "0"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "1..223" in bad.stderr and "Traceback" not in bad.stderr
