@@ -85,9 +85,13 @@ function pyRepr(v) {
     return "[" + parts.join(", ") + "]";
   }
   for (var k in v) {
-    if (Object.prototype.hasOwnProperty.call(v, k)) parts.push(pyStrRepr(k) + ": " + pyRepr(v[k]));
+    if (has(v, k)) parts.push(pyStrRepr(k) + ": " + pyRepr(v[k]));
   }
   return "{" + parts.join(", ") + "}";
+}
+
+function has(o, k) {
+  return Object.prototype.hasOwnProperty.call(o, k);
 }
 
 // o[k] = v, also for k = "__proto__" (names from a frame are data, not JavaScript)
@@ -411,7 +415,7 @@ function pyKeyId(k) {
 
 PyMap.prototype.set = function (k, v) {
   var id = pyKeyId(k);
-  if (Object.prototype.hasOwnProperty.call(this.index, id)) {
+  if (has(this.index, id)) {
     this.vals[this.index[id]] = v;
   } else {
     this.index[id] = this.keys.length;
@@ -709,7 +713,7 @@ function decodeStatus(data) {
       ok = v instanceof Array && v.length === 2;
       if (ok) {
         var op = v[0] instanceof PyFloat ? v[0].v : v[0] === true ? 1 : v[0] === false ? 0 : v[0];
-        ok = typeof op === "number" && Object.prototype.hasOwnProperty.call(OPCODE_NAMES, String(op)) &&
+        ok = typeof op === "number" && has(OPCODE_NAMES, String(op)) &&
           pyIntLike(v[1]) && pyInList(v[1], RESULTS.length);
         if (ok) {
           var res = v[1] === true ? 1 : v[1] === false ? 0 : v[1];
@@ -774,11 +778,11 @@ function statusRecords(st) {
   var plain = [["firmware", null], ["reset_cause", null], ["uptime_s", "s"],
     ["battery_voltage", "V"], ["sample_counter", "count"], ["interval_s", "s"]];
   for (i = 0; i < plain.length; i++) {
-    if (Object.prototype.hasOwnProperty.call(st, plain[i][0])) {
+    if (has(st, plain[i][0])) {
       recs.push(senmlRecord(plain[i][0], plain[i][1], st[plain[i][0]], 0));
     }
   }
-  if (Object.prototype.hasOwnProperty.call(st, "config_hash")) {
+  if (has(st, "config_hash")) {
     var h = st.config_hash.toString(16);
     while (h.length < 8) h = "0" + h;
     recs.push(senmlRecord("config_hash", null, h, 0));
@@ -786,7 +790,7 @@ function statusRecords(st) {
   var errs = st.sensor_errors || {};
   var names = [];
   for (var k in errs) {
-    if (Object.prototype.hasOwnProperty.call(errs, k)) names.push(k);
+    if (has(errs, k)) names.push(k);
   }
   names.sort(codePointCompare);
   for (i = 0; i < names.length; i++) {
@@ -811,7 +815,7 @@ function toSenml(decoded, baseTime) {
       var s = decoded.samples[i];
       for (j = 0; j < decoded.quantities.length; j++) {
         var name = decoded.quantities[j];
-        var v = Object.prototype.hasOwnProperty.call(s.values, name) ? s.values[name] : null;
+        var v = has(s.values, name) ? s.values[name] : null;
         recs.push(senmlRecord(name, unitOf(name), v, s.offset_s));
       }
     }
@@ -926,14 +930,14 @@ function encodeCommand(cmd) {
   }
   var k;
   for (k in cmd) {
-    if (Object.prototype.hasOwnProperty.call(cmd, k) && !Object.prototype.hasOwnProperty.call(OPCODES, k)) {
+    if (has(cmd, k) && !has(OPCODES, k)) {
       fail("EncodeError", "unknown command " + pyRepr(k));
     }
   }
   var out = [DOWNLINK_VERSION << 5];
   for (var i = 0; i < OP_ORDER.length; i++) {
     var name = OP_ORDER[i];
-    if (!Object.prototype.hasOwnProperty.call(cmd, name)) continue;
+    if (!has(cmd, name)) continue;
     var v = cmd[name];
     var op = OPCODES[name];
     if (name === "set_interval_s") {
@@ -956,12 +960,12 @@ function encodeCommand(cmd) {
         fail("EncodeError", 'set_data_rate must be {"dr": 0..15, "adr": true|false}');
       }
       for (k in v) {
-        if (Object.prototype.hasOwnProperty.call(v, k) && k !== "dr" && k !== "adr") {
+        if (has(v, k) && k !== "dr" && k !== "adr") {
           fail("EncodeError", "set_data_rate has unknown key " + pyRepr(k));
         }
       }
-      var dr = checkInt("set_data_rate.dr", Object.prototype.hasOwnProperty.call(v, "dr") ? v.dr : 15, 0, 15);
-      var adr = checkFlag("set_data_rate.adr", Object.prototype.hasOwnProperty.call(v, "adr") ? v.adr : false);
+      var dr = checkInt("set_data_rate.dr", has(v, "dr") ? v.dr : 15, 0, 15);
+      var adr = checkFlag("set_data_rate.adr", has(v, "adr") ? v.adr : false);
       out.push(op, (adr ? 0x80 : 0) | dr);
     } else if (checkFlag(name, v)) {
       out.push(op);
@@ -997,14 +1001,14 @@ function decodeCommand(data) {
   if (n === 1) fail("DecodeError", "the command frame holds no command");
   while (pos < n) {
     var op = data[pos];
-    var name = Object.prototype.hasOwnProperty.call(OPCODE_NAMES, String(op)) ? OPCODE_NAMES[String(op)] : null;
+    var name = has(OPCODE_NAMES, String(op)) ? OPCODE_NAMES[String(op)] : null;
     if (name === null) fail("DecodeError", "unknown command opcode 0x" + hex2(op) + " at byte " + pos);
     pos += 1;
     var size = op === 1 ? 3 : (op === 2 || op === 3 || op === 4 || op === 7) ? 1 : 0;
     if (pos + size > n) {
       fail("TruncatedError", "command " + name + " at byte " + (pos - 1) + " needs " + size + " argument bytes");
     }
-    if (Object.prototype.hasOwnProperty.call(cmd, name) && name !== "enable" && name !== "disable") {
+    if (has(cmd, name) && name !== "enable" && name !== "disable") {
       fail("DecodeError", "command " + name + " repeated at byte " + (pos - 1));
     }
     if (op === 1) {
