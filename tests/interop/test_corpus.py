@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.interop.conftest import NodeSession  # the fixture skips/fails without node
 from trosmart_tools import corpus
 from trosmart_tools.errors import ToolError
 
@@ -37,14 +38,14 @@ def test_seed_covers_what_the_issue_asks() -> None:
 
 
 @pytest.mark.micropython
-def test_every_frame_matches_on_every_runtime(micropython: str) -> None:
+def test_every_frame_matches_on_every_runtime(micropython: str, node: NodeSession) -> None:
     report = corpus.check([FRAMES])
     assert report.frames == len(_all_frames())
     assert report.runtimes == ("cpython", "micropython", "js")
     assert not report.mismatches, "\n".join(m.render() for m in report.mismatches)
 
 
-def test_check_cli_exits_nonzero_with_a_diff(tmp_path: Path) -> None:
+def test_check_cli_exits_nonzero_with_a_diff(tmp_path: Path, node: NodeSession) -> None:
     src = (FRAMES / "lpp-specs.jsonl").read_text(encoding="utf-8")
     bad = tmp_path / "bad.jsonl"
     bad.write_text(src.replace('"v": 27.2', '"v": 27.3', 1), encoding="utf-8")
@@ -67,7 +68,7 @@ def test_error_expectations_match_class_and_message_substring() -> None:
     assert not corpus.same_json({"v": True}, {"v": 1}) and corpus.same_json({"v": 1.0}, {"v": 1})
 
 
-def test_record_chirpstack_uplink_then_check(tmp_path: Path) -> None:
+def test_record_chirpstack_uplink_then_check(tmp_path: Path, node: NodeSession) -> None:
     target = tmp_path / "live.jsonl"
     event = {"deviceInfo": {"devEui": "70b3d57ed0001234"}, "fPort": 1, "time": "2026-11-28T10:00:00.123456789Z",
              "data": base64.b64encode(bytes.fromhex("2d" + "00" * 4)).decode()}

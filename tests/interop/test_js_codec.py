@@ -120,7 +120,7 @@ def test_generated_file_is_small_deterministic_and_self_contained() -> None:
         assert fn in a
 
 
-def test_es51_syntax_and_builtins(codec_js: Path) -> None:
+def test_es51_syntax_and_builtins(codec_js: Path, node: NodeSession) -> None:
     """ES5.1 (The Things Stack's runtime): an ES5.1 parser accepts the file, no ES2015 syntax,
     and every corpus frame decodes the same with ES2015+ built-ins removed."""
     src = codec_js.read_text(encoding="utf-8")

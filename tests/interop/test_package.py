@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
+from tests.interop.conftest import NodeSession  # the fixture skips/fails without node
 from trosmart_tools.codec_js import package, reference
 from trosmart_tools.codec_js.node import NodeCodec
 from trosmart_tools.corpus import same_json
@@ -68,7 +69,7 @@ def test_schemas_reject_wrong_data(pkg: Path) -> None:
     assert not dv.is_valid({"set_interval_s": 5}) and not dv.is_valid({"enable": ["nope"]})
 
 
-def test_examples_and_yaml_equal_the_javascript(pkg: Path) -> None:
+def test_examples_and_yaml_equal_the_javascript(pkg: Path, node: NodeSession) -> None:
     exs = json.loads((pkg / "examples.json").read_text())
     fn = {"uplink": "decodeUplink", "uplink-lpp": "decodeLppUplink", "downlink-decode": "decodeDownlink",
           "downlink-encode": "encodeDownlink"}
@@ -84,7 +85,7 @@ def test_examples_and_yaml_equal_the_javascript(pkg: Path) -> None:
     assert len(doc["downlinkEncoder"]["examples"]) >= 5
 
 
-def test_export_js_command(tmp_path: Path) -> None:
+def test_export_js_command(tmp_path: Path, node: NodeSession) -> None:
     cli = [sys.executable, "-m", "trosmart_tools.cli", "codec", "export-js"]
     out = subprocess.run([*cli, "--out", str(tmp_path / "p"), "--lpp-fport", "99"],
                          capture_output=True, text=True, timeout=120)
