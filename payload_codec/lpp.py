@@ -17,6 +17,7 @@ one fits. Runs unchanged on MicroPython: no typing at run time, %-formatting onl
 """
 
 from .errors import DecodeError, EncodeError, TruncatedError
+from .measurement import _HALF_PLUS_MAX, _ONE_PLUS_TOL
 
 # A component: (key, bytes, signed, LPP divisor, SenML name or None, SenML unit, SenML divisor).
 # SenML name None means "<base>/<channel>/<key>"; otherwise "<name>/<channel>".
@@ -229,9 +230,16 @@ def _code(t, comp, value):
         raise EncodeError("LPP %s must be a number, got %r" % (what, value))
     if value != value or value in (float("inf"), float("-inf")):
         raise EncodeError("LPP %s is %r, which LPP cannot carry" % (what, value))
+    # round half away from zero with the measurement encoder's tolerance, so a decimal half
+    # step stored in binary (21.35 -> 213.49999999999997) still rounds up (measurement.py _code)
     x = value * div
     a = x if x >= 0 else -x
-    raw = int(a + 0.5) if a < 4e15 else None
+    if a < 1024:
+        raw = int(a * _ONE_PLUS_TOL + 0.5)
+    elif a < 4e15:
+        raw = int(a + _HALF_PLUS_MAX)
+    else:
+        raw = None
     if raw is not None and x < 0:
         raw = -raw
     if signed:

@@ -48,6 +48,18 @@ def test_encoder_rounds_where_electroniccats_truncates() -> None:
     assert lpp.encode([(1, "gps", (f32, -87.9094, 10))]).hex() == "018806765ff2960a0003e8"
 
 
+@pytest.mark.parametrize(("type_", "value", "raw_hex"), [
+    ("temperature", 21.35, "00d6"), ("temperature", -21.35, "ff2a"), ("analog_input", 2.675, "010c"),
+    ("temperature", 21.349, "00d5"), ("humidity", 48.25, "61"), ("gps", (0.00005, -0.00005, 0.005), None),
+])
+def test_half_steps_round_away_from_zero(type_: str, value: Any, raw_hex: str | None) -> None:
+    frame = lpp.encode([(1, type_, value)])
+    if raw_hex is not None:
+        assert frame[2:].hex() == raw_hex
+    else:
+        assert frame[2:].hex() == "000001" + "ffffff" + "000001"
+
+
 def test_senml_names_carry_the_channel_and_use_registry_units() -> None:
     pack = lpp.decode_senml(bytes.fromhex("03670110056700FF0173271002680306880676 5FF2960A0003E8"
                                           .replace(" ", "")))
