@@ -9,3 +9,7 @@ MPY = Path(__file__).resolve().parent / "mpy"
 for p in (str(LIB), str(MPY)):
     if p not in sys.path:
         sys.path.insert(0, p)
+
+
+def pytest_configure(config):  # type: ignore[no-untyped-def]
+    config.addinivalue_line("markers", "time_scale(s): real seconds per simulated second for the emulator")
