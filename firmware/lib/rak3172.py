@@ -226,7 +226,9 @@ def parse_event(line):
     Returns None when the line holds no "+EVT:", else (kind, value) with kind one of
     "JOINED", "JOIN_FAILED" (value: "JOIN_FAILED_<why>"), "TX_DONE", "CONFIRMED_OK",
     "CONFIRMED_FAILED" (value: status int, -1 if absent), "RX" (value: Downlink),
-    "BAD" (an RX event that does not parse; value: text) or "OTHER" (value: text).
+    "LINKCHECK" (value: (status, margin, gateways, rssi, snr)), "TIMEREQ" (value: True/False),
+    "SWITCH_FAILED", "BAD" (an RX/LINKCHECK event that does not parse; value: text) or
+    "OTHER" (an event this driver does not know; value: text).
     Lenient (§C.4 caveats): case, spaces, '_' and leading noise before "+EVT:" are ignored.
     """
     i = line.upper().find("+EVT:")
@@ -251,6 +253,21 @@ def parse_event(line):
         return ("CONFIRMED_OK", None)
     if key.startswith("SENDCONFIRMEDFAILED"):
         return ("CONFIRMED_FAILED", _digits(key[19:]))
+    if key.startswith("LINKCHECK"):
+        # LINKCHECK:<0 ok|1 failed>:<demod margin>:<gateways>:<rssi>:<snr>
+        vals = [t.strip() for t in body[9:].replace(",", ":").split(":") if t.strip()]
+        try:
+            if len(vals) != 5:
+                raise ValueError("LINKCHECK fields")
+            return ("LINKCHECK", tuple(_number(v) for v in vals))
+        except ValueError:
+            return ("BAD", body)
+    if key.startswith("TIMEREQOK"):
+        return ("TIMEREQ", True)
+    if key.startswith("TIMEREQFAILED"):
+        return ("TIMEREQ", False)
+    if key.startswith("SWITCHFAILED"):
+        return ("SWITCH_FAILED", None)
     return ("OTHER", body)
 
 
@@ -310,6 +327,7 @@ class RAK3172:
         self._joined = None  # None: unknown until is_joined()/join()
         self._cfm = -1
         self.last_event = None
+        self.last_linkcheck = None  # (status, margin, gateways, rssi, snr) of +EVT:LINKCHECK
         self.garbage = 0  # lines skipped as noise (count, for diagnostics)
 
     # ---- time -------------------------------------------------------------------------
@@ -421,11 +439,13 @@ class RAK3172:
                 self._result = ev
             else:
                 self._log("stray send event " + kind)
+        elif kind == "LINKCHECK":
+            self.last_linkcheck = ev[1]
         elif kind == "BAD":
             self.garbage += 1
             self._log("unparsable event")
         else:
-            self._log("event " + ev[1])
+            self._log("event " + kind)
 
     def _check_reboot(self):
         if self._reboot is not None and not self._expect_reboot:

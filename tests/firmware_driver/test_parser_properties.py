@@ -54,7 +54,7 @@ def test_any_printable_line_parses_or_is_not_an_event(line: str) -> None:
     else:
         assert ev is not None
         assert ev[0] in {"JOINED", "JOIN_FAILED", "TX_DONE", "CONFIRMED_OK", "CONFIRMED_FAILED", "RX",
-                         "BAD", "OTHER"}
+                         "LINKCHECK", "TIMEREQ", "SWITCH_FAILED", "BAD", "OTHER"}
 
 
 @given(st.sampled_from(["OK", "AT_ERROR", "AT_PARAM_ERROR", "AT_BUSY_ERROR", "AT_TEST_PARAM_OVERFLOW",
@@ -66,6 +66,24 @@ def test_status_lines_are_case_and_space_insensitive(status: str, pre: str, post
 
     mixed = "".join(c.lower() if rnd.random() < 0.5 else c for c in status)
     assert rak3172.status_of(pre + mixed + post) == status
+
+
+@given(st.integers(0, 1), st.integers(0, 30), st.integers(0, 20), st.integers(-150, 0), st.integers(-20, 20),
+       st.sampled_from([":", ", "]))
+def test_linkcheck_event(status: int, margin: int, gws: int, rssi: int, snr: int, sep: str) -> None:
+    import rak3172
+
+    line = "+EVT:LINKCHECK" + "".join(sep + str(v) for v in (status, margin, gws, rssi, snr))
+    assert rak3172.parse_event(line) == ("LINKCHECK", (status, margin, gws, rssi, snr))
+
+
+def test_fixed_events() -> None:
+    import rak3172
+
+    assert rak3172.parse_event("+EVT:TIMEREQ_OK") == ("TIMEREQ", True)
+    assert rak3172.parse_event("+EVT:TIMEREQ_FAILED") == ("TIMEREQ", False)
+    assert rak3172.parse_event("+EVT:SWITCH_FAILED") == ("SWITCH_FAILED", None)
+    assert rak3172.parse_event("+EVT:LINKCHECK:1:0:0") == ("BAD", "LINKCHECK:1:0:0")
 
 
 @given(st.integers(0, 255))
@@ -169,7 +187,8 @@ def corpus(n: int, seed: int = 20261128) -> list[str]:
                                rnd.randrange(256), data, rnd.random() < 0.2, rnd.randrange(4)))
         elif kind == 1:
             ev = rnd.choice(["JOINED", "JOIN_FAILED_RX_TIMEOUT", "TX_DONE", "SEND_CONFIRMED_OK",
-                             f"SEND_CONFIRMED_FAILED({rnd.randrange(12)})", "LINKCHECK:0:10:1:-80:7"])
+                             f"SEND_CONFIRMED_FAILED({rnd.randrange(12)})", "LINKCHECK:0:10:1:-80:7",
+                             "LINKCHECK:1:0:0:0:0", "TIMEREQ_OK", "TIMEREQ_FAILED", "SWITCH_FAILED"])
             out.append("+EVT:" + (ev.lower() if rnd.random() < 0.3 else ev))
         else:
             alphabet = "+EVT:RX_12:-,0aF UNICAST()"

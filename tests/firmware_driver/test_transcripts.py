@@ -61,6 +61,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "configure_nothing_to_do": {"result": 0},
     "configure_from_p2p": {"result": 5, "secret_logged": False},
     "set_data_rate": {"result": None},
+    "other_events": {"result": [[], [0, 12, 2, -71, 9], "OTHER", 0]},
     "bad_port": {"exc": "AtParamError"},
 }
 

@@ -178,6 +178,10 @@ def _scenarios():
         + ok("AT+APPKEY=" + KEY),
         lambda m: m.configure_otaa(DEVEUI, APPEUI, KEY.lower()),
     )
+    s["other_events"] = (
+        [R("+EVT:LINKCHECK:0:12:2:-71:9\r\n+EVT:TIMEREQ_OK\r\n+EVT:SWITCH_FAILED\r\n+EVT:NEW_THING:1\r\n")],
+        lambda m: [m.poll(10), list(m.last_linkcheck), m.last_event[0], m.garbage],
+    )
     s["set_data_rate"] = (ok("AT+ADR=0") + ok("AT+DR=3"), lambda m: m.set_data_rate(3, False))
     s["bad_port"] = ([], lambda m: m.send(224, b"\x01"))
     return s
@@ -232,4 +236,6 @@ def parsed(line):
         return None
     if ev[0] == "RX":
         return ["RX", _dl(ev[1])]
+    if isinstance(ev[1], tuple):
+        return [ev[0], list(ev[1])]
     return [ev[0], ev[1]]
