@@ -20,7 +20,7 @@ from .config import Config
 from .errors import CommandRejected, InputError
 from .logs import Throttle, event
 from .metrics import Metrics
-from .model import DeviceEvent, Ignored, Uplink
+from .model import DeviceEvent, Event, Ignored, Uplink
 from .mqtt import InMessage
 from .store import OutRow
 from .topics import CityTopics
@@ -31,7 +31,7 @@ ANNOUNCE_EVERY_S = 600.0
 
 
 def _json(doc: Any) -> bytes:
-    return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+    return json.dumps(doc, separators=(",", ":")).encode()
 
 
 @dataclass
@@ -47,6 +47,7 @@ class Downlink:
 @dataclass
 class Batch:
     rows: list[OutRow] = field(default_factory=list)
+    retained: dict[str, OutRow] = field(default_factory=dict)  # latest per topic in this batch
     seen: list[tuple[str, float]] = field(default_factory=list)
     seen_keys: set[str] = field(default_factory=set)
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -55,16 +56,24 @@ class Batch:
     downlinks: list[Downlink] = field(default_factory=list)
     uplinks: int = 0
 
+    def keep(self, row: OutRow) -> None:
+        """A retained row: only the newest per topic in a batch reaches the outbox."""
+        self.retained.pop(row.topic, None)
+        self.retained[row.topic] = row
+
+    def all_rows(self) -> list[OutRow]:
+        return self.rows + list(self.retained.values())
+
 
 class Processor:
     def __init__(self, cfg: Config, metrics: Metrics, devices: dict[str, dict[str, Any]],
-                 seen: Callable[[str], bool], command_lookup: Callable[[str], tuple[str, str | None] | None],
+                 seen_many: Callable[[list[str]], set[str]], command_lookup: Callable[[str], tuple[str, str | None] | None],
                  source_lns: dict[str, str]) -> None:
         self.cfg = cfg
         self.topics = CityTopics(cfg.prefix)
         self.metrics = metrics
         self.devices = devices
-        self._seen = seen
+        self._seen_many = seen_many
         self._command_lookup = command_lookup
         self.source_lns = source_lns
         self.limiter = commands.RateLimiter(cfg.downlink_min_interval_s)
@@ -72,27 +81,57 @@ class Processor:
         self._throttle = Throttle(10.0)
 
     # --- entry -------------------------------------------------------------------------
-    def handle(self, msg: InMessage, b: Batch) -> None:
+    def handle_batch(self, msgs: list[InMessage], b: Batch) -> None:
+        """Parse all, look the uplinks' dedupe keys up in one query, then handle in order."""
+        parsed: list[Event | InputError | None] = []
+        for msg in msgs:
+            if msg.conn == "city":
+                parsed.append(None)
+                continue
+            try:
+                parsed.append(_PARSERS[self.source_lns[msg.conn]](msg.topic, msg.payload,
+                                                                  self.cfg.max_message_bytes))
+            except InputError as e:
+                parsed.append(e)
+            except Exception as e:
+                parsed.append(InputError("internal_error", repr(e)))
+        keys = [ev.dedupe_key for ev in parsed if isinstance(ev, Uplink)]
+        known = self._seen_many(keys) if keys else set()
+        for msg, ev in zip(msgs, parsed, strict=False):
+            self.handle(msg, b, ev, known)
+
+    def handle(self, msg: InMessage, b: Batch, ev: Event | InputError | None = None,
+               known: set[str] | None = None) -> None:
         b.acks.append(msg)
         try:
             if msg.conn == "city":
                 self._command(msg, b)
             else:
-                self._source(msg, b)
+                self._source(msg, b, ev, known)
         except Exception as e:  # a bug must not stop the bridge: keep the message, say why
             if self._throttle.due("internal"):
                 event(logging.ERROR, "internal error on a message", topic=msg.topic, error=repr(e))
             self._deadletter(b, msg, "internal_error", repr(e))
 
     # --- uplinks and device events ----------------------------------------------------
-    def _source(self, msg: InMessage, b: Batch) -> None:
-        lns = self.source_lns[msg.conn]
-        try:
-            ev = _PARSERS[lns](msg.topic, msg.payload, self.cfg.max_message_bytes)
-        except InputError as e:
-            self._deadletter(b, msg, e.reason, e.detail)
+    def _source(self, msg: InMessage, b: Batch, ev: Event | InputError | None,
+                known: set[str] | None) -> None:
+        if ev is None:
+            try:
+                ev = _PARSERS[self.source_lns[msg.conn]](msg.topic, msg.payload,
+                                                         self.cfg.max_message_bytes)
+            except InputError as e:
+                ev = e
+        if isinstance(ev, InputError):
+            self._deadletter(b, msg, ev.reason, ev.detail)
             return
         if isinstance(ev, Uplink):
+            if known is None:
+                known = self._seen_many([ev.dedupe_key])
+            if ev.dedupe_key in known:
+                self.metrics.uplinks_in.labels(msg.conn).inc()
+                self.metrics.duplicates.labels(msg.conn).inc()
+                return
             self._uplink(msg, ev, b)
         elif isinstance(ev, DeviceEvent):
             self._device_event(ev, b)
@@ -108,7 +147,7 @@ class Processor:
 
     def _uplink(self, msg: InMessage, up: Uplink, b: Batch) -> None:
         self.metrics.uplinks_in.labels(msg.conn).inc()
-        if up.dedupe_key in b.seen_keys or self._seen(up.dedupe_key):
+        if up.dedupe_key in b.seen_keys:
             self.metrics.duplicates.labels(msg.conn).inc()
             return
         b.seen_keys.add(up.dedupe_key)
@@ -119,7 +158,7 @@ class Processor:
         mode = self.cfg.decode_mode(up.dev_eui, up.application_id)
         if up.data or mode == "passthrough":
             self._decode(msg, up, mode, st, b)
-        b.rows.append(OutRow(self.topics.meta(up.dev_eui), _json(meta.public(st)), retain=True))
+        b.keep(OutRow(self.topics.meta(up.dev_eui), _json(meta.public(st)), retain=True))
         b.uplinks += 1
 
     def _decode(self, msg: InMessage, up: Uplink, mode: str, st: dict[str, Any], b: Batch) -> None:
@@ -143,11 +182,11 @@ class Processor:
         if self.cfg.retained_values:
             announced = set(st.get("_ha", []))
             for q, val in d.latest.items():
-                b.rows.append(OutRow(self.topics.value(up.dev_eui, q), _json(val), retain=True))
+                b.keep(OutRow(self.topics.value(up.dev_eui, q), _json(val), retain=True))
                 if self.cfg.home_assistant and q not in announced:
                     t, p = homeassistant.discovery(self.cfg.home_assistant_prefix, self.topics,
                                                    up.dev_eui, up.device_name, q, val)
-                    b.rows.append(OutRow(t, p, retain=True))
+                    b.keep(OutRow(t, p, retain=True))
                     announced.add(q)
             if self.cfg.home_assistant:
                 st["_ha"] = sorted(announced)
@@ -170,7 +209,7 @@ class Processor:
                 st["joined_at"] = round(ev.received_at, 3)
             elif ev.battery_level is not None:
                 st["battery_level"] = ev.battery_level
-            b.rows.append(OutRow(self.topics.meta(ev.dev_eui), _json(meta.public(st)), retain=True))
+            b.keep(OutRow(self.topics.meta(ev.dev_eui), _json(meta.public(st)), retain=True))
             return
         if ev.command_id is None:
             return

@@ -32,6 +32,8 @@ DB_NAME = "bridge.sqlite3"
 DEPTH_EVERY_S = 1.0
 PRUNE_EVERY_S = 60.0
 COMMAND_TTL_S = 7 * 86400
+DELETE_BATCH = 2000  # PUBACKed rows removed per transaction
+DELETE_EVERY_S = 0.1
 
 
 class Bridge:
@@ -54,11 +56,11 @@ class Bridge:
         self._throttle = Throttle(10.0)
         self.depth = 0
         self.processor = Processor(
-            cfg, self.metrics, self._wstore.devices(), self._wstore.seen, self._wstore.command,
+            cfg, self.metrics, self._wstore.devices(), self._wstore.seen_many, self._wstore.command,
             {s.name: s.lns for s in cfg.sources})
         self.city = MqttConnection(
             cfg.city, subscriptions=[(self.topics.command_filter(), 1)], on_message=self._enqueue,
-            on_puback=self._puback, on_state=self._state)
+            on_puback=self._puback, on_state=self._state, max_inflight=cfg.drain_window)
         self.sources = {
             s.name: MqttConnection(
                 s, subscriptions=[(f"$share/{s.shared_group}/{t}" if s.shared_group else t, s.qos)
@@ -167,7 +169,7 @@ class Bridge:
                 continue
             b = Batch()
             self._take(b)
-            if b.acks or b.rows:
+            if b.acks or b.rows or b.retained:
                 self._commit(b)
 
     def _take(self, b: Batch) -> None:
@@ -177,21 +179,19 @@ class Bridge:
             if d is not None and ok:
                 self.processor.queued(b, d)
         try:
-            msg = self.inq.get(timeout=0.2)
+            msgs = [self.inq.get(timeout=0.2)]
         except queue.Empty:
             return
-        self.processor.handle(msg, b)
-        while len(b.acks) < self.cfg.batch_max:
+        while len(msgs) < self.cfg.batch_max:
             try:
-                msg = self.inq.get_nowait()
+                msgs.append(self.inq.get_nowait())
             except queue.Empty:
                 break
-            self.processor.handle(msg, b)
+        self.processor.handle_batch(msgs, b)
 
     def _commit(self, b: Batch) -> None:
-        self._wstore.commit(b.rows, b.seen, b.devices, b.commands)
+        self.depth += self._wstore.commit(b.all_rows(), b.seen, b.devices, b.commands)
         self.processor.devices.update(b.devices)
-        self.depth += len(b.rows)
         self._drain_wake.set()
         for m in b.acks:
             conn = self.city if m.conn == "city" else self.sources[m.conn]
@@ -217,8 +217,10 @@ class Bridge:
         retry: list[Stored] = []
         last_id = 0
         window = self.cfg.drain_window
+        to_delete: list[int] = []
+        last_delete = time.monotonic()
         while True:
-            self._drain_wake.wait(0.5)
+            self._drain_wake.wait(DELETE_EVERY_S if to_delete else 0.5)
             self._drain_wake.clear()
             done: list[int] = []
             while self._pubacks:
@@ -233,8 +235,13 @@ class Bridge:
                 else:
                     retry.append(r)
             if done:
-                self._dstore.delete(done)
+                to_delete += done
                 self.metrics.published.inc(len(done))
+            if to_delete and (len(to_delete) >= DELETE_BATCH or self._stop_drain.is_set()
+                              or time.monotonic() - last_delete >= DELETE_EVERY_S):
+                self._dstore.delete(to_delete)  # a crash before this republishes: at least once
+                to_delete = []
+                last_delete = time.monotonic()
             self._drain_inflight = len(inflight)
             if self._stop_drain.is_set():
                 return

@@ -111,7 +111,17 @@ class Store:
             self.db.execute("ROLLBACK")
 
     def seen(self, key: str) -> bool:
-        return self.db.execute("SELECT 1 FROM seen WHERE key=?", (key,)).fetchone() is not None
+        return bool(self.seen_many([key]))
+
+    def seen_many(self, keys: list[str]) -> set[str]:
+        """The keys already in the dedupe window (one query per 500 keys)."""
+        out: set[str] = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(r[0] for r in self.db.execute(
+                "SELECT key FROM seen WHERE key IN (" + marks + ")", chunk))  # noqa: S608 (only ?)
+        return out
 
     def prune_seen(self, older_than: float) -> int:
         return self.db.execute("DELETE FROM seen WHERE at < ?", (older_than,)).rowcount

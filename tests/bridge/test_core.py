@@ -122,7 +122,7 @@ def test_meta_counts_gaps_and_resets() -> None:
 
 
 def test_commands_encode_and_reject() -> None:
-    cmd, cid, frame = commands.parse_command(b'{"set_interval_s": 600, "id": "c-1"}')
+    _cmd, cid, frame = commands.parse_command(b'{"set_interval_s": 600, "id": "c-1"}')
     assert cid == "c-1" and payload_codec.decode_downlink(frame) == {"set_interval_s": 600}
     for bad, reason in [(b"{", "invalid_json"), (b"[]", "invalid_command"),
                         (b'{"set_interval_s": 1}', "invalid_command"),
