@@ -116,6 +116,7 @@ class VirtualNode:
         heapsize: str | None = None,
         bme280_address: int | None = 0x76,
         adc_divider: float = 2.0,
+        vclock_start_ms: int = 0,
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.dir = Path(workdir)
@@ -132,7 +133,7 @@ class VirtualNode:
         self.bme280_address = bme280_address
         self.adc_divider = adc_divider
         self._log = log
-        self.vclock_ms = 0
+        self.vclock_ms = vclock_start_ms  # where in the scenario the node's life starts
         self.console: list[str] = []
         self.boots: list[int] = []  # reset cause of every boot, in order
         self._cond = threading.Condition()
@@ -154,6 +155,7 @@ class VirtualNode:
             ["socat", f"pty,link={link},raw,echo=0",
              f"exec:{find_micropython()},pty,raw,echo=0"],
             cwd=self.flash, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            umask=0o077,  # files the board writes (secrets.json among them) are 0600
         )
         try:
             _wait_path(link, 10)
@@ -162,6 +164,9 @@ class VirtualNode:
             socat.terminate()
             socat.wait(timeout=10)
         shutil.rmtree(stage, ignore_errors=True)
+        sp = self.flash / "secrets.json"
+        if sp.exists():  # the board's flash is a host folder: keep the keys 0600 there too
+            os.chmod(sp, 0o600)
 
     # --- running ----------------------------------------------------------------------
     @property
