@@ -11,6 +11,10 @@ from typing import Any
 
 from .topics import CityTopics
 
+# SenML unit symbols (RFC 8428 / RFC 8798) -> the symbols Home Assistant's sensors expect
+HA_UNITS = {"Cel": "°C", "%RH": "%", "%EL": "%", "/100": "%", "ug/m3": "µg/m³", "W/m2": "W/m²",
+            "deg": "°", "count": None}
+
 
 def discovery(ha_prefix: str, topics: CityTopics, dev_eui: str, name: str | None,
               quantity: str, value: dict[str, Any]) -> tuple[str, bytes]:
@@ -29,8 +33,9 @@ def discovery(ha_prefix: str, topics: CityTopics, dev_eui: str, name: str | None
     elif "v" in value:
         cfg["value_template"] = "{{ value_json.v }}"
         cfg["state_class"] = "measurement"
-        if value.get("u"):
-            cfg["unit_of_measurement"] = value["u"]
+        unit = HA_UNITS.get(value.get("u", ""), value.get("u"))
+        if unit:
+            cfg["unit_of_measurement"] = unit
     else:
         cfg["value_template"] = "{{ value_json.vs }}"
     topic = f"{ha_prefix}/{component}/trosmart_{dev_eui}/{oid}/config"

@@ -74,6 +74,8 @@ def _time(doc: dict[str, Any]) -> float:
 def _uplink(
     doc: dict[str, Any], info: dict[str, Any], app_id: str, dev_eui: str, when: float, topic: str
 ) -> Uplink:
+    if not info:
+        raise InputError("missing_field", "up event has no deviceInfo (every v4 event carries it)")
     dedup = f.text(doc, "deduplicationId")
     f_cnt = f.integer(doc, "fCnt", hi=2**32 - 1)
     if not dedup:

@@ -67,7 +67,8 @@ class Batch:
 
 class Processor:
     def __init__(self, cfg: Config, metrics: Metrics, devices: dict[str, dict[str, Any]],
-                 seen_many: Callable[[list[str]], set[str]], command_lookup: Callable[[str], tuple[str, str | None] | None],
+                 seen_many: Callable[[list[str]], set[str]],
+                 command_lookup: Callable[[str], tuple[str, str | None] | None],
                  source_lns: dict[str, str]) -> None:
         self.cfg = cfg
         self.topics = CityTopics(cfg.prefix)

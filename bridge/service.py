@@ -55,6 +55,7 @@ class Bridge:
         self._down_acks: collections.deque[tuple[str, int, bool]] = collections.deque()
         self._throttle = Throttle(10.0)
         self.depth = 0
+        self.full = False
         self.processor = Processor(
             cfg, self.metrics, self._wstore.devices(), self._wstore.seen_many, self._wstore.command,
             {s.name: s.lns for s in cfg.sources})
@@ -113,7 +114,7 @@ class Bridge:
         conns = {c.name: c.connected.is_set() for c in [self.city, *self.sources.values()]}
         ok = all(conns.values()) and self._worker.is_alive() and self._drain.is_alive()
         return ok, {"ok": ok, "connections": conns, "outbox_depth": self.depth,
-                    "outbox_full": bool(self.metrics.outbox_full._value.get())}
+                    "outbox_full": self.full}
 
     # --- callbacks from paho threads -------------------------------------------------------
     def _enqueue(self, msg: InMessage) -> None:
@@ -145,34 +146,38 @@ class Bridge:
     def _work(self) -> None:
         last_depth = 0.0
         last_prune = 0.0
-        full = False
         while not self._stop_input.is_set():
             now = time.monotonic()
-            if now - last_depth >= DEPTH_EVERY_S:
+            if now - last_depth >= DEPTH_EVERY_S or self.full:
                 last_depth = now
                 self._update_depth()
-                full = self.depth >= self.cfg.outbox_max_rows
-                if full != bool(self.metrics.outbox_full._value.get()):
-                    self.metrics.outbox_full.set(1 if full else 0)
-                    if full:
-                        self.metrics.outbox_full_total.inc()
-                if full and self._throttle.due("full"):
-                    event(logging.WARNING, "outbox full: input paused", depth=self.depth,
-                          limit=self.cfg.outbox_max_rows)
+            self._set_full(self.depth >= self.cfg.outbox_max_rows)
             if now - last_prune >= PRUNE_EVERY_S:
                 last_prune = now
                 self._wstore.prune_seen(time.time() - self.cfg.dedupe_window_s)
                 self._wstore.prune_commands(time.time() - COMMAND_TTL_S)
-            if full:
-                self._worker_wake.wait(0.2)
+            if self.full:
+                self._worker_wake.wait(0.2)  # the drain wakes us when it removed rows
                 self._worker_wake.clear()
                 continue
             b = Batch()
-            self._take(b)
+            # room for the batch: a message adds a few rows, so the limit overshoots by at most
+            # the rows of one batch
+            self._take(b, min(self.cfg.batch_max, self.cfg.outbox_max_rows - self.depth))
             if b.acks or b.rows or b.retained:
                 self._commit(b)
 
-    def _take(self, b: Batch) -> None:
+    def _set_full(self, full: bool) -> None:
+        if full != self.full:
+            self.full = full
+            self.metrics.outbox_full.set(1 if full else 0)
+            if full:
+                self.metrics.outbox_full_total.inc()
+        if full and self._throttle.due("full"):
+            event(logging.WARNING, "outbox full: input paused", depth=self.depth,
+                  limit=self.cfg.outbox_max_rows)
+
+    def _take(self, b: Batch, limit: int) -> None:
         while self._down_acks:
             conn, mid, ok = self._down_acks.popleft()
             d = self._pending_down.pop((conn, mid), None)
@@ -182,7 +187,7 @@ class Bridge:
             msgs = [self.inq.get(timeout=0.2)]
         except queue.Empty:
             return
-        while len(msgs) < self.cfg.batch_max:
+        while len(msgs) < limit:
             try:
                 msgs.append(self.inq.get_nowait())
             except queue.Empty:
@@ -236,6 +241,8 @@ class Bridge:
                     retry.append(r)
             if done:
                 to_delete += done
+                if self.full:
+                    self._worker_wake.set()
                 self.metrics.published.inc(len(done))
             if to_delete and (len(to_delete) >= DELETE_BATCH or self._stop_drain.is_set()
                               or time.monotonic() - last_delete >= DELETE_EVERY_S):
