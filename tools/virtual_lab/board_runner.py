@@ -136,6 +136,7 @@ class VirtualNode:
         self.vclock_ms = vclock_start_ms  # where in the scenario the node's life starts
         self.console: list[str] = []
         self.boots: list[int] = []  # reset cause of every boot, in order
+        self.boot_ms: list[int] = []  # real ms from process start to its end, per boot
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._power_cut = threading.Event()
@@ -293,6 +294,7 @@ class VirtualNode:
         with self._cond:
             self._proc = None
         self.vclock_ms += int((time.monotonic() - t0) * 1000)
+        self.boot_ms.append(int((time.monotonic() - t0) * 1000))
         if outcome[0] == "crash" and proc.returncode != 0:
             # on an ESP32 an uncaught error leaves the REPL running until the WDT fires
             outcome = ("reset", WDT_RESET) if wdt_ms is not None else ("halt", proc.returncode)
