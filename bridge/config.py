@@ -47,6 +47,7 @@ class Connection:
     keepalive_s: int = 30
     session_expiry_s: int = 7 * 86400
     qos: int = 1
+    reconnect_max_s: int = 30
 
 
 @dataclass
@@ -102,6 +103,7 @@ _CONN_KEYS = {
     "host": str, "port": int, "protocol": str, "client_id": str, "username": str, "password": str,
     "password_env": str, "password_file": str, "tls": bool, "ca_file": str, "cert_file": str,
     "key_file": str, "tls_insecure": bool, "keepalive_s": int, "session_expiry_s": int, "qos": int,
+    "reconnect_max_s": int,
 }
 _SOURCE_KEYS = {**_CONN_KEYS, "name": str, "lns": str, "topics": list, "shared_group": str}
 

@@ -28,7 +28,6 @@ from .errors import BridgeError
 from .logs import event
 
 RECONNECT_MIN_S = 1
-RECONNECT_MAX_S = 30
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ class MqttConnection:
             )
             if settings.tls_insecure:
                 self.client.tls_insecure_set(True)
-        self.client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        self.client.reconnect_delay_set(RECONNECT_MIN_S, max(RECONNECT_MIN_S, settings.reconnect_max_s))
         self.client.max_inflight_messages_set(max_inflight)
         self.client.on_connect = self._connected
         self.client.on_disconnect = self._disconnected

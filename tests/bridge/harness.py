@@ -131,13 +131,16 @@ class Publisher:
 
 def bridge_doc(state_dir: Path, src_port: int, city_port: int, **bridge: Any) -> dict[str, Any]:
     srcs = bridge.pop("sources", None) or [{"name": "cs", "lns": "chirpstack", "port": src_port}]
+    for s in srcs:
+        s.setdefault("reconnect_max_s", 2)
     dec = bridge.pop("decode", {})
     return {
         "bridge": {"state_dir": str(state_dir), "prefix": PREFIX, "downlink_min_interval_s": 0,
                    **bridge},
         "metrics": {"port": bridge.pop("metrics_port", 0)} if "metrics_port" in bridge else {"port": 0},
         "decode": dec,
-        "city": {"port": city_port, "client_id": f"bridge-city-{state_dir.name}"},
+        "city": {"port": city_port, "client_id": f"bridge-city-{state_dir.name}",
+                 "reconnect_max_s": 2},
         "source": srcs,
     }
 
