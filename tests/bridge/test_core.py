@@ -90,15 +90,14 @@ def test_passthrough_flattens_object() -> None:
         decoding.decode(_up(b"\x01"), "passthrough", None)
 
 
-def test_lpp_mode_without_codec_module_is_a_reasoned_error() -> None:
-    try:
-        import payload_codec.lpp  # noqa: F401
-    except ImportError:
-        with pytest.raises(InputError, match="lpp_unavailable"):
-            decoding.decode(_up(bytes.fromhex("016700eb")), "lpp", None)
-    else:
-        d = decoding.decode(_up(bytes.fromhex("016700eb")), "lpp", None)
-        assert d.senml[0]["bn"] == f"urn:dev:mac:{EUI}:"
+def test_lpp_mode_uses_the_codec_lpp_module() -> None:
+    d = decoding.decode(_up(bytes.fromhex("016700EB026864037327100402015E")), "lpp", None)
+    assert d.senml[0]["bn"] == f"urn:dev:mac:{EUI}:" and d.senml[0]["bt"] == 1767225600.5
+    assert {r["n"]: r["v"] for r in d.senml} == {"temperature/1": 23.5, "humidity/2": 50.0,
+                                                 "pressure/3": 1000.0, "analog_input/4": 3.5}
+    assert d.latest["temperature/1"]["v"] == 23.5
+    with pytest.raises(InputError, match="corrupt_frame"):
+        decoding.decode(_up(bytes.fromhex("01ff00")), "lpp", None)
 
 
 @settings(max_examples=300, deadline=None)

@@ -153,6 +153,20 @@ def test_passthrough_device(mosquitto: Mosquitto, tmp_path: Path) -> None:
         r.close()
 
 
+def test_lpp_device(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    eui = "70b3d57ed000aaaa"
+    r = Rig(mosquitto, tmp_path, decode={"devices": {eui: "lpp"}})
+    try:
+        frame = bytes.fromhex("016700EB026864037327100402015E")  # facts.md §P reference frame
+        r.up(lns.cs_up(eui, 1, frame, t=1767225600), eui=eui)
+        (pack,) = r.col.wait_for(f"{eui}/senml")
+        assert pack[0]["bn"] == f"urn:dev:mac:{eui}:" and pack[0]["bt"] == 1767225600
+        assert {x["n"]: x["v"] for x in pack}["temperature/1"] == 23.5
+        assert r.col.wait_for(f"{eui}/temperature_1")[0]["v"] == 23.5
+    finally:
+        r.close()
+
+
 BAD = [
     ("invalid_json", lns.cs_topic(EUI), b"{nope"),
     ("missing_field", lns.cs_topic(EUI), b'{"time": "2026-01-01T00:00:00Z"}'),
