@@ -91,20 +91,21 @@ def uplinks(hil_target: Any) -> Iterator[UplinkObserver]:
 @pytest.fixture
 def start_node(hil_target: Any, uplinks: UplinkObserver,
                request: pytest.FixtureRequest) -> Iterator[Callable[..., Node]]:
-    """``start_node(config, scenario=None, heapsize=None)``: deploy, configure, power on; stopped afterwards."""
+    """``start_node(config, scenario=None, heapsize=None, speedup=None)``: configure, power on; stopped afterwards."""
     nodes: list[Node] = []
     capman = request.config.pluginmanager.getplugin("capturemanager")
 
-    def start(config: dict, scenario: dict | None = None, heapsize: str | None = None) -> Node:
+    def start(config: dict, scenario: dict | None = None, heapsize: str | None = None,
+              speedup: float | None = None) -> Node:
         name = re.sub(r"\W", "_", request.node.name)[:60] + f"_{len(nodes)}"
-        kw: dict[str, Any] = {"scenario": scenario, "heapsize": heapsize}
+        kw: dict[str, Any] = {"scenario": scenario, "heapsize": heapsize, "speedup": speedup}
         if isinstance(hil_target, SerialTarget):
             kw["operator"] = lambda msg: prompt_operator(msg, capman)
         node = hil_target.node(name, config, **kw)
         nodes.append(node)
         uplinks.watch(node.deveui)
-        uplinks.clock = node.clock
-        return node.start()  # type: ignore[attr-defined, no-any-return]
+        uplinks.clock = node.clock_at
+        return node.start()
 
     yield start
     for n in nodes:

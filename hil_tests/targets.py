@@ -13,6 +13,7 @@ it is the target's business:
 
 from __future__ import annotations
 
+import bisect
 import os
 import random
 import re
@@ -58,6 +59,10 @@ class Node:
 
     def clock(self) -> float:
         """Virtual seconds since the node's first power-on."""
+        return self.clock_at(time.time())
+
+    def clock_at(self, wall: float) -> float:
+        """The virtual clock at wall-clock time ``wall`` (an LNS event's timestamp)."""
         raise NotImplementedError
 
     def budget(self, virtual_s: float, wakes: int) -> float:
@@ -72,11 +77,17 @@ class Node:
                 found = [m for m in (rx.search(ln) for ln in self.console[start:]) if m]
                 if len(found) >= count:
                     return found[:count]
+                crash = [i for i, ln in enumerate(self.console) if ln.startswith("Traceback")]
+                if crash:  # the firmware's last-resort handler printed an uncaught error
+                    raise AssertionError("firmware crashed: " + " | ".join(self.console[crash[0]:crash[0] + 8]))
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(f"{len(found)} of {count} console lines match {pattern!r} within "
                                          f"{timeout_s:.0f} s; tail: " + " | ".join(self.console[-8:]))
                 self._cond.wait(left)
+
+    def start(self) -> Node:
+        raise NotImplementedError
 
     def power_loss(self) -> None:
         raise NotImplementedError
@@ -90,47 +101,54 @@ class Node:
 
 # ---- virtual board ------------------------------------------------------------------------
 class _ClockedNode(VirtualNode):
-    """VirtualNode whose virtual clock can be read at any moment (for network-side timing)."""
+    """VirtualNode whose virtual clock can be read for any wall-clock moment (network-side timing).
+
+    Anchors (wall time, vclock ms, rate, cap ms) are taken as each boot starts (awake: real
+    speed) and as each deep sleep starts (1 / time_scale, for at most the sleep's length).
+    Events are timed by their LNS timestamp, not their arrival: at a high speed-up a few ms
+    of broker latency during a sleep would be minutes of virtual time.
+    """
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
-        self._anchor = (0.0, time.monotonic(), 1.0, None)  # (vclock ms, monotonic, rate, cap ms)
+        self._anchors: list[tuple[float, float, float, float | None]] = [(time.time(), 0.0, 1.0, None)]
         self._clk = threading.Lock()
 
     def _board_file(self, cause: int) -> Path:  # called as each boot starts (board_runner)
         with self._clk:
-            self._anchor = (float(self.vclock_ms), time.monotonic(), 1.0, None)  # awake: real speed
+            self._anchors.append((time.time(), float(self.vclock_ms), 1.0, None))
         return super()._board_file(cause)
 
     def mark_sleep(self, ms: int) -> None:
         with self._clk:  # vclock_ms already holds the awake time of the boot that just ended
-            self._anchor = (float(self.vclock_ms), time.monotonic(), 1.0 / self.time_scale, float(ms))
+            self._anchors.append((time.time(), float(self.vclock_ms), 1.0 / self.time_scale, float(ms)))
 
-    def now_ms(self) -> float:
+    def ms_at(self, wall: float) -> float:
         with self._clk:
-            v0, t0, rate, cap = self._anchor
-        dv = (time.monotonic() - t0) * 1000.0 * rate
+            i = bisect.bisect_right(self._anchors, wall, key=lambda a: a[0]) - 1
+            t0, v0, rate, cap = self._anchors[max(i, 0)]
+        dv = max(0.0, wall - t0) * 1000.0 * rate
         return v0 + (min(dv, cap) if cap is not None else dv)
 
 
 class VirtualBoardNode(Node):
     def __init__(self, target: VirtualTarget, workdir: Path, config: dict, scenario: dict | None,
-                 heapsize: str | None) -> None:
+                 heapsize: str | None, speedup: float | None) -> None:
         super().__init__()
         self.deveui = target.next_deveui()
-        self.speedup = target.speedup
+        self.speedup = speedup or target.speedup
         self.awake_s = 3.0
         self.scenario = Scenario(scenario) if scenario is not None else None
         self._scenario_file = workdir / "scenario.json"
         if self.scenario is not None:
             self.scenario.save(self._scenario_file)
-        self.emulator = Rak3172Emulator(self.deveui, network=target.ns, time_scale=1.0 / target.speedup,
+        self.emulator = Rak3172Emulator(self.deveui, network=target.ns, time_scale=1.0 / self.speedup,
                                         seed=int(self.deveui[-4:], 16))
         pty = self.emulator.start()
         secrets = {"deveui": self.deveui, "appeui": VIRTUAL_APPEUI, "appkey": VIRTUAL_APPKEY}
         self.vnode = _ClockedNode(workdir, uart_pty=pty, config=config, secrets=secrets,
                                   scenario=self._scenario_file if self.scenario is not None else None,
-                                  time_scale=1.0 / target.speedup, heapsize=heapsize, log=self._log)
+                                  time_scale=1.0 / self.speedup, heapsize=heapsize, log=self._log)
         shutil.copytree(target.image, self.vnode.flash)
         with deploy.virtual_console(self.vnode.flash) as console:  # provision it as a technician would
             deploy.deploy_config(console, self.vnode.config, secrets)
@@ -145,8 +163,8 @@ class VirtualBoardNode(Node):
         self.vnode.start()
         return self
 
-    def clock(self) -> float:
-        return self.vnode.now_ms() / 1000.0
+    def clock_at(self, wall: float) -> float:
+        return self.vnode.ms_at(wall) / 1000.0
 
     def power_loss(self) -> None:
         self.vnode.power_loss()
@@ -198,12 +216,14 @@ class VirtualTarget:
         self._serial += 1
         return "70b3d57ed00%05x" % self._serial
 
-    def node(self, name: str, config: dict, scenario: dict | None = None, heapsize: str | None = None) -> Node:
+    def node(self, name: str, config: dict, scenario: dict | None = None, heapsize: str | None = None,
+             speedup: float | None = None) -> Node:
+        """``speedup`` overrides the session's for one long scenario (a real board ignores it)."""
         work = self.workdir / name
         if work.exists():
             shutil.rmtree(work)
         work.mkdir(parents=True)
-        return VirtualBoardNode(self, work, dict(config, board="virtual"), scenario, heapsize)
+        return VirtualBoardNode(self, work, dict(config, board="virtual"), scenario, heapsize, speedup)
 
     def close(self) -> None:
         self.ns.stop()
@@ -222,14 +242,14 @@ class SerialBoardNode(Node):
         self.speedup = 1.0
         self.awake_s = 30.0
         self._operator = operator
-        self._t0 = time.monotonic()
+        self._t0 = time.time()
         self._stop = threading.Event()
         self._reader: threading.Thread | None = None
         deploy.deploy_config(target.port, config)
 
     def start(self) -> SerialBoardNode:
         deploy.hard_reset(self.target.port)
-        self._t0 = time.monotonic()
+        self._t0 = time.time()
         self._open()
         return self
 
@@ -254,8 +274,8 @@ class SerialBoardNode(Node):
         if self._reader is not None:
             self._reader.join(timeout=5)
 
-    def clock(self) -> float:
-        return time.monotonic() - self._t0
+    def clock_at(self, wall: float) -> float:
+        return wall - self._t0  # a real board's clock is the wall clock
 
     def power_loss(self) -> None:
         self._close()
@@ -280,7 +300,7 @@ class SerialTarget:
         deploy.deploy_firmware(port, {"board": "esp32_devkit_rak3172"}, secrets)
 
     def node(self, name: str, config: dict, scenario: dict | None = None, heapsize: str | None = None,
-             operator: Any = None) -> Node:
+             speedup: float | None = None, operator: Any = None) -> Node:
         return SerialBoardNode(self, dict(config, board="esp32_devkit_rak3172"), operator)
 
     def close(self) -> None:

@@ -3,8 +3,9 @@
 ``--uplinks mqtt[s]://host:port[/chirpstack|/tts]`` names the broker; the path picks the LNS
 dialect (ChirpStack by default). Credentials come from TROSMART_MQTT_USERNAME and
 TROSMART_MQTT_PASSWORD, never from the command line. Every uplink is decoded with
-``payload_codec.decode_uplink`` and stamped with the target's virtual clock on arrival, so
-timing assertions read the same on a real board (time scale 1) and the virtual one.
+``payload_codec.decode_uplink`` and stamped with the target's virtual clock at the event's own
+LNS timestamp, so timing assertions read the same on a real board (time scale 1) and the
+virtual one.
 Downlinks go back through the same integration: ChirpStack ``command/down``
 (facts.md §L), The Things Stack ``down/push`` (facts.md §M).
 """
@@ -12,8 +13,10 @@ Downlinks go back through the same integration: ChirpStack ``command/down``
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -68,7 +71,7 @@ class Event:
 
     kind: str  # "up" | "join"
     deveui: str
-    vt: float  # the target's virtual clock (s) when the event arrived
+    vt: float  # the node's virtual clock (s) at the event's LNS timestamp
     fport: int = 0
     fcnt: int | None = None
     frame: bytes = b""
@@ -111,10 +114,23 @@ def _tts(topic: str, body: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | 
     return parts[4], eui, f
 
 
+def _event_time(body: dict[str, Any]) -> float | None:
+    """Wall-clock time of an event: ChirpStack ``time``, TTS ``received_at`` (RFC 3339, ns)."""
+    stamp = body.get("time") or body.get("received_at")
+    if not isinstance(stamp, str):
+        return None
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", stamp)
+    if not m:
+        return None
+    frac = float(m.group(2) or 0.0)  # nanoseconds do not fit datetime: add them as a float
+    tz = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return datetime.datetime.fromisoformat(m.group(1) + tz).timestamp() + frac
+
+
 class UplinkObserver:
     """Subscribes to the integration; collects events of one DevEUI; sends downlinks."""
 
-    def __init__(self, source: UplinkSource, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, source: UplinkSource, clock: Callable[[float], float] = lambda wall: wall) -> None:
         self.source = source
         self.clock = clock
         self.deveui = ""
@@ -172,10 +188,11 @@ class UplinkObserver:
             self._ready.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        vt = self.clock()
+        arrived = time.time()
         try:
             body = json.loads(msg.payload)
             parsed = (_tts if self.source.dialect == "tts" else _chirpstack)(msg.topic, body)
+            vt = self.clock(_event_time(body) or arrived)
         except (ValueError, TypeError) as e:
             with self._cond:
                 self.errors.append(f"{msg.topic}: {e}")
