@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 LIB = ROOT / "firmware" / "lib"
 MPY = Path(__file__).resolve().parent / "mpy"
@@ -11,5 +13,5 @@ for p in (str(LIB), str(MPY)):
         sys.path.insert(0, p)
 
 
-def pytest_configure(config):  # type: ignore[no-untyped-def]
+def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "time_scale(s): real seconds per simulated second for the emulator")
