@@ -1,0 +1,219 @@
+"""The demo's moving parts, started in order and stopped in reverse, nothing left running.
+
+mosquitto (tools/broker.py) ← simulated ChirpStack (virtual_lab/network_server.py) ← three
+RAK3172 emulators on ptys ← three virtual boards running the real firmware on the MicroPython
+Unix port (virtual_lab/board_runner.py, flashed with mpremote); the bridge (``trosmart
+bridge``, a child process) reads the ChirpStack events and writes SenML to the city topics on
+the same broker.
+
+Known gap: the firmware has drivers for a BME280 and the battery divider only. The water
+level and parking profiles carry quantities without a driver yet (water level, water
+temperature, occupancy; PM for air quality): those go out as the codec's invalid marker
+and show as "—".
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+from ..broker import Mosquitto, find_mosquitto, free_port
+from ..errors import ToolError
+from ..virtual_lab.board_runner import VirtualNode
+from ..virtual_lab.network_server import SimNetworkServer
+from ..virtual_lab.rak3172_emulator import NetworkLike, Rak3172Emulator
+from ..virtual_lab.scenario import demo_scenario
+from .state import DemoState, NodeRow
+from .watch import Watcher
+
+PREFIX = "trosmart/v1"
+BRIDGE_STOP_TIMEOUT_S = 15.0
+BRIDGE_START_TIMEOUT_S = 20.0
+APPEUI = "0000000000000000"
+DEMO_APPKEY = "2b7e151628aed2a6abf7158809cf4f3c"  # a well-known test key: demo nodes only
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    profile: str
+    deveui: str
+    quantities: tuple[str, ...]
+    seed: int
+
+
+PROFILES = (
+    Profile("air quality", "air_quality", "70b3d57ed0de0001",
+            ("temperature", "humidity", "pressure", "pm2_5", "pm10", "battery_voltage"), 1),
+    Profile("water level", "water_level", "70b3d57ed0de0002",
+            ("water_level", "water_temperature", "battery_voltage"), 2),
+    Profile("parking", "parking", "70b3d57ed0de0003", ("occupancy", "battery_voltage"), 3),
+)
+
+
+def mosquitto_version() -> str:
+    try:
+        r = subprocess.run([find_mosquitto(), "-h"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired, ToolError):
+        return "mosquitto"
+    first = (r.stdout or r.stderr).splitlines()[:1]
+    return first[0].strip() if first else "mosquitto"  # "mosquitto version 2.0.11"
+
+
+def bridge_toml(state_dir: Path, host: str, port: int, metrics_port: int) -> str:
+    return f"""# written by trosmart demo: one local mosquitto is both the LNS broker and the city broker
+[bridge]
+state_dir = "{state_dir}"
+prefix = "{PREFIX}"
+downlink_min_interval_s = 1
+
+[metrics]
+host = "127.0.0.1"
+port = {metrics_port}
+
+[city]
+host = "{host}"
+port = {port}
+protocol = "5"
+client_id = "trosmart-demo-bridge-city"
+
+[[source]]
+name = "simulated-chirpstack"
+lns = "chirpstack"
+host = "{host}"
+port = {port}
+protocol = "5"
+client_id = "trosmart-demo-bridge-src"
+"""
+
+
+class Fleet:
+    """Start/stop every part of the demo; ``state`` is what the view shows."""
+
+    def __init__(self, workdir: Path, *, speedup: float, interval_s: int, log: Path | None = None) -> None:
+        self.workdir = workdir
+        self.speedup = speedup
+        self.interval_s = interval_s
+        self.broker: Mosquitto | None = None
+        self.ns: SimNetworkServer | None = None
+        self.bridge: subprocess.Popen[bytes] | None = None
+        self.watcher: Watcher | None = None
+        self.emulators: list[Rak3172Emulator] = []
+        self.nodes: list[VirtualNode] = []
+        self.state = DemoState(
+            [NodeRow(p.name, p.profile, p.deveui, list(p.quantities)) for p in PROFILES],
+            PREFIX, "starting", speedup)
+        self._log_path = log or workdir / "demo.log"
+        self._log = open(self._log_path, "a", buffering=1)  # noqa: SIM115 - closed in stop()
+        self._stopped = False
+
+    def note(self, text: str) -> None:
+        self._log.write(text + "\n")
+
+    # ---- start, in dependency order ------------------------------------------------------------
+    def start(self, progress: Callable[[str], None] = print) -> None:
+        progress("demo: starting mosquitto on 127.0.0.1")
+        self.broker = Mosquitto().start()
+        host, port = self.broker.host, self.broker.port
+        self.state.broker = f"{mosquitto_version()} on {host}:{port}"
+        self.watcher = Watcher(host, port, self.state).start()
+        self.ns = SimNetworkServer(host, port)
+        self.ns.start()
+        progress("demo: starting the bridge (trosmart bridge)")
+        self._start_bridge(host, port)
+        progress("demo: flashing 3 virtual boards with mpremote (real firmware, MicroPython Unix port)")
+        self._make_nodes()
+        self._flash_all()
+        for n in self.nodes:
+            n.start()
+        self.state.started = time.time()
+        with self.state.lock:
+            self.state.log("nodes powered on: joining through the emulated RAK3172 modems")
+
+    def _start_bridge(self, host: str, port: int) -> None:
+        conf = self.workdir / "bridge.toml"
+        conf.write_text(bridge_toml(self.workdir / "bridge-state", host, port, free_port()))
+        cmd = [sys.executable, "-m", "trosmart_tools.cli", "bridge", "--config", str(conf)]  # = trosmart bridge
+        self.bridge = subprocess.Popen(cmd, stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL)
+
+    def _make_nodes(self) -> None:
+        scale = 1.0 / self.speedup  # board_runner/emulator: real seconds per virtual second
+        for p in PROFILES:
+            assert self.ns is not None
+            # cast: SimNetworkServer.uplink spells out NetworkLike's **kw (same call, stricter type)
+            emu = Rak3172Emulator(p.deveui, network=cast(NetworkLike, self.ns), time_scale=scale, seed=p.seed)
+            self.emulators.append(emu)
+            pty = emu.start()
+            scen = demo_scenario(hours=48, seed=p.seed).save(self.workdir / f"scenario-{p.seed}.json")
+            config = {"interval_s": self.interval_s, "quantities": list(p.quantities), "status_every": 12}
+            secrets = {"deveui": p.deveui, "appeui": APPEUI, "appkey": DEMO_APPKEY}
+            node = VirtualNode(self.workdir / p.profile, uart_pty=pty, config=config, secrets=secrets,
+                               scenario=scen, time_scale=scale, log=self._node_log(p.name))
+            self.nodes.append(node)
+
+    def _node_log(self, name: str) -> Callable[[str], None]:
+        def log(line: str) -> None:
+            self._log.write(f"{name}: {line}\n")
+
+        return log
+
+    def _flash_all(self) -> None:
+        errors: list[str] = []
+
+        def flash(n: VirtualNode) -> None:
+            try:
+                n.flash_firmware()
+            except ToolError as e:
+                errors.append(str(e))
+
+        threads = [threading.Thread(target=flash, args=(n,)) for n in self.nodes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise ToolError(errors[0])
+
+    def poll(self) -> None:
+        """Copy the modems' airtime accounts into the view; notice a bridge that died."""
+        with self.state.lock:
+            for emu, row in zip(self.emulators, self.state.rows, strict=False):
+                row.airtime_ms = emu.airtime_ms_total
+        if self.bridge is not None and self.bridge.poll() is not None:
+            raise ToolError(f"the bridge exited with status {self.bridge.returncode}; see {self._log_path}")
+
+    # ---- stop, in reverse order; every child process waited for --------------------------------
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        for n in self.nodes:
+            n.stop()
+        for e in self.emulators:
+            e.stop()
+        if self.bridge is not None and self.bridge.poll() is None:
+            self.bridge.send_signal(signal.SIGTERM)  # drains in-flight work, keeps the outbox
+            try:
+                self.bridge.wait(BRIDGE_STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.bridge.kill()
+                self.bridge.wait()
+        if self.ns is not None:
+            self.ns.stop()
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.broker is not None:
+            self.broker.close()
+        self._log.close()
+
+
+def default_workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="trosmart-demo-"))
