@@ -80,7 +80,8 @@ class NetworkLike(Protocol):
     def join(self, deveui: str) -> bool: ...
 
     def uplink(
-        self, deveui: str, fport: int, payload: bytes, fcnt: int, confirmed: bool, dr: int, **kw: Any
+        self, deveui: str, fport: int, payload: bytes, fcnt: int, confirmed: bool, dr: int, *,
+        frequency: int = 868100000, rssi: int = -57, snr: float = 10.5, adr: bool = False,
     ) -> tuple[int, bytes] | None: ...
 
 
@@ -91,7 +92,8 @@ class _AcceptAll:
         return True
 
     def uplink(
-        self, deveui: str, fport: int, payload: bytes, fcnt: int, confirmed: bool, dr: int, **kw: Any
+        self, deveui: str, fport: int, payload: bytes, fcnt: int, confirmed: bool, dr: int, *,
+        frequency: int = 868100000, rssi: int = -57, snr: float = 10.5, adr: bool = False,
     ) -> tuple[int, bytes] | None:
         return None
 
