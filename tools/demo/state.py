@@ -106,7 +106,8 @@ class DemoState:
         r.city_packs += 1
         r.city_last = pack
         r.city_at = time.time()
-        self.log(f"{r.name}: city {self.prefix}/{deveui}/senml ({len(pack)} records)")
+        recs = ", ".join(f"{rec.get('n')}={rec.get('v', rec.get('vb', rec.get('vs')))}" for rec in pack)
+        self.log(f"{r.name}: city {self.prefix}/{deveui}/senml: {recs}")
 
     def on_deadletter(self, reason: str) -> None:
         self.deadletters += 1

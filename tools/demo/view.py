@@ -52,7 +52,7 @@ def render(state: DemoState, width: int = 120, recent: int = 8, now: float | Non
     """The screen as lines (no escapes except bold/dim); pure, so tests can check it."""
     now = now or time.time()
     lines = [
-        f"{BOLD}TroSmart demo{RESET} · virtual time {hms(state.virtual_s(now))} (×{state.time_scale:g})"
+        f"{BOLD}TroSmart demo{RESET} · virtual time ≈{hms(state.virtual_s(now))} (×{state.time_scale:g})"
         f" · broker: {state.broker} · bridge → {state.prefix}/…",
         f"{DIM}3 virtual nodes run the real firmware on the MicroPython Unix port, talk AT to emulated RAK3172"
         f" modems; a simulated ChirpStack publishes their uplinks; the bridge turns them into SenML.{RESET}",

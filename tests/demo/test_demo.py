@@ -1,0 +1,144 @@
+"""``trosmart demo`` end to end: readings reach the city topics, and stopping it (by
+``--duration``, Ctrl-C to the process group, or SIGTERM) leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from trosmart_tools.demo.fleet import PROFILES
+
+CITY_RX = r"\] (?P<name>[a-z ]+): city trosmart/v1/(?P<eui>[0-9a-f]{16})/senml: (?P<recs>.*)$"
+ARGS = ["--lines", "--time-scale", "120", "--interval", "60"]
+START_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 30.0
+DURATION_S = 30
+
+
+class Demo:
+    """``trosmart demo`` in its own session, its output collected line by line."""
+
+    def __init__(self, *args: str) -> None:
+        cli = Path(sys.executable).parent / "trosmart"
+        self.proc = subprocess.Popen([str(cli), "demo", *ARGS, *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def city(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        with self._cond:
+            for ln in self.lines:
+                m = re.search(CITY_RX, ln)
+                if m:
+                    out.setdefault(m["eui"], []).append(m["recs"])
+        return out
+
+    def wait_city(self, devices: int, timeout_s: float = START_TIMEOUT_S) -> dict[str, list[str]]:
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while True:
+                got = self.city()
+                if len(got) >= devices:
+                    return got
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise AssertionError("SenML of %d devices within %.0f s; output tail:\n%s"
+                                         % (devices, timeout_s, "\n".join(self.lines[-15:])))
+                self._cond.wait(min(left, 1.0))
+
+    def processes(self) -> list[str]:
+        """Command lines of every process in the demo's session (the demo's pid is the sid)."""
+        found = []
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                stat = (d / "stat").read_text()
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            except OSError:
+                continue  # exited meanwhile
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[3]) == self.proc.pid and fields[0] != "Z":
+                found.append(cmd)
+        return found
+
+    def wait_exit(self, timeout_s: float = STOP_TIMEOUT_S) -> int:
+        rc = self.proc.wait(timeout_s)
+        self._reader.join(5)
+        return rc
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def _no_orphans(demo: Demo) -> None:
+    # the session leader is gone; a child it left behind would still carry its session id
+    deadline = time.monotonic() + 5
+    while demo.processes():
+        assert time.monotonic() < deadline, f"left running: {demo.processes()}"
+        time.sleep(0.1)  # processes reparented to init exit asynchronously; nothing to wait on
+
+
+@pytest.mark.usefixtures("micropython")
+def test_demo_readings_reach_the_city_topics_and_nothing_is_left_running() -> None:
+    demo = Demo("--duration", str(DURATION_S))
+    try:
+        city = demo.wait_city(len(PROFILES))
+        running = demo.processes()
+        assert any("mosquitto" in c for c in running), running
+        assert any(" bridge --config " in c for c in running), running
+        rc = demo.wait_exit(DURATION_S + STOP_TIMEOUT_S)
+    finally:
+        demo.kill()
+    assert rc == 0, demo.lines[-10:]
+    assert set(city) == {p.deveui for p in PROFILES}
+    for recs in city.values():  # every profile carries the battery voltage of the demo scenario
+        bat = [float(m) for r in recs for m in re.findall(r"battery_voltage=([\d.]+)", r)]
+        assert bat and all(3.8 <= v <= 4.2 for v in bat), recs
+    air = city[PROFILES[0].deveui]
+    assert any(re.search(r"temperature=-?[\d.]+", r) for r in air), air
+    assert any("pm2_5=invalid" in r for r in air), air  # no PM driver yet: the invalid marker
+    summary = demo.lines[-1]
+    m = re.search(r"demo: (\d+) uplinks, (\d+) SenML packs", summary)
+    assert m and int(m[2]) >= len(PROFILES), summary
+    _no_orphans(demo)
+
+
+@pytest.mark.usefixtures("micropython")
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_demo_stops_cleanly_on_a_signal(how: str) -> None:
+    demo = Demo()
+    try:
+        demo.wait_city(1)
+        if how == "ctrl-c":
+            os.killpg(demo.proc.pid, signal.SIGINT)  # what a terminal sends the foreground group
+        else:
+            demo.proc.send_signal(signal.SIGTERM)
+        rc = demo.wait_exit()
+    finally:
+        demo.kill()
+    assert rc == 0, demo.lines[-10:]
+    assert "everything stopped" in demo.lines[-1]
+    _no_orphans(demo)
