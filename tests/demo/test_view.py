@@ -37,7 +37,8 @@ def test_render_shows_values_units_airtime_battery_and_city_senml() -> None:
     row = next(ln for ln in lines if ln.startswith("air quality"))
     assert "00:60:00 ago" not in row and "01:00:00 ago" in row  # 60 real s at ×60
     assert re.search(r"\b7\s+1\s+0\.72 s \(2% of 1%/h\)\s+3\.90 V$", row), row
-    assert "temperature 21.5 Cel · humidity 40 %RH · pressure 1000 hPa · pm2_5 — · pm10 — · battery_voltage 3.9 V" in text
+    assert ("temperature 21.5 Cel · humidity 40 %RH · pressure 1000 hPa · pm2_5 — · pm10 — · "
+            "battery_voltage 3.9 V") in text
     assert "city: trosmart/v1/70b3d57ed0de0001/senml #1 (01:00:00 ago): temperature=21.5 Cel, pm2_5=invalid" in text
     assert "1 SenML packs, 0 dead letters" in text
 
@@ -60,7 +61,8 @@ def test_piped_output_prints_each_event_once() -> None:
     assert "\x1b" not in out.getvalue()
     assert [ln.split("] ", 1)[1] for ln in lines] == [
         "air quality: joined",
-        "air quality: uplink fCnt 7: battery_voltage 3.9, humidity 40, pm10 —, pm2_5 —, pressure 1000, temperature 21.5",
+        "air quality: uplink fCnt 7: battery_voltage 3.9, humidity 40, pm10 —, pm2_5 —, pressure 1000, "
+        "temperature 21.5",
         "air quality: city trosmart/v1/70b3d57ed0de0001/senml: temperature=21.5, pm2_5=invalid",
         "bridge dead letter: undecodable frame",
     ]
