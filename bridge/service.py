@@ -61,7 +61,8 @@ class Bridge:
             {s.name: s.lns for s in cfg.sources})
         self.city = MqttConnection(
             cfg.city, subscriptions=[(self.topics.command_filter(), 1)], on_message=self._enqueue,
-            on_puback=self._puback, on_state=self._state, max_inflight=cfg.drain_window)
+            on_puback=self._puback, on_state=self._state,
+            max_inflight=0)  # the drain window bounds it; paho's own limit costs O(n) per PUBACK
         self.sources = {
             s.name: MqttConnection(
                 s, subscriptions=[(f"$share/{s.shared_group}/{t}" if s.shared_group else t, s.qos)

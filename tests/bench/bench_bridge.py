@@ -1,0 +1,316 @@
+"""Bridge benchmark: end-to-end uplinks/s (source broker -> bridge -> city broker, QoS 1, SQLite
+outbox on) and p50/p99 latency at a fixed 1,000 uplinks/s, against a Node-RED 4 flow
+(mqtt in -> JavaScript decode -> mqtt out, no persistence) on the same mosquitto in the same run.
+
+Load: a raw-socket MQTT 3.1.1 publisher pipelines QoS 1 ChirpStack ``event/up`` messages
+(so the Python client is not the limit); ``mosquitto_sub -F %U`` timestamps the outputs.
+Latency = receive time - the uplink's ``time`` (the publisher writes its send time there;
+both sides copy it to SenML ``bt``). Node-RED is installed with npm into
+~/.cache/trosmart/node-red (``npm install node-red@4``) when missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import payload_codec
+from payload_codec import registry
+from trosmart_tools.broker import Mosquitto, free_port, wait_for_port
+
+REPO = Path(__file__).resolve().parents[2]
+NODE_RED_DIR = Path(os.environ.get("TROSMART_NODE_RED_DIR",
+                                   Path.home() / ".cache" / "trosmart" / "node-red"))
+N_RATE = 20_000
+RATE_FIXED = 1000
+LAT_SECONDS = 10
+DEVICES = 100
+QUANTITIES = ["temperature", "humidity", "pressure", "battery_voltage"]
+FRAME = payload_codec.encode({"temperature": 21.4, "humidity": 50, "pressure": 1013.2,
+                              "battery_voltage": 3.7})
+_BT = re.compile(rb'"bt":\s*([0-9.]+)')
+
+
+# --- load: a pipelining MQTT 3.1.1 publisher (OASIS MQTT 3.1.1 §3.1, §3.3, §3.4) -------------
+def _varlen(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _s(x: bytes) -> bytes:
+    return struct.pack(">H", len(x)) + x
+
+
+class RawPublisher:
+    def __init__(self, port: int, client_id: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        body = _s(b"MQTT") + b"\x04\x02\x00\x3c" + _s(client_id.encode())
+        self.sock.sendall(b"\x10" + _varlen(len(body)) + body)
+        if self.sock.recv(4)[:1] != b"\x20":
+            raise RuntimeError("no CONNACK")
+        self.acked = 0
+        self.mid = 0
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        buf = b""
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            buf += data
+            n = len(buf) // 4  # PUBACK is 4 bytes: 0x40 0x02 mid
+            self.acked += n
+            buf = buf[n * 4:]
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.mid = self.mid % 65535 + 1
+        body = _s(topic.encode()) + struct.pack(">H", self.mid) + payload
+        self.sock.sendall(b"\x32" + _varlen(len(body)) + body)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _rfc3339(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%09d+00:00" % int((t % 1) * 1e9)
+
+
+def uplink(i: int, t: float) -> tuple[str, bytes]:
+    eui = "70b3d57ed300%04x" % (i % DEVICES)
+    doc = {"deduplicationId": f"bench-{i}-{t}", "time": _rfc3339(t),
+           "deviceInfo": {"devEui": eui, "deviceName": f"n{i % DEVICES}",
+                          "applicationId": "4d7a7c8c-0f0c-4e8e-9b61-6f2f3c1d2e3f"},
+           "devAddr": "01fa2b3c", "adr": True, "dr": 5, "fCnt": i, "fPort": 1, "confirmed": False,
+           "data": base64.b64encode(FRAME).decode(),
+           "rxInfo": [{"gatewayId": "0016c001ff10a230", "rssi": -70, "snr": 9.5}],
+           "txInfo": {"frequency": 868300000, "modulation": {"lora": {
+               "bandwidth": 125000, "spreadingFactor": 7, "codeRate": "CR_4_5"}}}}
+    return f"application/4d7a7c8c-0f0c-4e8e-9b61-6f2f3c1d2e3f/device/{eui}/event/up", \
+        json.dumps(doc).encode()
+
+
+class Receiver:
+    """mosquitto_sub writing receive time (ns) and payload per line to a file (a pipe would
+    fill up and stall it)."""
+
+    def __init__(self, port: int, topic: str, count: int) -> None:
+        self.out = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-t", topic,
+             "-C", str(count), "-F", "%U %p"], stdout=self.out)
+        time.sleep(0.3)  # mosquitto_sub gives no ready signal; its subscribe is sub-millisecond
+
+    def wait(self, timeout_s: float) -> list[tuple[float, float]]:
+        self.proc.wait(timeout=timeout_s)
+        self.out.seek(0)
+        res = []
+        for line in self.out.read().splitlines():
+            ts, _, payload = line.partition(b" ")
+            m = _BT.search(payload)
+            if m:
+                res.append((float(ts), float(m.group(1))))
+        self.out.close()
+        return res
+
+
+def _rate(broker: Mosquitto, out_topic: str, tag: str) -> float:
+    recv = Receiver(broker.port, out_topic, N_RATE)
+    pub = RawPublisher(broker.port, f"bench-rate-{tag}")
+    t0 = time.time()
+    for i in range(N_RATE):
+        pub.publish(*uplink(i, t0))
+    got = recv.wait(300)
+    pub.close()
+    if len(got) < N_RATE:
+        raise RuntimeError(f"{tag}: only {len(got)} of {N_RATE} outputs")
+    return N_RATE / (got[-1][0] - t0)
+
+
+def _latency(broker: Mosquitto, out_topic: str, tag: str) -> tuple[float, float]:
+    n = RATE_FIXED * LAT_SECONDS
+    recv = Receiver(broker.port, out_topic, n)
+    pub = RawPublisher(broker.port, f"bench-lat-{tag}")
+    t0 = time.perf_counter()
+    for i in range(n):
+        due = t0 + i / RATE_FIXED
+        while time.perf_counter() < due:
+            time.sleep(0.0005)  # pacing the load at RATE_FIXED
+        pub.publish(*uplink(N_RATE + i, time.time()))
+    got = recv.wait(300)
+    pub.close()
+    lat = sorted(r - bt for r, bt in got)
+    return lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99)] * 1000
+
+
+# --- the bridge -------------------------------------------------------------------------------
+def _bridge(broker: Mosquitto, work: Path, retained: bool = True) -> subprocess.Popen[bytes]:
+    state = work / f"state-{retained}"
+    cfg = work / "bridge.toml"
+    cfg.write_text(f"""[bridge]
+state_dir = "{state}"
+prefix = "city/v1"
+retained_values = {str(retained).lower()}
+[metrics]
+port = {free_port()}
+[city]
+port = {broker.port}
+client_id = "bench-bridge-city"
+[[source]]
+name = "cs"
+port = {broker.port}
+client_id = "bench-bridge-cs"
+topics = ["application/+/device/+/event/up"]
+""")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "bridge", "--config", str(cfg)],
+                            stdout=subprocess.DEVNULL, stderr=open(work / "bridge.log", "wb"),
+                            env=env)
+    _warm(broker, "city/v1/+/senml", proc.poll)
+    return proc
+
+
+# --- Node-RED -----------------------------------------------------------------------------------
+def _node_red_bin() -> Path:
+    exe = NODE_RED_DIR / "node_modules" / ".bin" / "node-red"
+    if not exe.exists():
+        NODE_RED_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "node-red@4"],
+                       cwd=NODE_RED_DIR, check=True, capture_output=True)
+    return exe
+
+
+def _decoder_js() -> str:
+    """The same TroSmart single-sample frame decode in JavaScript (profile fields MSB-first)."""
+    rows = {r[1]: r for r in registry.QUANTITIES}
+    fields = [[q, rows[q][2], rows[q][3], rows[q][5], rows[q][6], registry.field_bits(rows[q])]
+              for q in QUANTITIES]
+    return """
+const F = %s;
+const up = msg.payload;
+const b = Buffer.from(up.data, 'base64');
+let pos = 8, out = [];
+function bits(n) { let v = 0; for (let i = 0; i < n; i++, pos++) {
+  v = v * 2 + ((b[pos >> 3] >> (7 - (pos & 7))) & 1); } return v; }
+for (const [name, unit, lo, mul, div, w] of F) {
+  const c = bits(w);
+  out.push(c === Math.pow(2, w) - 1 ? {n: name, vs: 'invalid'} : {n: name, u: unit, v: (c + lo) * mul / div});
+}
+out[0].bn = 'urn:dev:mac:' + up.deviceInfo.devEui + ':';
+out[0].bt = Date.parse(up.time) / 1000;
+msg.topic = 'nodered/v1/' + up.deviceInfo.devEui + '/senml';
+msg.payload = JSON.stringify(out);
+return msg;
+""" % json.dumps(fields)
+
+
+def _node_red(broker: Mosquitto, work: Path) -> subprocess.Popen[bytes]:
+    exe = _node_red_bin()
+    user = work / "nr"
+    user.mkdir()
+    port = free_port()
+    (user / "settings.js").write_text(
+        "module.exports = { uiHost: '127.0.0.1', uiPort: %d, flowFile: 'flows.json',"
+        " credentialSecret: false, logging: { console: { level: 'warn' } } };\n" % port)
+    flow = [
+        {"id": "t1", "type": "tab", "label": "bench"},
+        {"id": "b1", "type": "mqtt-broker", "name": "b", "broker": "127.0.0.1",
+         "port": str(broker.port), "clientid": "bench-nodered", "autoConnect": True,
+         "usetls": False, "protocolVersion": "4", "keepalive": "60", "cleansession": True},
+        {"id": "in1", "type": "mqtt in", "z": "t1", "topic": "application/+/device/+/event/up",
+         "qos": "1", "datatype": "json", "broker": "b1", "nl": False, "rap": False, "inputs": 0,
+         "wires": [["fn1"]]},
+        {"id": "fn1", "type": "function", "z": "t1", "func": _decoder_js(), "outputs": 1,
+         "wires": [["out1"]]},
+        {"id": "out1", "type": "mqtt out", "z": "t1", "topic": "", "qos": "1", "retain": "false",
+         "broker": "b1", "wires": []},
+    ]
+    (user / "flows.json").write_text(json.dumps(flow))
+    proc = subprocess.Popen([str(exe), "-u", str(user), "-s", str(user / "settings.js")],
+                            stdout=open(work / "nodered.log", "wb"), stderr=subprocess.STDOUT)
+    wait_for_port("127.0.0.1", port, 60)
+    _warm(broker, "nodered/v1/+/senml", proc.poll)
+    return proc
+
+
+def _warm(broker: Mosquitto, out_topic: str, poll: Callable[[], int | None]) -> None:
+    """Publish until the flow answers: the only readiness signal both have in common."""
+    deadline = time.monotonic() + 60
+    pub = RawPublisher(broker.port, "bench-warm")
+    i = 0
+    while time.monotonic() < deadline:
+        if poll() is not None:
+            raise RuntimeError(f"process exited while warming up for {out_topic}")
+        recv = Receiver(broker.port, out_topic, 1)
+        pub.publish(*uplink(10_000_000 + i, time.time()))
+        i += 1
+        try:
+            recv.wait(2)
+            pub.close()
+            return
+        except subprocess.TimeoutExpired:
+            recv.proc.kill()
+            recv.proc.wait()
+    raise RuntimeError(f"no output on {out_topic} after 60 s")
+
+
+def _stop(p: subprocess.Popen[bytes]) -> None:
+    p.terminate()
+    try:
+        p.wait(30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def run(args: list[str]) -> None:
+    work = Path(tempfile.mkdtemp(prefix="trosmart-bench-bridge-"))
+    broker = Mosquitto().start()
+    results: dict[str, tuple[float, float, float]] = {}
+    try:
+        for name, start, topic in (
+                ("bridge", _bridge, "city/v1/+/senml"),
+                ("bridge-senml-only", lambda b, w: _bridge(b, w, retained=False), "city/v1/+/senml"),
+                ("node-red", _node_red, "nodered/v1/+/senml")):
+            proc = start(broker, work)
+            try:
+                rate = _rate(broker, topic, name)
+                p50, p99 = _latency(broker, topic, name)
+            finally:
+                _stop(proc)
+            results[name] = (rate, p50, p99)
+            print(f"{name:17s} {rate:8.0f} uplinks/s end to end;  at {RATE_FIXED}/s: "
+                  f"p50 {p50:6.1f} ms, p99 {p99:7.1f} ms", flush=True)
+        n = results["node-red"][0]
+        print(f"ratio bridge/node-red: {results['bridge'][0] / n:.2f} (bridge: SQLite outbox, "
+              f"dedupe, SenML + retained values + meta = 6 city messages per uplink)")
+        print(f"ratio bridge-senml-only/node-red: {results['bridge-senml-only'][0] / n:.2f} "
+              f"(one SenML pack + retained meta per uplink; Node-RED: one message, no persistence)")
+    finally:
+        broker.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    run(sys.argv[1:])
