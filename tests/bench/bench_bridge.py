@@ -116,7 +116,7 @@ class Receiver:
     fill up and stall it)."""
 
     def __init__(self, port: int, topic: str, count: int) -> None:
-        self.out = tempfile.TemporaryFile()
+        self.out = tempfile.TemporaryFile()  # noqa: SIM115 (closed in wait)
         self.proc = subprocess.Popen(
             ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-t", topic,
              "-C", str(count), "-F", "%U %p"], stdout=self.out)
@@ -184,9 +184,9 @@ client_id = "bench-bridge-cs"
 topics = ["application/+/device/+/event/up"]
 """)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "bridge", "--config", str(cfg)],
-                            stdout=subprocess.DEVNULL, stderr=open(work / "bridge.log", "wb"),
-                            env=env)
+    with open(work / "bridge.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "bridge", "--config", str(cfg)],
+                                stdout=subprocess.DEVNULL, stderr=log, env=env)
     _warm(broker, "city/v1/+/senml", proc.poll)
     return proc
 
@@ -247,8 +247,9 @@ def _node_red(broker: Mosquitto, work: Path) -> subprocess.Popen[bytes]:
          "broker": "b1", "wires": []},
     ]
     (user / "flows.json").write_text(json.dumps(flow))
-    proc = subprocess.Popen([str(exe), "-u", str(user), "-s", str(user / "settings.js")],
-                            stdout=open(work / "nodered.log", "wb"), stderr=subprocess.STDOUT)
+    with open(work / "nodered.log", "wb") as log:
+        proc = subprocess.Popen([str(exe), "-u", str(user), "-s", str(user / "settings.js")],
+                                stdout=log, stderr=subprocess.STDOUT)
     wait_for_port("127.0.0.1", port, 60)
     _warm(broker, "nodered/v1/+/senml", proc.poll)
     return proc
