@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from trosmart_tools.mpy import find_micropython
 from trosmart_tools.virtual_lab.board_runner import mpremote_deploy, stage_firmware
 
 MPREMOTE_TIMEOUT_S = 60.0
+EN_PULSE_S = 0.1
 PTY_TIMEOUT_S = 10.0
 
 
@@ -50,11 +52,24 @@ def deploy_config(console: str, config: dict, secrets: dict | None = None) -> No
 
 
 def hard_reset(console: str) -> None:
-    """``mpremote reset`` (machine.reset() through the raw REPL)."""
+    """``mpremote reset`` (machine.reset() through the raw REPL); a board in deep sleep has no
+    REPL, so then the EN pin is pulsed instead. Both are a power-on reset to the firmware."""
     r = subprocess.run([mpremote(), "connect", console, "reset"], capture_output=True, text=True,
                        timeout=MPREMOTE_TIMEOUT_S)
     if r.returncode != 0:
-        raise ToolError(f"mpremote reset failed: {r.stderr.strip() or r.stdout.strip()}")
+        pulse_en(console)
+
+
+def pulse_en(console: str) -> None:
+    """Reset an ESP32 DevKit through its USB-UART auto-reset circuit (RTS drives EN, DTR drives
+    GPIO0; esptool's classic reset): EN low for 100 ms with GPIO0 high, so it boots normally."""
+    import serial  # pyserial, a project dependency
+
+    with serial.Serial(console, 115200) as port:
+        port.dtr = False
+        port.rts = True
+        time.sleep(EN_PULSE_S)  # the pulse width the reset circuit needs, not a synchronisation
+        port.rts = False
 
 
 @contextlib.contextmanager
@@ -75,8 +90,6 @@ def virtual_console(flash: Path) -> Iterator[str]:
 
 
 def _wait_link(link: Path, proc: subprocess.Popen[bytes]) -> None:
-    import time
-
     deadline = time.monotonic() + PTY_TIMEOUT_S
     while not link.exists():  # socat makes the link asynchronously and signals nothing
         if proc.poll() is not None or time.monotonic() > deadline:

@@ -245,6 +245,7 @@ class SerialBoardNode(Node):
         self._t0 = time.time()
         self._stop = threading.Event()
         self._reader: threading.Thread | None = None
+        deploy.pulse_en(target.port)
         deploy.deploy_config(target.port, config)
 
     def start(self) -> SerialBoardNode:
@@ -297,6 +298,7 @@ class SerialTarget:
         self.uplinks_url = uplinks_url
         self.secrets = secrets
         self.speedup = 1.0
+        deploy.pulse_en(port)  # a node in deep sleep has no REPL: reset it; mpremote interrupts main.py
         deploy.deploy_firmware(port, {"board": "esp32_devkit_rak3172"}, secrets)
 
     def node(self, name: str, config: dict, scenario: dict | None = None, heapsize: str | None = None,

@@ -191,26 +191,27 @@ class UplinkObserver:
         arrived = time.time()
         try:
             body = json.loads(msg.payload)
+            if not isinstance(body, dict):
+                raise TypeError("the event is not a JSON object")
             parsed = (_tts if self.source.dialect == "tts" else _chirpstack)(msg.topic, body)
-            vt = self.clock(_event_time(body) or arrived)
-        except (ValueError, TypeError) as e:
+            if parsed is None:
+                return
+            kind, eui, f = parsed
+            if eui != self.deveui:
+                return
+            ev = Event(kind, eui, self.clock(_event_time(body) or arrived), raw=body, **f)
+        except (ValueError, TypeError, AttributeError) as e:  # an LNS message of an unexpected shape
             with self._cond:
                 self.errors.append(f"{msg.topic}: {e}")
             return
-        if parsed is None:
-            return
-        kind, eui, f = parsed
+        if kind == "up":
+            try:
+                ev.decoded = payload_codec.decode_uplink(ev.fport, ev.frame)
+            except (ValueError, TypeError) as e:  # CodecError: the firmware sent what the codec refuses
+                self.errors.append(f"fPort {ev.fport} frame {ev.frame.hex()}: {e}")
+                ev.decoded = {"kind": "undecodable", "error": str(e)}
         with self._cond:
-            if eui != self.deveui:
-                return
             self._down_topic[eui] = self._downlink_topic(msg.topic)
-            ev = Event(kind, eui, vt, raw=body, **f)
-            if kind == "up":
-                try:
-                    ev.decoded = payload_codec.decode_uplink(ev.fport, ev.frame)
-                except ValueError as e:  # CodecError: the firmware sent something the codec refuses
-                    self.errors.append(f"fPort {ev.fport} frame {ev.frame.hex()}: {e}")
-                    ev.decoded = {"kind": "undecodable", "error": str(e)}
             self.events.append(ev)
             self._cond.notify_all()
 
