@@ -11,10 +11,12 @@ import time
 import payload_codec
 from payload_codec.status import decode_status
 
-FLASH = sys.argv[1] if len(sys.argv) > 1 else "/tmp"
+# a scratch folder for the node's flash files, given by the caller (emptied by _clean())
+FLASH = sys.argv[1] if __name__ == "__main__" else None
 
 
 def _clean():
+    assert FLASH and "flash" in FLASH, "refusing to empty %r" % (FLASH,)
     for n in os.listdir(FLASH):
         os.remove(FLASH + "/" + n)
 
@@ -474,4 +476,5 @@ def main():
             print(json.dumps({"name": name, "ok": False, "error": buf.getvalue()}))
 
 
-main()
+if __name__ == "__main__":
+    main()
