@@ -288,7 +288,12 @@ class Node:
         self._measure()
         self.wdt.feed()
         sleep_ms = cfg["interval_s"] * 1000
-        wait = self._ensure_joined()
+        try:
+            wait = self._ensure_joined()
+        except Exception as e:  # modem silent or confused (RakError): no reset loop, retry later
+            s.tx_errors += 1
+            self.log("node: modem error (%s: %s)" % (e.__class__.__name__, e))
+            wait = sleep_ms
         self.wdt.feed()
         if wait:
             s.save()

@@ -371,6 +371,18 @@ def test_watchdog_reset_keeps_rtc_state_and_reports():
     assert st["sample_counter"] == c
 
 
+def test_silent_modem_sleeps_instead_of_reset_loop():
+    _clean()
+    n, board, modem, _, logs = _node(cause=4)
+
+    def dead():
+        raise OSError("RakTimeout stand-in: no answer to AT+NJS=?")
+
+    modem.is_joined = dead
+    assert n.run_cycle() == 600000 and n.state.tx_errors == 1
+    assert "modem error" in logs[-1] and modem.sent == []
+
+
 def test_reboot_command_resets_after_status():
     _clean()
     n, board, modem, _, _ = _node(cause=4)
