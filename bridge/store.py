@@ -81,7 +81,7 @@ class Store:
         devices: dict[str, dict[str, Any]] | None = None,
         commands: Iterable[tuple[str, str, str | None]] = (),
     ) -> int:
-        """Write one batch atomically; returns the number of outbox rows added."""
+        """Write one batch atomically; returns the net change in outbox rows."""
         now = time.time()
         n = 0
         try:
@@ -89,7 +89,7 @@ class Store:
             for r in rows:
                 slot = r.topic if r.retain else None
                 if slot is not None:
-                    self.db.execute("DELETE FROM outbox WHERE slot=?", (slot,))
+                    n -= self.db.execute("DELETE FROM outbox WHERE slot=?", (slot,)).rowcount
                 self.db.execute(
                     "INSERT INTO outbox(topic, payload, retain, slot, created, origin) "
                     "VALUES (?,?,?,?,?,?)", (r.topic, r.payload, int(r.retain), slot, now, r.origin))
