@@ -8,7 +8,6 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import asdict
 
 from . import config as config_mod
 from . import logs
@@ -28,9 +27,6 @@ def check(path: str) -> dict[str, object]:
         "decode_default": cfg.decode_default,
         "metrics": f"http://{cfg.metrics_host}:{cfg.metrics_port}/metrics",
     }
-    for c in [cfg.city, *cfg.sources]:
-        d = asdict(c)
-        d.pop("password", None)
     return summary
 
 

@@ -213,3 +213,18 @@ def test_example_config_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     summary = app.check(str(example))
     assert "S3cret" not in json.dumps(summary)
     assert summary["prefix"] == "trosmart/v1"
+
+
+def test_cli_check_and_errors(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    ok = tmp_path / "ok.toml"
+    ok.write_text('[city]\nport = 1883\n[[source]]\nname = "cs"\n')
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[city]\nport = "x"\n[[source]]\n')
+    cli = [sys.executable, "-m", "trosmart_tools.cli", "bridge", "--check", "--config"]
+    r = subprocess.run([*cli, str(ok)], capture_output=True, text=True)
+    assert r.returncode == 0 and json.loads(r.stdout)["sources"][0].startswith("cs (chirpstack)")
+    r = subprocess.run([*cli, str(bad)], capture_output=True, text=True)
+    assert r.returncode == 2 and "port must be an integer" in r.stderr
