@@ -373,7 +373,7 @@ def test_watchdog_reset_keeps_rtc_state_and_reports():
 
 def test_silent_modem_sleeps_instead_of_reset_loop():
     _clean()
-    n, board, modem, _, logs = _node(cause=4)
+    n, _board, modem, _, logs = _node(cause=4)
 
     def dead():
         raise OSError("RakTimeout stand-in: no answer to AT+NJS=?")

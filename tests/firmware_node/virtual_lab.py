@@ -64,6 +64,11 @@ class Events:
                     raise AssertionError(f"no {what} within {timeout_s} s; got {[k for k, _ in self.items]}")
                 self._cond.wait(left)
 
+    def wait_count(self, kind: str, fport: int, n: int, timeout_s: float = 10.0) -> list[dict[str, Any]]:
+        """The events once at least ``n`` of this kind and fPort arrived (the broker may lag the log)."""
+        self.wait(lambda k, b: len(self.of(kind, fport)) >= n, timeout_s, f"{n} {kind} events on fPort {fport}")
+        return self.of(kind, fport)
+
     def close(self) -> None:
         self._client.loop_stop()
         self._client.disconnect()
