@@ -52,8 +52,7 @@ def main():
     gc.collect()
     make_sensor = _sensor_factory(board, cfg)
     sensors = {"bme280": make_sensor("bme280"), "battery": make_sensor("battery")}
-    node = Node(board, modem, cfg, errors, secrets, state, sensors, wdt)
-    node._make_sensor = make_sensor
+    node = Node(board, modem, cfg, errors, secrets, state, sensors, wdt, make_sensor=make_sensor)
     overrides = state.load_overrides()
     node_config.apply_overrides(cfg, overrides)
     node.boot(overrides)

@@ -24,7 +24,8 @@ _RESULT_OK = "ok"
 
 
 class Node:
-    def __init__(self, board, modem, cfg, cfg_errors, secrets, state, sensors, wdt, log=print):
+    def __init__(self, board, modem, cfg, cfg_errors, secrets, state, sensors, wdt, log=print,
+                 make_sensor=None):
         self.board = board
         self.modem = modem
         self.cfg = cfg
@@ -41,7 +42,7 @@ class Node:
         self.reboot_pending = False
         self.configured = False
         self.last_battery = None
-        self._make_sensor = None
+        self._make_sensor = make_sensor  # name -> Sensor or None: retries absent sensors
 
     # --- boot -------------------------------------------------------------------------
     def boot(self, overrides):
