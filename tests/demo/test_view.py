@@ -33,7 +33,7 @@ def _state() -> DemoState:
 def test_render_shows_values_units_airtime_battery_and_city_senml() -> None:
     lines = [ANSI.sub("", ln) for ln in render(_state(), width=200, now=1070.0)]
     text = "\n".join(lines)
-    assert "virtual time ≈01:10:00 (×60)" in lines[0] and "mosquitto version 2.0.11" in lines[0]
+    assert "≈01:10:00 virtual (×60)" in lines[0] and "mosquitto version 2.0.11" in lines[0]
     row = next(ln for ln in lines if ln.startswith("air quality"))
     assert "00:60:00 ago" not in row and "01:00:00 ago" in row  # 60 real s at ×60
     assert re.search(r"\b7\s+1\s+0\.72 s \(2% of 1%/h\)\s+3\.90 V$", row), row

@@ -14,6 +14,8 @@ and show as "—".
 
 from __future__ import annotations
 
+import math
+import random
 import signal
 import subprocess
 import sys
@@ -30,13 +32,15 @@ from ..errors import ToolError
 from ..virtual_lab.board_runner import VirtualNode
 from ..virtual_lab.network_server import SimNetworkServer
 from ..virtual_lab.rak3172_emulator import NetworkLike, Rak3172Emulator
-from ..virtual_lab.scenario import demo_scenario
+from ..virtual_lab.scenario import Scenario
 from .state import DemoState, NodeRow
 from .watch import Watcher
 
 PREFIX = "trosmart/v1"
 BRIDGE_STOP_TIMEOUT_S = 15.0
 BRIDGE_START_TIMEOUT_S = 20.0
+DAY_S = 3 * 3600  # the scenario's "day": a full temperature cycle in 3 virtual hours (3 real minutes)
+SCENARIO_S = 48 * 3600
 APPEUI = "0000000000000000"
 DEMO_APPKEY = "2b7e151628aed2a6abf7158809cf4f3c"  # a well-known test key: demo nodes only
 
@@ -57,6 +61,22 @@ PROFILES = (
             ("water_level", "water_temperature", "battery_voltage"), 2),
     Profile("parking", "parking", "70b3d57ed0de0003", ("occupancy", "battery_voltage"), 3),
 )
+
+
+def lively_scenario(seed: int) -> Scenario:
+    """Sensor values for a demo node: a day's temperature and humidity curve squeezed into DAY_S so
+    it shows within minutes, slow pressure drift, and a battery visibly draining (4.15 V -> 3.6 V)."""
+    rng = random.Random(seed)
+    phase = rng.uniform(0, 2 * math.pi)
+    temp, hum, pres, bat = [], [], [], []
+    for t in range(0, SCENARIO_S + 1, 300):
+        day = math.sin(2 * math.pi * t / DAY_S + phase)
+        temp.append([t, round(13 + 8 * day + rng.uniform(-0.3, 0.3), 2)])
+        hum.append([t, round(min(100.0, 62 - 18 * day + rng.uniform(-1, 1)), 1)])
+        pres.append([t, round(1012 + 6 * math.sin(2 * math.pi * t / (5 * DAY_S) + seed), 2)])
+        bat.append([t, round(max(3.6, 4.15 - 0.55 * t / (8 * 3600)), 3)])
+    return Scenario({"name": f"demo node {seed}", "events": [],
+                     "signals": {"temperature": temp, "humidity": hum, "pressure": pres, "battery_voltage": bat}})
 
 
 def mosquitto_version() -> str:
@@ -152,7 +172,7 @@ class Fleet:
             emu = Rak3172Emulator(p.deveui, network=cast(NetworkLike, self.ns), time_scale=scale, seed=p.seed)
             self.emulators.append(emu)
             pty = emu.start()
-            scen = demo_scenario(hours=48, seed=p.seed).save(self.workdir / f"scenario-{p.seed}.json")
+            scen = lively_scenario(p.seed).save(self.workdir / f"scenario-{p.seed}.json")
             config = {"interval_s": self.interval_s, "quantities": list(p.quantities), "status_every": 12}
             secrets = {"deveui": p.deveui, "appeui": APPEUI, "appkey": DEMO_APPKEY}
             node = VirtualNode(self.workdir / p.profile, uart_pty=pty, config=config, secrets=secrets,

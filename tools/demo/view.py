@@ -52,13 +52,13 @@ def render(state: DemoState, width: int = 120, recent: int = 8, now: float | Non
     """The screen as lines (no escapes except bold/dim); pure, so tests can check it."""
     now = now or time.time()
     lines = [
-        f"{BOLD}TroSmart demo{RESET} · virtual time ≈{hms(state.virtual_s(now))} (×{state.time_scale:g})"
-        f" · broker: {state.broker} · bridge → {state.prefix}/…",
-        f"{DIM}3 virtual nodes run the real firmware on the MicroPython Unix port, talk AT to emulated RAK3172"
-        f" modems; a simulated ChirpStack publishes their uplinks; the bridge turns them into SenML.{RESET}",
+        f"{BOLD}TroSmart demo{RESET} · ≈{hms(state.virtual_s(now))} virtual (×{state.time_scale:g})"
+        f" · broker: {state.broker} · city prefix {state.prefix}",
+        f"{DIM}real firmware on MicroPython (Unix port) → emulated RAK3172 → simulated ChirpStack → bridge → "
+        f"SenML{RESET}",
         "",
         f"{'NODE':<12} {'DEVEUI':<16} {'PROFILE':<12} {'LAST UPLINK':<17} {'fCnt':>4} "
-        f"{'UPLINKS':>7}  {'AIRTIME USED':<24} BATTERY",
+        f"{'UPLINKS':>7}  {'AIRTIME (of 1% budget)':<24} BATTERY",
     ]
     for r in state.rows:
         bat = f"{r.battery:.2f} V" if r.battery is not None else "—"
