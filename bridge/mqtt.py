@@ -44,10 +44,12 @@ class InMessage:
 class _BufferedClient(paho.Client):
     """paho reads a packet with several ``recv`` calls (1 byte for the type, 1 per length
     byte, then the body) and one packet per ``select`` round; every call releases the GIL,
-    which the busy worker then holds for a whole switch interval. Reading 64 KiB at a time
-    and parsing every buffered packet before the next ``select`` made the input side about
-    N times faster (docs/bridge.md §8). Relies on paho 2.x internals ``_sock_recv``,
-    ``_sock_close`` and ``loop_read`` (pinned: paho-mqtt < 3).
+    which the busy worker then holds for a whole switch interval. This client reads 64 KiB
+    at a time, parses every buffered packet before the next ``select``, and wakes the
+    network thread once per write round instead of once per queued packet: together about
+    twice the throughput (docs/bridge.md §9). Relies on paho 2.x internals ``_sock_recv``,
+    ``_sock_close``, ``_packet_queue``, ``_sockpairW``, ``loop_read`` and ``loop_write``
+    (pinned: paho-mqtt < 3).
     """
 
     _RECV_SIZE = 65536
@@ -56,6 +58,8 @@ class _BufferedClient(paho.Client):
         super().__init__(*args, **kwargs)
         self._rbuf = b""
         self._rpos = 0
+        self._wake_lock = threading.Lock()
+        self._wake_pending = False
 
     def _sock_recv(self, bufsize: int) -> bytes:
         if self._rpos >= len(self._rbuf):
@@ -69,7 +73,27 @@ class _BufferedClient(paho.Client):
 
     def _sock_close(self) -> None:
         self._rbuf, self._rpos = b"", 0
+        with self._wake_lock:
+            self._wake_pending = False
         super()._sock_close()
+
+    # paho wakes its network thread with one socketpair write per queued packet (another
+    # GIL hand-over each); one pending wake-up is enough until the thread writes again.
+    def _packet_queue(self, *args: Any, **kwargs: Any) -> paho.MQTTErrorCode:
+        with self._wake_lock:
+            if not self._wake_pending:
+                self._wake_pending = True
+                return super()._packet_queue(*args, **kwargs)
+            wake, self._sockpairW = self._sockpairW, None
+            try:
+                return super()._packet_queue(*args, **kwargs)
+            finally:
+                self._sockpairW = wake
+
+    def loop_write(self) -> paho.MQTTErrorCode:
+        with self._wake_lock:
+            self._wake_pending = False  # packets queued from now on wake the thread again
+        return super().loop_write()
 
     def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
         rc = super().loop_read(max_packets)
