@@ -22,12 +22,38 @@ from trosmart_tools.virtual_lab.scenario import Scenario
 
 CYCLES = 1000
 WAKES = 30
+NODE_ONLY_HEAP = "96k"
 CYCLE_RX = r"node: cycle (\d+) awake_ms=(\d+) free=(\d+)"
 
 
 def _pct(xs: list[int], p: float) -> int:
     s = sorted(xs)
     return s[min(len(s) - 1, int(p * len(s)))]
+
+
+def _node_cycle_only(work: Path) -> None:
+    """Heap of the node cycle + codec without the modem driver and the board module."""
+    import shutil
+    import subprocess
+
+    from trosmart_tools.mpy import find_micropython
+    from trosmart_tools.virtual_lab.board_runner import compile_mpy, stage_firmware
+
+    img = stage_firmware(work / "node-only", {}, None)
+    shutil.copy(Path(__file__).parent / "mpy_node_heap.py", img / "lib" / "mpy_node_heap.py")
+    compile_mpy(img / "lib")
+    (work / "node-only-flash").mkdir()
+    r = subprocess.run([find_micropython(), "-X", f"heapsize={NODE_ONLY_HEAP}", "-c", "import mpy_node_heap",
+                        str(work / "node-only-flash"), str(CYCLES)],
+                       env={"MICROPYPATH": f".frozen:{img / 'lib'}"}, capture_output=True, text=True,
+                       timeout=300, cwd=work / "node-only-flash")  # not the repo: no codec sources
+    lines = r.stdout.split()
+    if r.returncode != 0 or "counter" not in lines:
+        raise RuntimeError(f"node-only heap run failed: {r.stdout[-300:]} {r.stderr[-500:]}")
+    free = [int(x) for x in lines[: lines.index("counter")]]
+    print(f"node cycle + codec only (doubles for modem and board), -X heapsize={NODE_ONLY_HEAP}, "
+          f"{len(free)} cycles: free after cycle 1 {free[0]} B, after cycle 2 {free[1]} B, "
+          f"min {min(free)} B, growth after cycle 2: {free[1] - min(free[1:])} B")
 
 
 def run(args: list[str]) -> None:
@@ -40,6 +66,7 @@ def run(args: list[str]) -> None:
     node.flash_firmware()
     print(f"flash through mpremote (socat pty, resume, fs cp): {time.perf_counter() - t0:.1f} s, "
           f"{sum(p.stat().st_size for p in node.flash.rglob('*') if p.is_file())} B on flash")
+    _node_cycle_only(work)
     scen = Scenario(RAMP).save(work / "scenario.json")
     with Mosquitto() as broker:
         lab = Lab(broker, node.flash, work / "light", scenario=scen, heapsize=HEAPSIZE,
