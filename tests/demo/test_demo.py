@@ -20,7 +20,9 @@ CITY_RX = r"\] (?P<name>[a-z ]+): city trosmart/v1/(?P<eui>[0-9a-f]{16})/senml: 
 ARGS = ["--lines", "--time-scale", "120", "--interval", "60"]
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
-DURATION_S = 30
+DURATION_S = 45
+# a quantity only the profile's measurement frames carry (status packs carry the battery too)
+MEASURED = {p.deveui: p.quantities[0] + "=" for p in PROFILES}
 
 
 class Demo:
@@ -54,11 +56,13 @@ class Demo:
         return out
 
     def wait_city(self, devices: int, timeout_s: float = START_TIMEOUT_S) -> dict[str, list[str]]:
+        """Until ``devices`` devices have a measurement (not only a status) on their senml topic."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while True:
                 got = self.city()
-                if len(got) >= devices:
+                measured = [eui for eui, packs in got.items() if any(MEASURED[eui] in p for p in packs)]
+                if len(measured) >= devices:
                     return got
                 left = deadline - time.monotonic()
                 if left <= 0 or self.proc.poll() is not None:
