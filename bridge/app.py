@@ -42,9 +42,12 @@ def run(path: str) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     bridge.start()
-    while not stop.wait(1.0):
+    while not stop.wait(1.0) and not bridge.fatal_event.is_set():
         pass
     bridge.stop()
+    if bridge.fatal:
+        print(f"bridge: {bridge.fatal}", file=sys.stderr)
+        return 1
     return 0
 
 

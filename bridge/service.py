@@ -16,8 +16,10 @@ from __future__ import annotations
 import collections
 import logging
 import queue
+import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .config import Config
@@ -70,8 +72,25 @@ class Bridge:
                 on_message=self._enqueue, on_puback=self._puback, on_state=self._state)
             for s in cfg.sources}
         self.http = HttpEndpoint(self.metrics, self.health, cfg.metrics_host, cfg.metrics_port)
-        self._worker = threading.Thread(target=self._work, name="worker", daemon=True)
-        self._drain = threading.Thread(target=self._drain_loop, name="drain", daemon=True)
+        self.fatal: str | None = None  # set when the worker or drain cannot go on
+        self.fatal_event = threading.Event()
+        self._worker = threading.Thread(target=self._guard, args=(self._work,), name="worker",
+                                        daemon=True)
+        self._drain = threading.Thread(target=self._guard, args=(self._drain_loop,), name="drain",
+                                       daemon=True)
+
+    def _guard(self, body: Callable[[], None]) -> None:
+        """A dead worker or drain must not leave a process that looks alive: report and stop.
+
+        Unacknowledged input stays in the source broker's session and the outbox on disk, so
+        a supervisor restart (systemd Restart=on-failure) resumes without loss.
+        """
+        try:
+            body()
+        except Exception as e:
+            self.fatal = f"{threading.current_thread().name}: {e!r}"
+            event(logging.CRITICAL, "bridge cannot continue", error=self.fatal)
+            self.fatal_event.set()
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> Bridge:
@@ -103,19 +122,23 @@ class Bridge:
         self._drain.join(timeout=10)
         self.city.stop()
         self.http.stop()
-        depth, _ = self._wstore.depth()
+        try:
+            depth: int | None = self._wstore.depth()[0]
+        except sqlite3.Error:
+            depth = None  # the database is what failed; its rows are still on disk
         event(logging.INFO, "bridge stopped", outbox_kept=depth)
         self._wstore.close()
         self._dstore.close()
 
     def _outbox_empty(self) -> bool:
-        return self._drain_inflight == 0 and self._wstore.depth()[0] == 0
+        return self.fatal is not None or (self._drain_inflight == 0
+                                          and self._wstore.depth()[0] == 0)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         conns = {c.name: c.connected.is_set() for c in [self.city, *self.sources.values()]}
         ok = all(conns.values()) and self._worker.is_alive() and self._drain.is_alive()
         return ok, {"ok": ok, "connections": conns, "outbox_depth": self.depth,
-                    "outbox_full": self.full}
+                    "outbox_full": self.full, "fatal": self.fatal}
 
     # --- callbacks from paho threads -------------------------------------------------------
     def _enqueue(self, msg: InMessage) -> None:

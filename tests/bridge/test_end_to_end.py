@@ -349,3 +349,19 @@ def test_sigterm_keeps_the_outbox(mosquitto: Mosquitto, tmp_path: Path) -> None:
         pub.close()
     finally:
         city.close()
+
+
+def test_a_broken_database_stops_the_bridge_visibly(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    b = harness.start_bridge(harness.bridge_doc(tmp_path / "s", mosquitto.port, mosquitto.port))
+    try:
+        with sqlite3.connect(b.db_path) as db:
+            db.execute("DROP TABLE outbox")
+        pub = harness.Publisher(mosquitto.port)
+        pub.publish(lns.cs_topic(EUI), lns.dumps(lns.cs_up(EUI, 1, FRAME)))
+        assert b.fatal_event.wait(20)
+        assert b.fatal is not None and b.fatal.startswith("worker: StoreError")
+        ok, doc = b.health()
+        assert not ok and doc["fatal"] == b.fatal
+        pub.close()
+    finally:
+        b.stop()
