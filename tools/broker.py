@@ -91,6 +91,9 @@ class Mosquitto:
             os.chmod(pwfile, 0o600)
             subprocess.run(["mosquitto_passwd", "-U", str(pwfile)], check=True, capture_output=True)
             lines += ["allow_anonymous false", f"password_file {pwfile}"]
+            if os.geteuid() == 0:
+                # as root mosquitto drops to the 'mosquitto' user, which cannot read our 0600 file
+                lines.append("user root")
         else:
             lines.append("allow_anonymous true")
         if self.persistence:
