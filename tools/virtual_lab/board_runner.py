@@ -68,6 +68,8 @@ def compile_mpy(folder: Path) -> None:
 
 def stage_firmware(dest: Path, config: dict, secrets: dict | None, *, mpy: bool = True) -> Path:
     """The files a node's flash holds: main.py, boot.py, lib/ (drivers + codec as .mpy), config."""
+    if not (FIRMWARE_DIR / "main.py").exists():
+        raise ToolError(f"no firmware at {FIRMWARE_DIR}: run from a source checkout (pip install -e .)")
     if dest.exists():
         shutil.rmtree(dest)
     lib = dest / "lib"
