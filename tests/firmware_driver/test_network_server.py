@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import queue
 import re
 import uuid
@@ -161,10 +160,7 @@ def test_bad_commands_are_refused_with_a_log_event(
 
 
 def test_username_password() -> None:
-    # "user root": mosquitto otherwise drops to user 'mosquitto' and cannot read the 0600
-    # password file that tools/broker.py writes as root (reported to the lead).
-    extra = "user root" if os.geteuid() == 0 else ""
-    with Mosquitto(username="ns", password="s3cret", extra_conf=extra) as broker:
+    with Mosquitto(username="ns", password="s3cret") as broker:
         good = SimNetworkServer(broker.host, broker.port, APP, username="ns", password="s3cret")
         good.start()
         good.stop()
