@@ -144,6 +144,7 @@ class Fleet:
         self.broker = Mosquitto().start()
         host, port = self.broker.host, self.broker.port
         self.state.broker = f"{mosquitto_version()} on {host}:{port}"
+        progress(f"demo: broker {self.state.broker} (LNS topics and city topics)")
         self.watcher = Watcher(host, port, self.state).start()
         self.ns = SimNetworkServer(host, port)
         self.ns.start()
