@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import subprocess
 from collections.abc import Iterator
@@ -21,7 +22,6 @@ from tests.bridge import harness, lns
 from trosmart_tools.broker import Mosquitto
 
 FRAME = payload_codec.encode({"temperature": 21.4, "humidity": 50})
-ROOT_CONF = "user root" if os.geteuid() == 0 else ""  # mosquitto must read the 0600 key files
 
 
 def _openssl(*args: str) -> None:
@@ -47,9 +47,12 @@ def _pki(d: Path) -> dict[str, Path]:
     return p
 
 
-def test_tls_client_certificate_and_password(tmp_path: Path, mosquitto: Mosquitto) -> None:
+def test_tls_client_certificate_and_password(tmp_path: Path, mosquitto: Mosquitto,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="trosmart")
     pki = _pki(tmp_path)
-    tls_conf = "\n".join([ROOT_CONF, f"cafile {pki['ca.crt']}", f"certfile {pki['srv.crt']}",
+    # with a password file the Mosquitto helper already keeps root (needed for the key files)
+    tls_conf = "\n".join([f"cafile {pki['ca.crt']}", f"certfile {pki['srv.crt']}",
                           f"keyfile {pki['srv.key']}", "require_certificate true"])
     city = Mosquitto(username="bridge", password="city-pw", extra_conf=tls_conf).start()
     try:
@@ -82,6 +85,27 @@ def test_tls_client_certificate_and_password(tmp_path: Path, mosquitto: Mosquitt
             bad.stop()
     finally:
         city.close()
+    logged = caplog.text + "".join(json.dumps(getattr(r, "fields", {})) for r in caplog.records)
+    assert "connecting" in logged and '"user": "bridge"' in logged
+    assert "city-pw" not in logged and "nope" not in logged  # structured logs without secrets
+
+
+def test_subscriptions_restored_after_a_broker_loses_its_sessions(tmp_path: Path,
+                                                                  mosquitto: Mosquitto) -> None:
+    b = harness.start_bridge(harness.bridge_doc(tmp_path / "s", mosquitto.port, mosquitto.port))
+    try:
+        mosquitto.restart()  # no persistence: every session and subscription is gone
+        harness.wait_until(lambda: b.metrics.reconnects.labels("cs")._value.get() >= 2
+                           and b.health()[0], 20, "bridge reconnected")
+        col = harness.Collector(mosquitto.port, topic=harness.PREFIX + "/+/senml")
+        pub = harness.Publisher(mosquitto.port)
+        eui = "70b3d57ed0007777"
+        pub.publish(lns.cs_topic(eui), lns.dumps(lns.cs_up(eui, 1, FRAME)))
+        assert col.wait_for(f"{eui}/senml")[0][0]["bn"] == f"urn:dev:mac:{eui}:"
+        col.close()
+        pub.close()
+    finally:
+        b.stop()
 
 
 def test_two_instances_share_a_source(tmp_path: Path, mosquitto: Mosquitto) -> None:
