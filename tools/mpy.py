@@ -72,14 +72,14 @@ class MicroPythonBatch:
     """
 
     def __init__(self, driver: str | os.PathLike[str], *, path: list[str | os.PathLike[str]] | None = None,
-                 heapsize: str | None = None) -> None:
+                 heapsize: str | None = None, args: list[str] | None = None) -> None:
         cmd = [find_micropython()]
         if heapsize:
             cmd += ["-X", f"heapsize={heapsize}"]
         env = dict(os.environ)
         env["MICROPYPATH"] = micropypath(REPO_ROOT, *(path or []))
         self.proc = subprocess.Popen(
-            [*cmd, str(driver)],
+            [*cmd, str(driver), *(args or [])],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -92,7 +92,10 @@ class MicroPythonBatch:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         payload = "".join(json.dumps(r) + "\n" for r in requests)
         out, err = self.proc.communicate(payload, timeout=600)
-        lines = out.splitlines()
+        # split on "\n" only: str.splitlines() also breaks at U+0085/U+2028 inside an answer
+        lines = out.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
         if self.proc.returncode != 0 or len(lines) != len(requests):
             raise ToolError(
                 f"micropython driver exited {self.proc.returncode} after {len(lines)} of "

@@ -38,33 +38,8 @@ config_doc = st.dictionaries(st.sampled_from(KEYS) | text, json_any, max_size=8)
 def _call(tmp_path: Path, reqs: list[dict]) -> list[dict]:
     flash = tmp_path / "flash"
     flash.mkdir(exist_ok=True)
-    return _Batch(flash).call_many(reqs)
-
-
-class _Batch(MicroPythonBatch):
-    """MicroPythonBatch whose driver also gets a scratch flash folder as argv[1]."""
-
-    def __init__(self, flash: Path) -> None:
-        import os
-        import subprocess
-
-        from trosmart_tools.mpy import find_micropython, micropypath
-
-        env = dict(os.environ)
-        env["MICROPYPATH"] = micropypath(REPO_ROOT, *PATH)
-        self.proc = subprocess.Popen(
-            [find_micropython(), "-X", "heapsize=512k", str(HERE / "mpy_props.py"), str(flash)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-
-    def call_many(self, requests: list) -> list:
-        # answers may hold U+0085 or U+2028, which str.splitlines() would split: use "\n" only
-        payload = "".join(json.dumps(r) + "\n" for r in requests)
-        out, err = self.proc.communicate(payload, timeout=600)
-        lines = out.split("\n")[:-1]
-        if self.proc.returncode != 0 or len(lines) != len(requests):
-            raise ToolError(f"micropython driver exited {self.proc.returncode} after {len(lines)} "
-                            f"of {len(requests)} answers: {err.strip()[-2000:]}")
-        return [json.loads(line) for line in lines]
+    batch = MicroPythonBatch(HERE / "mpy_props.py", path=list(PATH), heapsize="512k", args=[str(flash)])
+    return batch.call_many(reqs)
 
 
 @SETTINGS
