@@ -70,6 +70,14 @@ class Demo:
                                          % (devices, timeout_s, "\n".join(self.lines[-15:])))
                 self._cond.wait(min(left, 1.0))
 
+    def wait_line(self, text: str, timeout_s: float = START_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while not any(text in ln for ln in self.lines):
+                left = deadline - time.monotonic()
+                assert left > 0 and self.proc.poll() is None, f"no {text!r} in {self.lines[-10:]}"
+                self._cond.wait(min(left, 1.0))
+
     def processes(self) -> list[str]:
         """Command lines of every process in the demo's session (the demo's pid is the sid)."""
         found = []
@@ -144,5 +152,19 @@ def test_demo_stops_cleanly_on_a_signal(how: str) -> None:
     finally:
         demo.kill()
     assert rc == 0, demo.lines[-10:]
+    assert "everything stopped" in demo.lines[-1]
+    _no_orphans(demo)
+
+
+@pytest.mark.usefixtures("micropython")
+def test_ctrl_c_while_starting_stops_cleanly() -> None:
+    demo = Demo()
+    try:
+        demo.wait_line("flashing 3 virtual boards")  # mid-start: mpremote and socat are running
+        os.killpg(demo.proc.pid, signal.SIGINT)
+        rc = demo.wait_exit()
+    finally:
+        demo.kill()
+    assert rc in (0, 130), demo.lines[-10:]  # 130: interrupted before the view started
     assert "everything stopped" in demo.lines[-1]
     _no_orphans(demo)

@@ -64,7 +64,12 @@ def run(args: argparse.Namespace) -> int:
     screen = Screen(fleet.state, tty=False if args.lines else None)
     started = time.monotonic()
     try:
-        fleet.start(progress=lambda s: print(s, flush=True))
+        try:
+            fleet.start(progress=lambda s: print(s, flush=True))
+        except ToolError:
+            if stop.is_set():  # Ctrl-C reached the children while they started: not an error
+                return 130
+            raise
         screen.open()
         while not stop.wait(REDRAW_S):
             fleet.poll()

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import BinaryIO, cast
 
 from ..broker import Mosquitto, find_mosquitto, free_port
 from ..errors import ToolError
@@ -134,6 +134,7 @@ class Fleet:
         self._log_path = log or workdir / "demo.log"
         self._log = open(self._log_path, "a", buffering=1)  # noqa: SIM115 - closed in stop()
         self._stopped = False
+        self._bridge_log: BinaryIO | None = None
 
     def note(self, text: str) -> None:
         self._log.write(text + "\n")
@@ -163,7 +164,9 @@ class Fleet:
         conf = self.workdir / "bridge.toml"
         conf.write_text(bridge_toml(self.workdir / "bridge-state", host, port, free_port()))
         cmd = [sys.executable, "-m", "trosmart_tools.cli", "bridge", "--config", str(conf)]  # = trosmart bridge
-        self.bridge = subprocess.Popen(cmd, stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL)
+        self._bridge_log = open(self.workdir / "bridge.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.bridge = subprocess.Popen(cmd, stdout=self._bridge_log, stderr=self._bridge_log,
+                                       stdin=subprocess.DEVNULL)
 
     def _make_nodes(self) -> None:
         scale = 1.0 / self.speedup  # board_runner/emulator: real seconds per virtual second
@@ -209,7 +212,8 @@ class Fleet:
             for emu, row in zip(self.emulators, self.state.rows, strict=False):
                 row.airtime_ms = emu.airtime_ms_total
         if self.bridge is not None and self.bridge.poll() is not None:
-            raise ToolError(f"the bridge exited with status {self.bridge.returncode}; see {self._log_path}")
+            tail = (self.workdir / "bridge.log").read_text(errors="replace").strip().splitlines()[-3:]
+            raise ToolError(f"the bridge exited with status {self.bridge.returncode}: " + " | ".join(tail))
 
     # ---- stop, in reverse order; every child process waited for --------------------------------
     def stop(self) -> None:
@@ -233,6 +237,8 @@ class Fleet:
             self.watcher.stop()
         if self.broker is not None:
             self.broker.close()
+        if self._bridge_log is not None:
+            self._bridge_log.close()
         self._log.close()
 
 

@@ -117,8 +117,10 @@ class Screen:
         self.out = out
         self.tty = out.isatty() if tty is None else tty
         self._printed = 0
+        self._opened = False
 
     def open(self) -> None:
+        self._opened = True
         if self.tty:
             self.out.write(HIDE_CURSOR + CLEAR)
             self.out.flush()
@@ -138,6 +140,8 @@ class Screen:
             self.out.flush()
 
     def close(self) -> None:
+        if not self._opened:
+            return
         self.draw()
         if self.tty:
             self.out.write(SHOW_CURSOR)
