@@ -75,6 +75,7 @@ class Config:
     downlink_confirmed: bool = False
     announce_layout: bool = True
     retained_values: bool = True
+    retained_delay_s: float = 1.0
     home_assistant: bool = False
     home_assistant_prefix: str = "homeassistant"
     log_level: str = "INFO"
@@ -97,6 +98,7 @@ _BRIDGE_KEYS = {
     "outbox_max_rows": int, "synchronous": str, "batch_max": int, "input_queue": int,
     "drain_window": int, "drain_timeout_s": (int, float), "downlink_min_interval_s": (int, float),
     "downlink_confirmed": bool, "announce_layout": bool, "retained_values": bool,
+    "retained_delay_s": (int, float),
     "home_assistant": bool, "home_assistant_prefix": str, "log_level": str,
 }
 _CONN_KEYS = {

@@ -36,6 +36,7 @@ PRUNE_EVERY_S = 60.0
 COMMAND_TTL_S = 7 * 86400
 DELETE_BATCH = 2000  # PUBACKed rows removed per transaction
 DELETE_EVERY_S = 0.1
+RETAINED_POLL_S = 0.2  # how often the drain looks for retained rows that became due
 
 
 class Bridge:
@@ -58,6 +59,8 @@ class Bridge:
         self._throttle = Throttle(10.0)
         self.depth = 0
         self.full = False
+        self._last_due = self._wstore.last_due()  # keeps ``due`` non-decreasing with row id
+        self._flush_retained = False
         self.processor = Processor(
             cfg, self.metrics, self._wstore.devices(), self._wstore.seen_many, self._wstore.command,
             {s.name: s.lns for s in cfg.sources})
@@ -112,6 +115,7 @@ class Bridge:
         for s in self.sources.values():
             s.stop()
         deadline = time.monotonic() + self.cfg.drain_timeout_s
+        self._flush_retained = True  # retained rows need not wait for their due time now
         while time.monotonic() < deadline and self._drain.is_alive():
             if self._outbox_empty():
                 break
@@ -219,7 +223,9 @@ class Bridge:
         self.processor.handle_batch(msgs, b)
 
     def _commit(self, b: Batch) -> None:
-        self.depth += self._wstore.commit(b.all_rows(), b.seen, b.devices, b.commands)
+        self._last_due = max(self._last_due, time.time() + self.cfg.retained_delay_s)
+        self.depth += self._wstore.commit(b.all_rows(), b.seen, b.devices, b.commands,
+                                          due=self._last_due)
         self.processor.devices.update(b.devices)
         self._drain_wake.set()
         for m in b.acks:
@@ -244,12 +250,14 @@ class Bridge:
     def _drain_loop(self) -> None:
         inflight: dict[int, Stored] = {}
         retry: list[Stored] = []
-        last_id = 0
+        last_id = 0  # cursor over rows that are not retained values
+        last_rid = 0  # cursor over retained rows (published once due)
+        clock = 0.0  # wall time that never goes back, for the due check
         window = self.cfg.drain_window
         to_delete: list[int] = []
         last_delete = time.monotonic()
         while True:
-            self._drain_wake.wait(DELETE_EVERY_S if to_delete else 0.5)
+            self._drain_wake.wait(DELETE_EVERY_S if to_delete else RETAINED_POLL_S)
             self._drain_wake.clear()
             done: list[int] = []
             while self._pubacks:
@@ -282,10 +290,18 @@ class Bridge:
             del retry[:len(rows)]
             if len(inflight) + len(rows) < window:
                 rows += self._dstore.fetch(last_id, window - len(inflight) - len(rows))
+            if len(inflight) + len(rows) < window:
+                clock = max(clock, time.time())
+                due_by = float("inf") if self._flush_retained else clock
+                rows += self._dstore.fetch_retained(last_rid, due_by,
+                                                    window - len(inflight) - len(rows))
             for r in rows:
                 mid = self.city.publish(r.topic, r.payload, qos=1, retain=r.retain)
                 inflight[mid] = r
-                last_id = max(last_id, r.id)
+                if r.retain:
+                    last_rid = max(last_rid, r.id)
+                else:
+                    last_id = max(last_id, r.id)
             self._drain_inflight = len(inflight)
             if rows and len(inflight) < window:
                 self._drain_wake.set()  # more may be waiting

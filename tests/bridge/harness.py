@@ -136,7 +136,7 @@ def bridge_doc(state_dir: Path, src_port: int, city_port: int, **bridge: Any) ->
     dec = bridge.pop("decode", {})
     return {
         "bridge": {"state_dir": str(state_dir), "prefix": PREFIX, "downlink_min_interval_s": 0,
-                   **bridge},
+                   "retained_delay_s": 0.1, **bridge},
         "metrics": {"port": bridge.pop("metrics_port", 0)} if "metrics_port" in bridge else {"port": 0},
         "decode": dec,
         "city": {"port": city_port, "client_id": f"bridge-city-{state_dir.name}",

@@ -365,3 +365,19 @@ def test_a_broken_database_stops_the_bridge_visibly(mosquitto: Mosquitto, tmp_pa
         pub.close()
     finally:
         b.stop()
+
+
+def test_retained_topics_coalesce_for_a_chatty_device(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    r = Rig(mosquitto, tmp_path, retained_delay_s=1.0)
+    try:
+        for i in range(20):
+            r.up(lns.cs_up(EUI, i, FRAME, t=1767225600 + i))
+        assert len(r.col.wait_for(f"{EUI}/senml", 20)) == 20  # SenML is never coalesced
+        harness.wait_until(lambda: any(m["frames"] == 20 for m in r.col.on(f"{EUI}/meta")), 10,
+                           "meta with all 20 frames", r.col.cond)
+        metas = r.col.on(f"{EUI}/meta")
+        print(f"\n[coalescing] 20 uplinks -> {len(metas)} meta and "
+              f"{r.col.count(f'{EUI}/temperature')} temperature publications")
+        assert len(metas) < 20 and r.col.on(f"{EUI}/temperature")[-1]["t"] == 1767225619
+    finally:
+        r.close()
