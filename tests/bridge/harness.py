@@ -60,6 +60,10 @@ class Collector:
                  persistent: bool = True) -> None:
         self.cond = threading.Condition()
         self.messages: list[tuple[str, bytes, bool]] = []
+        self._counts: dict[str, tuple[int, int]] = {}
+        self._keys: list[tuple[str, float]] = []
+        self._parsed = 0
+        self._unique: set[tuple[str, float]] = set()
         self.connected = threading.Event()
         self.c = _client(client_id)
         self.c.on_message = self._msg
@@ -80,8 +84,12 @@ class Collector:
             return [json.loads(p) for t, p, _ in self.messages if t.endswith(suffix)]
 
     def count(self, suffix: str) -> int:
+        """Messages whose topic ends with suffix (counted incrementally: waits call this often)."""
         with self.cond:
-            return sum(1 for t, _, _ in self.messages if t.endswith(suffix))
+            done, n = self._counts.get(suffix, (0, 0))
+            n += sum(1 for t, _, _ in self.messages[done:] if t.endswith(suffix))
+            self._counts[suffix] = (len(self.messages), n)
+            return n
 
     def wait_for(self, suffix: str, n: int = 1, timeout_s: float = 20) -> list[Any]:
         wait_until(lambda: self.count(suffix) >= n, timeout_s, f"{n} x {suffix}", self.cond)
@@ -89,10 +97,21 @@ class Collector:
 
     def senml_keys(self) -> list[tuple[str, float]]:
         """(base name, base time) of every SenML pack received: one per uplink."""
-        out = []
-        for pack in self.on("/senml"):
-            out.append((pack[0]["bn"], pack[0]["bt"]))
-        return out
+        with self.cond:
+            for t, p, _ in self.messages[self._parsed:]:
+                if t.endswith("/senml"):
+                    pack = json.loads(p)
+                    key = (pack[0]["bn"], pack[0]["bt"])
+                    self._keys.append(key)
+                    self._unique.add(key)
+            self._parsed = len(self.messages)
+            return list(self._keys)
+
+    def unique_senml(self) -> int:
+        """Distinct SenML packs so far (incremental: waits call this often)."""
+        self.senml_keys()
+        with self.cond:
+            return len(self._unique)
 
     def close(self) -> None:
         self.c.disconnect()
