@@ -8,6 +8,7 @@ message produces in a ``Batch`` that it commits in one transaction. Nothing rais
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import time
@@ -47,7 +48,8 @@ class Downlink:
 @dataclass
 class Batch:
     rows: list[OutRow] = field(default_factory=list)
-    retained: dict[str, OutRow] = field(default_factory=dict)  # latest per topic in this batch
+    # latest per topic in this batch, encoded only when the batch is committed
+    retained: dict[str, Callable[[], bytes]] = field(default_factory=dict)
     seen: list[tuple[str, float]] = field(default_factory=list)
     seen_keys: set[str] = field(default_factory=set)
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -56,13 +58,13 @@ class Batch:
     downlinks: list[Downlink] = field(default_factory=list)
     uplinks: int = 0
 
-    def keep(self, row: OutRow) -> None:
+    def keep(self, topic: str, payload: Callable[[], bytes]) -> None:
         """A retained row: only the newest per topic in a batch reaches the outbox."""
-        self.retained.pop(row.topic, None)
-        self.retained[row.topic] = row
+        self.retained.pop(topic, None)
+        self.retained[topic] = payload
 
     def all_rows(self) -> list[OutRow]:
-        return self.rows + list(self.retained.values())
+        return self.rows + [OutRow(t, p(), retain=True) for t, p in self.retained.items()]
 
 
 class Processor:
@@ -159,7 +161,7 @@ class Processor:
         mode = self.cfg.decode_mode(up.dev_eui, up.application_id)
         if up.data or mode == "passthrough":
             self._decode(msg, up, mode, st, b)
-        b.keep(OutRow(self.topics.meta(up.dev_eui), _json(meta.public(st)), retain=True))
+        b.keep(self.topics.meta(up.dev_eui), lambda: _json(meta.public(st)))  # final state
         b.uplinks += 1
 
     def _decode(self, msg: InMessage, up: Uplink, mode: str, st: dict[str, Any], b: Batch) -> None:
@@ -183,11 +185,11 @@ class Processor:
         if self.cfg.retained_values:
             announced = set(st.get("_ha", []))
             for q, val in d.latest.items():
-                b.keep(OutRow(self.topics.value(up.dev_eui, q), _json(val), retain=True))
+                b.keep(self.topics.value(up.dev_eui, q), functools.partial(_json, val))
                 if self.cfg.home_assistant and q not in announced:
                     t, p = homeassistant.discovery(self.cfg.home_assistant_prefix, self.topics,
                                                    up.dev_eui, up.device_name, q, val)
-                    b.keep(OutRow(t, p, retain=True))
+                    b.keep(t, functools.partial(bytes, p))
                     announced.add(q)
             if self.cfg.home_assistant:
                 st["_ha"] = sorted(announced)
@@ -210,7 +212,7 @@ class Processor:
                 st["joined_at"] = round(ev.received_at, 3)
             elif ev.battery_level is not None:
                 st["battery_level"] = ev.battery_level
-            b.keep(OutRow(self.topics.meta(ev.dev_eui), _json(meta.public(st)), retain=True))
+            b.keep(self.topics.meta(ev.dev_eui), lambda: _json(meta.public(st)))
             return
         if ev.command_id is None:
             return

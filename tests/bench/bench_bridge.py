@@ -304,10 +304,10 @@ def run(args: list[str]) -> None:
             print(f"{name:17s} {rate:8.0f} uplinks/s end to end;  at {RATE_FIXED}/s: "
                   f"p50 {p50:6.1f} ms, p99 {p99:7.1f} ms", flush=True)
         n = results["node-red"][0]
-        print(f"ratio bridge/node-red: {results['bridge'][0] / n:.2f} (bridge: SQLite outbox, "
-              f"dedupe, SenML + retained values + meta = 6 city messages per uplink)")
+        print(f"ratio bridge/node-red: {results['bridge'][0] / n:.2f} (bridge defaults: SQLite "
+              f"outbox synchronous=FULL, dedupe, SenML pack + retained values + meta per uplink)")
         print(f"ratio bridge-senml-only/node-red: {results['bridge-senml-only'][0] / n:.2f} "
-              f"(one SenML pack + retained meta per uplink; Node-RED: one message, no persistence)")
+              f"(retained_values=false: SenML pack + meta; Node-RED: one message, no persistence)")
     finally:
         broker.close()
         shutil.rmtree(work, ignore_errors=True)
