@@ -134,6 +134,12 @@ class Bridge:
         self._wstore.close()
         self._dstore.close()
 
+    def __enter__(self) -> Bridge:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def _outbox_empty(self) -> bool:
         return self.fatal is not None or (self._drain_inflight == 0
                                           and self._wstore.depth()[0] == 0)

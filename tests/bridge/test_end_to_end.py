@@ -351,6 +351,19 @@ def test_sigterm_keeps_the_outbox(mosquitto: Mosquitto, tmp_path: Path) -> None:
         city.close()
 
 
+def test_bridge_is_a_context_manager(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    doc = harness.bridge_doc(tmp_path / "s", mosquitto.port, mosquitto.port)
+    with Bridge(harness.config.parse(doc)) as b:
+        harness.wait_until(lambda: b.health()[0], 15, "connections up")
+        col = harness.Collector(mosquitto.port, topic=harness.PREFIX + "/+/senml")
+        pub = harness.Publisher(mosquitto.port)
+        pub.publish(lns.cs_topic(EUI), lns.dumps(lns.cs_up(EUI, 1, FRAME)))
+        col.wait_for("/senml")
+        col.close()
+        pub.close()
+    assert not b.health()[0]  # stopped: connections closed
+
+
 def test_a_broken_database_stops_the_bridge_visibly(mosquitto: Mosquitto, tmp_path: Path) -> None:
     b = harness.start_bridge(harness.bridge_doc(tmp_path / "s", mosquitto.port, mosquitto.port))
     try:
