@@ -56,7 +56,3 @@ class CityTopics:
 
     def deadletter(self) -> str:
         return f"{self.prefix}/_deadletter"
-
-    def status(self) -> str:
-        """The bridge's own online/offline status (retained, with a will)."""
-        return f"{self.prefix}/_bridge/status"
