@@ -191,3 +191,24 @@ def test_random_messages_never_stop_the_bridge(
     harness.wait_until(lambda: (f"urn:dev:mac:{eui}:", t) in col.senml_keys(), 20,
                        "the sentinel uplink", col.cond)
     assert b.health()[0]
+
+
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+def test_input_session_keeps_messages_while_the_bridge_is_down(tmp_path: Path, mosquitto: Mosquitto,
+                                                               protocol: str) -> None:
+    src = [{"name": "cs", "lns": "chirpstack", "port": mosquitto.port, "protocol": protocol}]
+    doc = harness.bridge_doc(tmp_path / "s", mosquitto.port, mosquitto.port, sources=src)
+    harness.start_bridge(doc).stop()  # creates the persistent session, then goes away
+    pub = harness.Publisher(mosquitto.port)
+    eui = "70b3d57ed0008888"
+    for i in range(5):
+        pub.publish(lns.cs_topic(eui), lns.dumps(lns.cs_up(eui, i, FRAME, t=1767225600 + i)))
+    pub.wait_all()
+    col = harness.Collector(mosquitto.port, topic=harness.PREFIX + "/+/senml")
+    b = harness.start_bridge(doc)
+    try:
+        assert len(col.wait_for("/senml", 5)) == 5  # queued by the broker in the bridge's session
+    finally:
+        b.stop()
+        col.close()
+        pub.close()
