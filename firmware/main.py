@@ -26,6 +26,15 @@ def _sensor_factory(board, cfg):
                 from battery import Battery
 
                 return Battery(board.adc, cfg["battery_divider"])
+            if name == "sds011" and cfg["uart_sensor"] == name:
+                from sds011 import SDS011
+
+                return SDS011(board.sensor_uart(), sleep=cfg["sds011_sleep"])
+            if name == "a02yyuw" and cfg["uart_sensor"] == name:
+                from a02yyuw import A02YYUW
+
+                return A02YYUW(board.sensor_uart(), cfg["a02yyuw_as"], cfg["a02yyuw_mount_mm"],
+                               cfg["a02yyuw_threshold_mm"])
         except Exception as e:  # SensorError: absent now, retried next cycle
             print("node: %s" % e)
         return None
@@ -52,6 +61,8 @@ def main():
     gc.collect()
     make_sensor = _sensor_factory(board, cfg)
     sensors = {"bme280": make_sensor("bme280"), "battery": make_sensor("battery")}
+    if cfg["uart_sensor"] != "none":
+        sensors[cfg["uart_sensor"]] = make_sensor(cfg["uart_sensor"])
     node = Node(board, modem, cfg, errors, secrets, state, sensors, wdt, make_sensor=make_sensor)
     overrides = state.load_overrides()
     node_config.apply_overrides(cfg, overrides)

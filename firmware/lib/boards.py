@@ -3,8 +3,13 @@
 #
 #   esp32_devkit_rak3172  ESP32 DevKitC: RAK3172 on UART2 (TX GPIO17 -> RAK RX, RX GPIO16 <- RAK TX,
 #                         115200 8N1, facts.md §C.1), BME280 on I2C0 (SDA GPIO21, SCL GPIO22),
-#                         battery divider on GPIO34 (ADC1_CH6, input only, 11 dB attenuation)
-#   virtual               the MicroPython Unix port with tools/virtual_lab/board/machine.py
+#                         battery divider on GPIO34 (ADC1_CH6, input only, 11 dB attenuation),
+#                         one UART sensor (SDS011 or A02YYUW, 9600 8N1) on UART1 remapped to
+#                         TX GPIO27 -> sensor RX, RX GPIO26 <- sensor TX: UART1's default pins
+#                         GPIO9/GPIO10 are wired to the SPI flash on WROOM/WROVER modules and
+#                         must not be used (docs/firmware.md "Wiring")
+#   virtual               the MicroPython Unix port with tools/virtual_lab/board/machine.py:
+#                         modem on UART2 (the emulator's pty), UART sensor simulator on UART1
 
 import time
 
@@ -39,9 +44,23 @@ class Board:
     def reset(self):
         machine.reset()
 
+    _sensor_uart = None
+    SENSOR_UART = (1, None, None)  # (id, tx, rx) of the UART sensor
+
+    def sensor_uart(self):
+        """UART1 at 9600 8N1 for the SDS011 or A02YYUW, created on first use."""
+        if self._sensor_uart is None:
+            uid, tx, rx = self.SENSOR_UART
+            if tx is None:
+                self._sensor_uart = machine.UART(uid, baudrate=9600, timeout=0, rxbuf=256)
+            else:
+                self._sensor_uart = machine.UART(uid, baudrate=9600, tx=tx, rx=rx, timeout=0, rxbuf=256)
+        return self._sensor_uart
+
 
 class Esp32DevkitRak3172(Board):
     name = "esp32_devkit_rak3172"
+    SENSOR_UART = (1, 27, 26)  # UART1 remapped off the flash pins GPIO9/10
 
     def __init__(self):
         super().__init__()
@@ -59,7 +78,7 @@ class Virtual(Board):
 
     def __init__(self):
         super().__init__()
-        self.uart = machine.UART(1, baudrate=115200, timeout=0)
+        self.uart = machine.UART(2, baudrate=115200, timeout=0)  # as on the DevKit
         self.i2c = machine.I2C(0, scl=machine.Pin(22), sda=machine.Pin(21), freq=100000)
         self.adc = machine.ADC(machine.Pin(34), atten=machine.ADC.ATTN_11DB)
 

@@ -12,7 +12,7 @@ import payload_codec
 from join_backoff import JoinBackoff, join_airtime_ms
 from duty_cycle import FRAME_CAP, Ledger, airtime_us, join_airtime_us
 from node_frames import build_frames
-from node_state import FLAG_STATUS_DUE, SENSORS
+from node_state import FLAG_STATUS_DUE, SENSORS, UART_BIT
 from payload_codec.airtime import max_payload
 from sensor import SensorError
 
@@ -21,6 +21,7 @@ _DEEPSLEEP_RESET = const(4)  # machine.DEEPSLEEP_RESET on ESP32 (facts.md §F)
 _JOIN_RETRY_MS = const(60000)  # a failed join waits at least this long (plus duty cycle)
 _SEND_TIMEOUT_MS = const(20000)
 _RESULT_OK = "ok"
+_UART_SENSORS = ("sds011", "a02yyuw")
 
 
 class Node:
@@ -80,8 +81,15 @@ class Node:
         for q in self.cfg["quantities"]:
             values[q] = None  # invalid marker unless a sensor fills it
         mask = 0
-        for i in range(len(SENSORS)):
-            name = SENSORS[i]
+        uart_name = self.cfg.get("uart_sensor", "none")
+        for i in range(len(SENSORS) + 1):
+            if i < len(SENSORS):
+                name = SENSORS[i]
+            elif uart_name != "none":
+                name = uart_name  # the one UART sensor: bit UART_BIT, state.uart_errors
+                i = UART_BIT
+            else:
+                break
             sensor = self.sensors.get(name)
             if sensor is None and self._make_sensor is not None:
                 sensor = self._make_sensor(name)  # retry a sensor that was absent at boot
@@ -92,7 +100,10 @@ class Node:
                 sensor.read(values)
             except SensorError as e:
                 mask |= 1 << i
-                self.state.sensor_errors[i] += 1
+                if i == UART_BIT:
+                    self.state.uart_errors += 1
+                else:
+                    self.state.sensor_errors[i] += 1
                 self.sensors[name] = None
                 for q in _quantities_of(name):
                     if q in values:
@@ -120,6 +131,12 @@ class Node:
                 errs[SENSORS[i]] = s.sensor_errors[i]
             if s.failed_mask & (1 << i):
                 failed.append(SENSORS[i])
+        uart_name = self.cfg.get("uart_sensor", "none")
+        if uart_name != "none":
+            if s.uart_errors:
+                errs[uart_name] = s.uart_errors
+            if s.failed_mask & (1 << UART_BIT):
+                failed.append(uart_name)
         st = {
             "firmware": FIRMWARE,
             "reset_cause": ("unknown", "power_on", "hard", "watchdog", "deep_sleep", "soft")[
@@ -248,8 +265,9 @@ class Node:
             qs = list(cfg["quantities"])
             for q in v:
                 if name == "enable":
-                    if _sensor_of(q) is None:
-                        return "unsupported", False
+                    sn = _sensor_of(q)
+                    if sn is None or (sn in _UART_SENSORS and sn != cfg.get("uart_sensor")):
+                        return "unsupported", False  # no driver, or that sensor is not wired
                     if q not in qs:
                         qs.append(q)
                 elif q in qs:
@@ -359,12 +377,20 @@ def _sensor_of(q):
         return "bme280"
     if q == "battery_voltage":
         return "battery"
+    if q in ("pm2_5", "pm10"):
+        return "sds011"
+    if q in ("distance", "water_level", "occupancy"):
+        return "a02yyuw"
     return None
 
 
 def _quantities_of(name):
     if name == "bme280":
         return ("temperature", "humidity", "pressure")
+    if name == "sds011":
+        return ("pm2_5", "pm10")
+    if name == "a02yyuw":
+        return ("distance", "water_level", "occupancy")
     return ("battery_voltage",)
 
 

@@ -27,7 +27,16 @@ SCHEMA = {
     "bme280_address": (0x76, "i", 0x76, 0x77),
     "battery_divider": (2.0, "f", 1, 20),  # Vbat = Vadc * divider
     "sleep_mode": ("deep", "s", 4, 5),  # "deep" (production) or "light" (keeps RAM)
+    # the one UART sensor (boards.py sensor_uart(): UART1, 9600 8N1; docs/firmware.md "Wiring")
+    "uart_sensor": ("none", "s", 4, 7),  # "none", "sds011" or "a02yyuw"
+    "sds011_sleep": (True, "b", 0, 1),  # fan and laser off between reads (protocol §4)
+    "a02yyuw_as": ("distance", "s", 8, 11),  # "distance", "water_level" or "occupancy"
+    "a02yyuw_mount_mm": (2000, "i", 30, 16000),  # sensor height above the gauge's zero
+    "a02yyuw_threshold_mm": (1000, "i", 30, 4500),  # occupied when the echo is nearer
 }
+
+_UART_SENSORS = ("none", "sds011", "a02yyuw")
+_A02YYUW_AS = ("distance", "water_level", "occupancy")
 
 _SLEEP_MODES = ("deep", "light")
 _BOARDS = ("auto", "esp32_devkit_rak3172", "virtual")  # boards.make() knows each
@@ -60,6 +69,10 @@ def _check(name, v):
         if name == "sleep_mode" and v not in _SLEEP_MODES:
             return None
         if name == "board" and v not in _BOARDS:
+            return None
+        if name == "uart_sensor" and v not in _UART_SENSORS:
+            return None
+        if name == "a02yyuw_as" and v not in _A02YYUW_AS:
             return None
     elif kind == "q":
         if not isinstance(v, list) or not lo <= len(v) <= hi:

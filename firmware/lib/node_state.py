@@ -12,20 +12,24 @@ import struct
 from micropython import const
 
 _MAGIC = const(0x5453)  # "TS"
-_VERSION = const(1)
+_VERSION = const(2)  # 2: UART-sensor error counter
 # Samples reserved per flash write. The counter restarts from the ceiling after power loss,
 # so it never repeats and skips at most _RESERVE - 1 values.
 _RESERVE = const(64)
 # magic, version, flags, counter, ceiling, dc_free_ms, boot_ms, cycles, since_status,
-# wdt_resets, bme280 errors, battery errors, tx errors, dc deferrals, dropped frames,
+# wdt_resets, bme280 errors, battery errors, UART-sensor errors (sds011 or a02yyuw),
+# tx errors, dc deferrals, dropped frames,
 # failed-sensor mask, command opcode, command result, join back-off (window, used ms,
 # next s: join_backoff.JoinBackoff.state()), reset cause the next status reports, crc32
-_FMT = "<HBBIIqqIHHHHHHHBBBBIIBxxI"
+_FMT = "<HBBIIqqIHHHHHHHHBBBBIIBxxI"
 SIZE = struct.calcsize(_FMT)
 
 FLAG_STATUS_DUE = const(1)  # send a status frame in the next cycle
 
 SENSORS = ("bme280", "battery")  # bit order of the failed-sensor mask and error counters
+# bit 2 of the failed-sensor mask (and uart_errors) is the node's one UART sensor, named by
+# the config key "uart_sensor" (an ESP32 DevKit has one free UART: docs/firmware.md "Wiring")
+UART_BIT = const(2)
 
 
 class State:
@@ -47,6 +51,7 @@ class State:
         self.since_status = 0
         self.wdt_resets = 0
         self.sensor_errors = [0, 0]
+        self.uart_errors = 0
         self.tx_errors = 0
         self.dc_deferred = 0
         self.dropped_frames = 0
@@ -73,7 +78,7 @@ class State:
         if v[0] != _MAGIC or v[1] != _VERSION:
             return False
         (_, _, self.flags, self.counter, self.ceiling, self.dc_free_ms, self.boot_ms, self.cycles,
-         self.since_status, self.wdt_resets, e0, e1, self.tx_errors, self.dc_deferred,
+         self.since_status, self.wdt_resets, e0, e1, self.uart_errors, self.tx_errors, self.dc_deferred,
          self.dropped_frames, self.failed_mask, self.cmd_op, self.cmd_result, jw, ju, jn, self.status_cause, _) = v
         self.join_backoff = (jw, ju, jn)
         self.sensor_errors[0] = e0
@@ -89,7 +94,8 @@ class State:
         struct.pack_into(
             _FMT, b, 0, _MAGIC, _VERSION, self.flags, self.counter, self.ceiling, self.dc_free_ms,
             self.boot_ms, self.cycles, self.since_status & 0xFFFF, self.wdt_resets & 0xFFFF,
-            self.sensor_errors[0] & 0xFFFF, self.sensor_errors[1] & 0xFFFF, self.tx_errors & 0xFFFF,
+            self.sensor_errors[0] & 0xFFFF, self.sensor_errors[1] & 0xFFFF,
+            self.uart_errors & 0xFFFF, self.tx_errors & 0xFFFF,
             self.dc_deferred & 0xFFFF, self.dropped_frames & 0xFFFF, self.failed_mask,
             self.cmd_op, self.cmd_result, jb[0], jb[1], jb[2], self.status_cause, 0,
         )

@@ -23,7 +23,8 @@ PATH = [REPO_ROOT / "firmware" / "lib", REPO_ROOT / "tools" / "virtual_lab" / "b
 SETTINGS = settings(max_examples=6, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 KEYS = ["board", "interval_s", "quantities", "confirmed_every", "data_rate", "adr", "status_every",
-        "wdt_timeout_ms", "join_timeout_ms", "bme280_address", "battery_divider", "sleep_mode"]
+        "wdt_timeout_ms", "join_timeout_ms", "bme280_address", "battery_divider", "sleep_mode",
+        "uart_sensor", "sds011_sleep", "a02yyuw_as", "a02yyuw_mount_mm", "a02yyuw_threshold_mm"]
 
 # MicroPython strings are UTF-8 and its json does not join "\ud800\udc00" escape pairs, which
 # CPython's json.dumps writes for characters past U+FFFF: keep to the BMP, without surrogates

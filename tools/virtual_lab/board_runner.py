@@ -118,6 +118,7 @@ class VirtualNode:
         heapsize: str | None = None,
         bme280_address: int | None = 0x76,
         adc_divider: float = 2.0,
+        uart_sensor: str | None = None,
         vclock_start_ms: int = 0,
         log: Callable[[str], None] | None = None,
     ) -> None:
@@ -134,6 +135,7 @@ class VirtualNode:
         self.heapsize = heapsize
         self.bme280_address = bme280_address
         self.adc_divider = adc_divider
+        self.uart_sensor = uart_sensor  # "sds011" | "a02yyuw": the simulator on UART1
         self._log = log
         self.vclock_ms = vclock_start_ms  # where in the scenario the node's life starts
         self.console: list[str] = []
@@ -187,6 +189,7 @@ class VirtualNode:
             "time_scale": self.time_scale,
             "adc_divider": self.adc_divider,
             "bme280_address": self.bme280_address,
+            "uart_sim": {"1": self.uart_sensor} if self.uart_sensor else {},
         }))
         return p
 

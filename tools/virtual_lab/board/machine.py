@@ -11,9 +11,10 @@ the runner starts it again as the matching reset cause, keeping the RTC memory f
 Known differences from an ESP32: the clock runs at real speed while awake and sleeps are
 shortened by the time scale; UART baud rates are not simulated (a pty moves bytes at once);
 the watchdog is enforced by the runner in real time; I2C has only the devices the scenario
-wires (a BME280 at 0x76/0x77); ADC.read_uv() returns the scenario's battery voltage divided
-by the board's divider, without noise; RTC memory is lost only when the runner deletes its
-file (power loss).
+wires (a BME280 at 0x76/0x77); a UART named in the board file's "uart_sim" is a simulated
+sensor (sds011_sim.py, a02yyuw_sim.py, fed by the scenario's pm2_5/pm10/distance signals);
+ADC.read_uv() returns the scenario's battery voltage divided by the board's divider,
+without noise; RTC memory is lost only when the runner deletes its file (power loss).
 """
 
 import errno
@@ -236,12 +237,33 @@ class ADC:
         pass
 
 
+def _uart_sim(name):
+    """The simulated sensor on a UART (board file "uart_sim": {"<id>": "sds011"|"a02yyuw"})."""
+    if name == "sds011":
+        import sds011_sim
+
+        return sds011_sim.SDS011Sim(lambda: (_signal("pm2_5", 8.0), _signal("pm10", 14.0)),
+                                    lambda: _condition("sds011"), time.ticks_ms, time.ticks_diff)
+    if name == "a02yyuw":
+        import a02yyuw_sim
+
+        return a02yyuw_sim.A02YYUWSim(lambda: _signal("distance", 1.0), lambda: _condition("a02yyuw"),
+                                      time.ticks_ms, time.ticks_diff)
+    raise OSError(errno.ENODEV, "no UART simulator %r" % (name,))
+
+
 class UART:
-    """A UART on the pseudo-terminal the board file names for this id (the modem emulator)."""
+    """A UART on the pseudo-terminal the board file names for this id (the modem emulator),
+    or a simulated UART sensor when the board file's "uart_sim" names one for this id."""
 
     def __init__(self, id, baudrate=115200, tx=None, rx=None, timeout=0, rxbuf=256, **kw):
         import termios
 
+        self._sim = None
+        sim = _cfg().get("uart_sim", {}).get(str(id))
+        if sim:
+            self._sim = _uart_sim(sim)
+            return
         path = _cfg()["uart"][str(id)]
         self._f = open(path, "r+b")  # noqa: SIM115 - closed in deinit()
         termios.setraw(self._f.fileno())
@@ -251,9 +273,13 @@ class UART:
         self._timeout = timeout
 
     def any(self):
+        if self._sim is not None:
+            return self._sim.any()
         return 1 if self._poll.poll(0) else 0
 
     def readinto(self, buf, nbytes=None):
+        if self._sim is not None:
+            return self._sim.readinto(buf, nbytes)
         # a pty read blocks until the buffer is full (MicroPython streams): read the bytes
         # that poll() says are waiting, one at a time
         n = len(buf) if nbytes is None else nbytes
@@ -267,11 +293,15 @@ class UART:
         return got or None
 
     def read(self, n=256):
+        if self._sim is not None:
+            n = min(n, self._sim.any())
         b = bytearray(n)
         k = self.readinto(b)
         return bytes(b[:k]) if k else None
 
     def readline(self):
+        if self._sim is not None:
+            raise OSError(errno.EINVAL, "readline on a simulated sensor UART")
         out = bytearray()
         while self._poll.poll(self._timeout):
             self._f.readinto(self._one)
@@ -281,10 +311,13 @@ class UART:
         return bytes(out) if out else None
 
     def write(self, buf):
+        if self._sim is not None:
+            return self._sim.write(buf)
         return self._f.write(buf)  # unbuffered FileIO: no flush (fsync fails on a pty)
 
     def deinit(self):
-        self._f.close()
+        if self._sim is None:
+            self._f.close()
 
 
 class RTC:

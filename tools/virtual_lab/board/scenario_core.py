@@ -7,10 +7,12 @@ A scenario is a JSON object:
 Time is the node's virtual clock in seconds (0 = its first power-on). Before the first
 point and after the last, a signal holds its end value. Event kinds: "removed" (the part
 stops answering for good), "nack" (I2C errors in [at_s, until_s)), "stuck" (the BME280
-never finishes a measurement in [at_s, until_s)).
+never finishes a measurement in [at_s, until_s)); for the UART sensors (sds011, a02yyuw)
+"badsum" (every frame's checksum is wrong in [at_s, until_s)) and "garbage" (noise bytes
+before every frame in [at_s, until_s)).
 """
 
-EVENT_KINDS = ("removed", "nack", "stuck")
+EVENT_KINDS = ("removed", "nack", "stuck", "badsum", "garbage")
 
 
 def value_at(points, t_s):

@@ -1,0 +1,162 @@
+# Nova Fitness SDS011 PM2.5 / PM10 sensor over UART (9600 8N1), in query mode.
+# Nova Fitness "Laser Dust Sensor Control Protocol V1.3" (the datasheet's protocol annex):
+#   replies are 10 bytes  AA <C0|C5> D1..D6 CHK AB,  CHK = (D1 + ... + D6) & 0xFF
+#   C0 data reply: D1 D2 = PM2.5 low/high, D3 D4 = PM10 low/high (0.1 ug/m3), D5 D6 = device id
+#   commands are 19 bytes AA B4 D1..D15 CHK AB, CHK = (D1 + ... + D15) & 0xFF,
+#   D14 D15 = device id (FF FF: any sensor)
+#   §1 "Set data reporting mode"  D1=02 D2=01(set) D3=01(query mode)   -> AA C5 02 ...
+#   §2 "Query data command"       D1=04                                -> AA C0 ...
+#   §4 "Set sleep and work"       D1=06 D2=01(set) D3=00 sleep / 01 work -> AA C5 06 ...
+# Factory default is active reporting (a C0 frame every second): the driver switches to
+# query mode once per boot and skips any active-mode frame still in flight.
+# Measuring range 0.0-999.9 ug/m3 (datasheet §"Technical parameters").
+
+import time
+
+from micropython import const
+
+from sensor import Sensor, SensorError
+
+_HEAD = const(0xAA)
+_TAIL = const(0xAB)
+_CMD = const(0xB4)
+_DATA = const(0xC0)
+_REPLY = const(0xC5)
+_SET_MODE = const(0x02)
+_QUERY = const(0x04)
+_SLEEP_WORK = const(0x06)
+_MAX_TENTHS = const(9999)  # 999.9 ug/m3, the datasheet's measuring range
+_POLL_MS = const(1)
+
+
+class SDS011(Sensor):
+    NAME = "sds011"
+    QUANTITIES = ("pm2_5", "pm10")
+
+    def __init__(self, uart, timeout_ms=1000, sleep=True):
+        self._uart = uart
+        self._timeout = timeout_ms
+        self._sleep = sleep  # sleep the fan and laser between reads (§4)
+        self._cmd = bytearray(19)
+        self._rx = bytearray(10)
+        self._one = bytearray(1)
+        self._query_mode = False
+        self._heard = False
+        self.bad_frames = 0  # frames dropped for a bad checksum or tail, since boot
+
+    def _send(self, d1, d2, d3):
+        c = self._cmd
+        for i in range(19):
+            c[i] = 0
+        c[0] = _HEAD
+        c[1] = _CMD
+        c[2] = d1
+        c[3] = d2
+        c[4] = d3
+        c[15] = 0xFF  # device id FFFF: whichever sensor is on the line
+        c[16] = 0xFF
+        s = 0
+        for i in range(2, 17):
+            s += c[i]
+        c[17] = s & 0xFF
+        c[18] = _TAIL
+        self._uart.write(c)
+
+    def _byte(self, t0):
+        """The next received byte, or -1 at the deadline."""
+        u = self._uart
+        one = self._one
+        while True:
+            if u.any() and u.readinto(one, 1):
+                return one[0]
+            if time.ticks_diff(time.ticks_ms(), t0) > self._timeout:
+                return -1
+            time.sleep_ms(_POLL_MS)
+
+    def _expect(self, kind, cmd):
+        """Fill self._rx with the next valid reply of ``kind`` (and command ``cmd`` for C5).
+
+        Resynchronises on a bad frame (§ frame format: head AA, tail AB, checksum) by searching
+        the next AA inside the bytes already read; SensorError at the deadline."""
+        rx = self._rx
+        t0 = time.ticks_ms()
+        n = 0
+        got = 0
+        bad = 0
+        while True:
+            b = self._byte(t0)
+            if b < 0:
+                if bad:
+                    raise SensorError("sds011: %d bad frame(s), no valid reply" % bad)
+                if got:
+                    raise SensorError("sds011: %d byte(s) of noise, no valid reply" % got)
+                raise SensorError("sds011: no answer in %d ms" % self._timeout)
+            got += 1
+            self._heard = True
+            if n == 0 and b != _HEAD:
+                continue
+            rx[n] = b
+            n += 1
+            if n < 10:
+                continue
+            s = 0
+            for i in range(2, 8):
+                s += rx[i]
+            if rx[9] == _TAIL and (rx[1] == _DATA or rx[1] == _REPLY) and s & 0xFF == rx[8]:
+                if rx[1] == kind and (kind == _DATA or rx[2] == cmd):
+                    return
+                n = 0  # a valid frame of another kind (an active-mode report): skip it
+                continue
+            bad += 1
+            self.bad_frames += 1
+            n = self._resync()
+
+    def _resync(self):
+        # keep the bytes after the failed head from the next AA on: they may be a real frame
+        rx = self._rx
+        for j in range(1, 10):
+            if rx[j] == _HEAD:
+                k = 10 - j
+                for i in range(k):
+                    rx[i] = rx[j + i]
+                return k
+        return 0
+
+    def _drain(self):
+        u = self._uart
+        one = self._one
+        for _ in range(512):  # bounded: at most two UART FIFOs of stale bytes
+            if not u.any() or not u.readinto(one, 1):
+                return
+
+    def _measure(self):
+        if self._sleep:
+            self._send(_SLEEP_WORK, 1, 1)  # §4: wake (set work mode)
+            self._expect(_REPLY, _SLEEP_WORK)
+        if not self._query_mode:
+            self._send(_SET_MODE, 1, 1)  # §1: query reporting mode
+            self._expect(_REPLY, _SET_MODE)
+            self._query_mode = True
+        self._send(_QUERY, 0, 0)  # §2: query data
+        self._expect(_DATA, 0)
+        rx = self._rx
+        return rx[2] | (rx[3] << 8), rx[4] | (rx[5] << 8)
+
+    def read(self, out):
+        self._drain()
+        self._heard = False
+        try:
+            pm25, pm10 = self._measure()
+        finally:
+            if self._sleep and self._heard:  # nothing on the line: no second timeout
+                # §4: sleep again, also after a failed read (the fan draws ~70 mA awake);
+                # a missed reply costs power, not data
+                self._send(_SLEEP_WORK, 1, 0)
+                try:
+                    self._expect(_REPLY, _SLEEP_WORK)
+                except SensorError:
+                    pass
+        if pm25 > _MAX_TENTHS or pm10 > _MAX_TENTHS:
+            raise SensorError("sds011: reading above the 999.9 ug/m3 range")
+        out["pm2_5"] = pm25 / 10
+        out["pm10"] = pm10 / 10
