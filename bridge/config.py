@@ -74,6 +74,7 @@ class Config:
     downlink_min_interval_s: float = 60.0
     downlink_confirmed: bool = False
     announce_layout: bool = True
+    unknown_device_commands: str = "reject"
     retained_values: bool = True
     retained_delay_s: float = 1.0
     home_assistant: bool = False
@@ -98,6 +99,7 @@ _BRIDGE_KEYS = {
     "outbox_max_rows": int, "synchronous": str, "batch_max": int, "input_queue": int,
     "drain_window": int, "drain_timeout_s": (int, float), "downlink_min_interval_s": (int, float),
     "downlink_confirmed": bool, "announce_layout": bool, "retained_values": bool,
+    "unknown_device_commands": str,
     "retained_delay_s": (int, float),
     "home_assistant": bool, "home_assistant_prefix": str, "log_level": str,
 }
@@ -231,6 +233,8 @@ def parse(doc: dict[str, Any], base_dir: Path | None = None) -> Config:
                         *cfg.decode_devices.items()]:
         if mode not in MODES:
             raise ConfigError(f"[decode] {where} = {mode!r}: mode must be one of {MODES}")
+    if cfg.unknown_device_commands not in ("reject", "ignore"):
+        raise ConfigError("[bridge] unknown_device_commands must be reject or ignore")
     if cfg.synchronous not in ("FULL", "NORMAL", "EXTRA"):
         raise ConfigError("[bridge] synchronous must be FULL, NORMAL or EXTRA")
     for k in ("outbox_max_rows", "batch_max", "input_queue", "drain_window", "max_message_bytes"):

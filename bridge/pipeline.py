@@ -236,6 +236,8 @@ class Processor:
             return
         try:
             if dev_eui not in self.devices and dev_eui not in b.devices:
+                if self.cfg.unknown_device_commands == "ignore":
+                    return  # partitioned instances: the one that knows the device answers
                 raise CommandRejected("unknown_device", f"no uplink from {dev_eui} seen yet")
             self.limiter.check(dev_eui, time.monotonic())
         except CommandRejected as e:

@@ -258,6 +258,20 @@ def test_invalid_commands_are_rejected_with_reasons(mosquitto: Mosquitto, tmp_pa
         r.close()
 
 
+def test_partitioned_instances_ignore_commands_for_devices_they_do_not_serve(
+        mosquitto: Mosquitto, tmp_path: Path) -> None:
+    r = Rig(mosquitto, tmp_path, unknown_device_commands="ignore")
+    try:
+        r.up(lns.cs_up(EUI, 1, FRAME))
+        r.col.wait_for(f"{EUI}/senml")
+        r.command("ffffffffffffffff", b'{"reboot": true}')  # another instance's device
+        r.command(EUI, b'{"reboot": true}')
+        (res,) = r.col.wait_for("/command/result")
+        assert res["status"] == "queued" and r.col.count("ffffffffffffffff/command/result") == 0
+    finally:
+        r.close()
+
+
 def test_dedupe_survives_a_restart(rig: Rig) -> None:
     msg = lns.cs_up(EUI, 1, FRAME)
     rig.up(msg)
