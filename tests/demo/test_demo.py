@@ -131,7 +131,14 @@ def test_demo_readings_reach_the_city_topics_and_nothing_is_left_running() -> No
         assert bat and all(3.8 <= v <= 4.2 for v in bat), recs
     air = city[PROFILES[0].deveui]
     assert any(re.search(r"temperature=-?[\d.]+", r) for r in air), air
-    assert any("pm2_5=invalid" in r for r in air), air  # no PM driver yet: the invalid marker
+    # the UART sensors measure (SDS011, A02YYUW as water level and as parking occupancy)
+    assert any(re.search(r"pm2_5=[\d.]+, pm10=[\d.]+", r) for r in air), air
+    water = city[PROFILES[1].deveui]
+    assert any(re.search(r"water_level=[\d.]+", r) for r in water), water
+    assert all("water_level=invalid" not in r for r in water), water
+    assert any("water_temperature=invalid" in r for r in water), water  # no DS18B20 driver yet
+    parking = city[PROFILES[2].deveui]
+    assert any(re.search(r"occupancy=(True|False)", r) for r in parking), parking
     summary = demo.lines[-1]
     m = re.search(r"demo: (\d+) uplinks, (\d+) SenML packs", summary)
     assert m and int(m[2]) >= len(PROFILES), summary

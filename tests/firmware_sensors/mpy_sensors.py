@@ -73,6 +73,7 @@ def _read(drv, out):
 
 def _node_cycle(req):
     import mpy_units
+
     from payload_codec.status import decode_status
 
     mpy_units.FLASH = sys.argv[1]
@@ -80,8 +81,8 @@ def _node_cycle(req):
     name = req["uart_sensor"]
     q = ("pm2_5", "pm10") if name == "sds011" else ("water_level",)
     vals = {"pm2_5": 12.5, "pm10": 20.1} if name == "sds011" else {"water_level": 1.234}
-    n, board, modem, bme, logs = mpy_units._node(cfg_over={
-        "board": "virtual", "uart_sensor": name, "quantities": list(q) + ["battery_voltage"]})
+    n, board, modem, _bme, _logs = mpy_units._node(cfg_over={
+        "board": "virtual", "uart_sensor": name, "quantities": list(q) + ["battery_voltage"]})  # noqa: RUF005 - no [*x] on MicroPython
     sensor = mpy_units.FakeSensor(name, q, vals)
     sensor.fail = req["fail"]
     n.sensors[name] = sensor
@@ -120,7 +121,7 @@ def main():
         elif op == "sds011_sim":
             pm = req["pm"]
             cond = req.get("cond", "ok")
-            sim = sds011_sim.SDS011Sim(lambda: pm, lambda: cond, time.ticks_ms, time.ticks_diff,
+            sim = sds011_sim.SDS011Sim(lambda pm=pm: pm, lambda c=cond: c, time.ticks_ms, time.ticks_diff,
                                        seed=req.get("seed", 1))
             drv = SDS011(sim, timeout_ms=req.get("timeout_ms", 100))
             res = [_read(drv, {}) for _ in range(req.get("reads", 1))]
@@ -128,7 +129,7 @@ def main():
         elif op == "a02yyuw_sim":
             m = req["m"]
             cond = req.get("cond", "ok")
-            sim = a02yyuw_sim.A02YYUWSim(lambda: m, lambda: cond, time.ticks_ms, time.ticks_diff,
+            sim = a02yyuw_sim.A02YYUWSim(lambda m=m: m, lambda c=cond: c, time.ticks_ms, time.ticks_diff,
                                          seed=req.get("seed", 1))
             drv = A02YYUW(sim, req.get("as", "distance"), req.get("mount", 0), req.get("threshold", 0),
                           timeout_ms=req.get("timeout_ms", 300))

@@ -6,10 +6,11 @@ Unix port (virtual_lab/board_runner.py, flashed with mpremote); the bridge (``tr
 bridge``, a child process) reads the ChirpStack events and writes SenML to the city topics on
 the same broker.
 
-Known gap: the firmware has drivers for a BME280 and the battery divider only. The water
-level and parking profiles carry quantities without a driver yet (water level, water
-temperature, occupancy; PM for air quality): those go out as the codec's invalid marker
-and show as "—".
+Sensors: every node has the BME280 and the battery divider; the air-quality node an SDS011
+(PM2.5/PM10), the water-level node an A02YYUW ultrasonic gauge 3 m above the gauge's zero
+(water_level = 3 m - distance), the parking node an A02YYUW on a car park ceiling 2.5 m above
+the bay (occupied when the echo is nearer than 1.8 m). Known gap: water_temperature has no
+driver yet (a DS18B20 needs 1-Wire): it goes out as the codec's invalid marker and shows "—".
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ APPEUI = "0000000000000000"
 DEMO_APPKEY = "2b7e151628aed2a6abf7158809cf4f3c"  # a well-known test key: demo nodes only
 
 
+WATER_MOUNT_MM = 3000  # the water-level gauge hangs 3 m above the gauge's zero
+PARKING_MOUNT_MM = 2500  # the parking sensor looks down from a 2.5 m car park ceiling
+PARKING_THRESHOLD_MM = 1800  # an echo nearer than this is a car's roof
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -52,31 +58,55 @@ class Profile:
     deveui: str
     quantities: tuple[str, ...]
     seed: int
+    uart_sensor: str | None = None  # the simulator on the board's UART1
+    sensor_config: tuple[tuple[str, object], ...] = ()  # node config keys for that sensor
 
 
 PROFILES = (
     Profile("air quality", "air_quality", "70b3d57ed0de0001",
-            ("temperature", "humidity", "pressure", "pm2_5", "pm10", "battery_voltage"), 1),
+            ("temperature", "humidity", "pressure", "pm2_5", "pm10", "battery_voltage"), 1,
+            "sds011", (("uart_sensor", "sds011"),)),
     Profile("water level", "water_level", "70b3d57ed0de0002",
-            ("water_level", "water_temperature", "battery_voltage"), 2),
-    Profile("parking", "parking", "70b3d57ed0de0003", ("occupancy", "battery_voltage"), 3),
+            ("water_level", "water_temperature", "battery_voltage"), 2,
+            "a02yyuw", (("uart_sensor", "a02yyuw"), ("a02yyuw_as", "water_level"),
+                        ("a02yyuw_mount_mm", WATER_MOUNT_MM))),
+    Profile("parking", "parking", "70b3d57ed0de0003", ("occupancy", "battery_voltage"), 3,
+            "a02yyuw", (("uart_sensor", "a02yyuw"), ("a02yyuw_as", "occupancy"),
+                        ("a02yyuw_mount_mm", PARKING_MOUNT_MM),
+                        ("a02yyuw_threshold_mm", PARKING_THRESHOLD_MM))),
 )
 
 
 def lively_scenario(seed: int) -> Scenario:
     """Sensor values for a demo node: a day's temperature and humidity curve squeezed into DAY_S so
-    it shows within minutes, slow pressure drift, and a battery visibly draining (4.15 V -> 3.6 V)."""
+    it shows within minutes, slow pressure drift, and a battery visibly draining (4.15 V -> 3.6 V);
+    PM with two rush hours a "day", a river rising after rain and falling, and a parking bay
+    taken and freed (the ultrasonic distance the A02YYUW sees)."""
     rng = random.Random(seed)
     phase = rng.uniform(0, 2 * math.pi)
-    temp, hum, pres, bat = [], [], [], []
+    temp, hum, pres, bat, pm25, pm10, dist = [], [], [], [], [], [], []
+    car = False
     for t in range(0, SCENARIO_S + 1, 300):
         day = math.sin(2 * math.pi * t / DAY_S + phase)
         temp.append([t, round(13 + 8 * day + rng.uniform(-0.3, 0.3), 2)])
         hum.append([t, round(min(100.0, 62 - 18 * day + rng.uniform(-1, 1)), 1)])
         pres.append([t, round(1012 + 6 * math.sin(2 * math.pi * t / (5 * DAY_S) + seed), 2)])
         bat.append([t, round(max(3.6, 4.15 - 0.55 * t / (8 * 3600)), 3)])
+        rush = math.sin(4 * math.pi * t / DAY_S + phase) ** 8  # two traffic peaks a "day"
+        p = 6 + 28 * rush + rng.uniform(0, 3)
+        pm25.append([t, round(p, 1)])
+        pm10.append([t, round(p * 1.7 + rng.uniform(0, 4), 1)])
+        if seed == 2:  # the river: 0.9 m base, a tide-like swing and a flood wave every "day"
+            wave = math.sin(2 * math.pi * t / DAY_S + phase)
+            level = 0.9 + 0.2 * math.sin(2 * math.pi * t / (DAY_S / 3)) + 1.0 * max(0.0, wave) ** 3
+            dist.append([t, round(WATER_MOUNT_MM / 1000 - level + rng.uniform(-0.005, 0.005), 3)])
+        else:  # the parking bay: a car comes or goes now and then
+            if rng.random() < 0.25:
+                car = not car
+            dist.append([t, round(rng.uniform(0.95, 1.25) if car else PARKING_MOUNT_MM / 1000, 3)])
     return Scenario({"name": f"demo node {seed}", "events": [],
-                     "signals": {"temperature": temp, "humidity": hum, "pressure": pres, "battery_voltage": bat}})
+                     "signals": {"temperature": temp, "humidity": hum, "pressure": pres, "battery_voltage": bat,
+                                 "pm2_5": pm25, "pm10": pm10, "distance": dist}})
 
 
 def mosquitto_version() -> str:
@@ -177,10 +207,12 @@ class Fleet:
             self.emulators.append(emu)
             pty = emu.start()
             scen = lively_scenario(p.seed).save(self.workdir / f"scenario-{p.seed}.json")
-            config = {"interval_s": self.interval_s, "quantities": list(p.quantities), "status_every": 12}
+            config = {"interval_s": self.interval_s, "quantities": list(p.quantities), "status_every": 12,
+                      **dict(p.sensor_config)}
             secrets = {"deveui": p.deveui, "appeui": APPEUI, "appkey": DEMO_APPKEY}
             node = VirtualNode(self.workdir / p.profile, uart_pty=pty, config=config, secrets=secrets,
-                               scenario=scen, time_scale=scale, log=self._node_log(p.name))
+                               scenario=scen, time_scale=scale, uart_sensor=p.uart_sensor,
+                               log=self._node_log(p.name))
             self.nodes.append(node)
 
     def _node_log(self, name: str) -> Callable[[str], None]:
