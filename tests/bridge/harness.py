@@ -231,3 +231,9 @@ class BridgeProcess:
         assert self.proc is not None
         self.proc.terminate()
         return self.proc.wait(30)
+
+    def close(self) -> None:
+        """Kill the process if a failed test left it running."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)

@@ -336,9 +336,10 @@ def test_outbox_full_pauses_input_and_loses_nothing(mosquitto: Mosquitto, tmp_pa
 
 def test_sigterm_keeps_the_outbox(mosquitto: Mosquitto, tmp_path: Path) -> None:
     city = Mosquitto().start()
+    doc = harness.bridge_doc(tmp_path / "s", mosquitto.port, city.port, drain_timeout_s=1)
+    bp = harness.BridgeProcess(doc, tmp_path)
     try:
-        doc = harness.bridge_doc(tmp_path / "s", mosquitto.port, city.port, drain_timeout_s=1)
-        bp = harness.BridgeProcess(doc, tmp_path).start()
+        bp.start()
         city.stop()
         pub = harness.Publisher(mosquitto.port)
         for i in range(5):
@@ -362,6 +363,7 @@ def test_sigterm_keeps_the_outbox(mosquitto: Mosquitto, tmp_path: Path) -> None:
         col.close()
         pub.close()
     finally:
+        bp.close()
         city.close()
 
 

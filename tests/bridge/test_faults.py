@@ -6,6 +6,7 @@ reaches the city broker at least once, and exactly once after dedupe by (bn, bt)
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import re
 import time
@@ -17,6 +18,7 @@ import pytest
 import payload_codec
 from tests.bridge import harness, lns
 from trosmart_tools.broker import Mosquitto
+from trosmart_tools.errors import ToolError
 
 N = 10_000
 DEVICES = 50
@@ -30,15 +32,24 @@ SOURCE_RECONNECTS = 'trosmart_bridge_reconnects_total{connection="cs"}'
 SOURCE_DUPLICATES = 'trosmart_bridge_duplicates_total{source="cs"}'
 
 
+def _persistent(data_dir: Path) -> Mosquitto:
+    """A broker whose persistence file survives restarts. Started as root, mosquitto drops to
+    user "mosquitto", which cannot write into pytest's root-only directories: "user root" keeps
+    root (unless the helper already says so, which mosquitto rejects as a duplicate)."""
+    if os.geteuid() == 0:
+        try:
+            return Mosquitto(persistence=True, data_dir=data_dir, extra_conf="user root").start()
+        except ToolError:
+            pass
+    return Mosquitto(persistence=True, data_dir=data_dir).start()
+
+
 @pytest.fixture
 def brokers(tmp_path: Path) -> Iterator[tuple[Mosquitto, Mosquitto]]:
     (tmp_path / "src").mkdir()
     (tmp_path / "city").mkdir()
-    # mosquitto started as root drops to user "mosquitto", which cannot write the persistence
-    # file into pytest's root-only directories; "user root" keeps it (ignored when not root)
-    conf = "user root" if os.geteuid() == 0 else ""
-    src = Mosquitto(persistence=True, data_dir=tmp_path / "src", extra_conf=conf).start()
-    city = Mosquitto(persistence=True, data_dir=tmp_path / "city", extra_conf=conf).start()
+    src = _persistent(tmp_path / "src")
+    city = _persistent(tmp_path / "city")
     try:
         yield src, city
     finally:
@@ -69,6 +80,16 @@ def _metric(text: str, name: str) -> float:
     return float(m.group(1)) if m else 0.0
 
 
+@contextlib.contextmanager
+def _explained(bp: harness.BridgeProcess) -> Iterator[None]:
+    """On a failure, show the bridge's last log lines (its JSON log) with the assertion."""
+    try:
+        yield
+    except AssertionError as e:
+        tail = bp.log.read_text(errors="replace").splitlines()[-15:] if bp.log.exists() else []
+        raise AssertionError(f"{e}\n--- bridge log tail ({bp.log}) ---\n" + "\n".join(tail)) from e
+
+
 def _setup(tmp_path: Path, src: Mosquitto, city: Mosquitto
            ) -> tuple[harness.Collector, harness.BridgeProcess, harness.Publisher]:
     col = harness.Collector(city.port, topic=harness.PREFIX + "/+/senml")
@@ -82,18 +103,20 @@ def test_kill_9_mid_stream_and_restart(tmp_path: Path, brokers: tuple[Mosquitto,
     src, city = brokers
     col, bp, pub = _setup(tmp_path, src, city)
     try:
-        _stream(pub)
-        col.wait_for("/senml", N // 5, timeout_s=60)
-        bp.kill()
-        seen_at_kill = col.count("/senml")
-        bp.start()
-        pub.wait_all(timeout_s=120)
-        harness.wait_until(lambda: col.unique_senml() >= N, 120, "all uplinks at the city",
-                           col.cond)
-        print(f"\n[kill -9] killed after {seen_at_kill} packs")
-        _report("kill -9", col, pub)
-        assert bp.terminate() == 0
+        with _explained(bp):
+            _stream(pub)
+            col.wait_for("/senml", N // 5, timeout_s=60)
+            bp.kill()
+            seen_at_kill = col.count("/senml")
+            bp.start()
+            pub.wait_all(timeout_s=120)
+            harness.wait_until(lambda: col.unique_senml() >= N, 120, "all uplinks at the city",
+                               col.cond)
+            print(f"\n[kill -9] killed after {seen_at_kill} packs")
+            _report("kill -9", col, pub)
+            assert bp.terminate() == 0
     finally:
+        bp.close()
         col.close()
         pub.close()
 
@@ -102,27 +125,29 @@ def test_city_broker_down_10s(tmp_path: Path, brokers: tuple[Mosquitto, Mosquitt
     src, city = brokers
     col, bp, pub = _setup(tmp_path, src, city)
     try:
-        _stream(pub)
-        col.wait_for("/senml", N // 5, timeout_s=60)
-        city.stop()
-        t0 = time.monotonic()
-        harness.wait_until(lambda: _metric(bp.metrics(), "trosmart_bridge_outbox_depth") > 0, 30,
-                           "outbox filling while the city broker is down")
-        depth = _metric(bp.metrics(), "trosmart_bridge_outbox_depth")
-        time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - t0)))
-        city.start()
-        pub.wait_all(timeout_s=120)
-        harness.wait_until(lambda: col.unique_senml() >= N, 120, "all uplinks at the city",
-                           col.cond)
-        reconnects = _metric(bp.metrics(), CITY_RECONNECTS)
-        print(f"\n[city down] outbox depth during outage >= {depth:.0f}, city connections: "
-              f"{reconnects:.0f}")
-        assert reconnects >= 2
-        _report("city down 10 s", col, pub)
-        harness.wait_until(lambda: _metric(bp.metrics(), "trosmart_bridge_outbox_depth") == 0, 30,
-                           "outbox drained")
-        assert bp.terminate() == 0
+        with _explained(bp):
+            _stream(pub)
+            col.wait_for("/senml", N // 5, timeout_s=60)
+            city.stop()
+            t0 = time.monotonic()
+            harness.wait_until(lambda: _metric(bp.metrics(), "trosmart_bridge_outbox_depth") > 0, 30,
+                               "outbox filling while the city broker is down")
+            depth = _metric(bp.metrics(), "trosmart_bridge_outbox_depth")
+            time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - t0)))
+            city.start()
+            pub.wait_all(timeout_s=120)
+            harness.wait_until(lambda: col.unique_senml() >= N, 120, "all uplinks at the city",
+                               col.cond)
+            reconnects = _metric(bp.metrics(), CITY_RECONNECTS)
+            print(f"\n[city down] outbox depth during outage >= {depth:.0f}, city connections: "
+                  f"{reconnects:.0f}")
+            assert reconnects >= 2
+            _report("city down 10 s", col, pub)
+            harness.wait_until(lambda: _metric(bp.metrics(), "trosmart_bridge_outbox_depth") == 0, 30,
+                               "outbox drained")
+            assert bp.terminate() == 0
     finally:
+        bp.close()
         col.close()
         pub.close()
 
@@ -131,18 +156,20 @@ def test_source_broker_restart(tmp_path: Path, brokers: tuple[Mosquitto, Mosquit
     src, city = brokers
     col, bp, pub = _setup(tmp_path, src, city)
     try:
-        _stream(pub)
-        col.wait_for("/senml", N // 5, timeout_s=60)
-        src.restart()
-        pub.wait_all(timeout_s=120)
-        harness.wait_until(lambda: col.unique_senml() >= N, 120, "all uplinks at the city",
-                           col.cond)
-        m = bp.metrics()
-        print(f"\n[source restart] source connections: {_metric(m, SOURCE_RECONNECTS):.0f}, "
-              f"duplicates dropped by the bridge: {_metric(m, SOURCE_DUPLICATES):.0f}")
-        assert _metric(m, SOURCE_RECONNECTS) >= 2
-        _report("source restart", col, pub)
-        assert bp.terminate() == 0
+        with _explained(bp):
+            _stream(pub)
+            col.wait_for("/senml", N // 5, timeout_s=60)
+            src.restart()
+            pub.wait_all(timeout_s=120)
+            harness.wait_until(lambda: col.unique_senml() >= N, 120, "all uplinks at the city",
+                               col.cond)
+            m = bp.metrics()
+            print(f"\n[source restart] source connections: {_metric(m, SOURCE_RECONNECTS):.0f}, "
+                  f"duplicates dropped by the bridge: {_metric(m, SOURCE_DUPLICATES):.0f}")
+            assert _metric(m, SOURCE_RECONNECTS) >= 2
+            _report("source restart", col, pub)
+            assert bp.terminate() == 0
     finally:
+        bp.close()
         col.close()
         pub.close()
