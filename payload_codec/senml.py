@@ -13,11 +13,17 @@ SECONDARY_UNITS = ("hPa", "ug/m3", "ppm", "ppb", "mm", "kWh", "Wh", "/100", "km/
 BVER_SECONDARY = 26
 
 
+_rows: dict = None  # type: ignore[assignment]
+
+
 def _units():
-    u = {}
-    for row in reg.QUANTITIES:
-        u[row[1]] = row
-    return u
+    """Registry rows by name, built once (the bridge calls to_senml for every uplink)."""
+    global _rows
+    if _rows is None:
+        _rows = {}
+        for row in reg.QUANTITIES:
+            _rows[row[1]] = row
+    return _rows
 
 
 def _record(name, unit, value, t):

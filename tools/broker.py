@@ -91,15 +91,16 @@ class Mosquitto:
             os.chmod(pwfile, 0o600)
             subprocess.run(["mosquitto_passwd", "-U", str(pwfile)], check=True, capture_output=True)
             lines += ["allow_anonymous false", f"password_file {pwfile}"]
-            if os.geteuid() == 0:
-                # as root mosquitto drops to the 'mosquitto' user, which cannot read our 0600 file
-                lines.append("user root")
         else:
             lines.append("allow_anonymous true")
         if self.persistence:
             lines += ["persistence true", f"persistence_location {self.dir}/", "autosave_interval 1"]
         else:
             lines.append("persistence false")
+        if os.geteuid() == 0:
+            # as root mosquitto drops to user 'mosquitto', which can neither read our 0600
+            # password file nor write persistence into root-only temporary directories
+            lines.append("user root")
         if self.extra_conf:
             lines.append(self.extra_conf)
         conf.write_text("\n".join(lines) + "\n")

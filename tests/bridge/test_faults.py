@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -18,7 +17,6 @@ import pytest
 import payload_codec
 from tests.bridge import harness, lns
 from trosmart_tools.broker import Mosquitto
-from trosmart_tools.errors import ToolError
 
 N = 10_000
 DEVICES = 50
@@ -33,14 +31,7 @@ SOURCE_DUPLICATES = 'trosmart_bridge_duplicates_total{source="cs"}'
 
 
 def _persistent(data_dir: Path) -> Mosquitto:
-    """A broker whose persistence file survives restarts. Started as root, mosquitto drops to
-    user "mosquitto", which cannot write into pytest's root-only directories: "user root" keeps
-    root (unless the helper already says so, which mosquitto rejects as a duplicate)."""
-    if os.geteuid() == 0:
-        try:
-            return Mosquitto(persistence=True, data_dir=data_dir, extra_conf="user root").start()
-        except ToolError:
-            pass
+    """A broker whose persistence file survives restarts."""
     return Mosquitto(persistence=True, data_dir=data_dir).start()
 
 
