@@ -15,6 +15,7 @@ import time
 from micropython import const
 
 from sensor import Sensor, SensorError
+from uart_frames import ACCEPT, BAD, FrameReader
 
 _HEAD = const(0xFF)
 _MIN_MM = const(30)
@@ -30,71 +31,28 @@ class A02YYUW(Sensor):
     def __init__(self, uart, quantity="distance", mount_mm=0, threshold_mm=0, timeout_ms=500):
         if quantity not in _MODES:
             raise ValueError("a02yyuw: quantity must be one of %s" % ", ".join(_MODES))
-        self._uart = uart
         self.QUANTITIES = (quantity,)
         self._q = quantity
         self._mount = mount_mm
         self._threshold = threshold_mm
-        self._timeout = timeout_ms
-        self._rx = bytearray(4)
-        self._one = bytearray(1)
-        self.bad_frames = 0  # frames dropped for a bad checksum, since boot
+        self._frames = FrameReader(uart, 4, _HEAD, "a02yyuw", timeout_ms, _POLL_MS)
         self.last_mm = None
 
-    def _byte(self, t0):
-        u = self._uart
-        one = self._one
-        while True:
-            if u.any() and u.readinto(one, 1):
-                return one[0]
-            if time.ticks_diff(time.ticks_ms(), t0) > self._timeout:
-                return -1
-            time.sleep_ms(_POLL_MS)
+    def _check(self, rx):
+        return ACCEPT if (_HEAD + rx[1] + rx[2]) & 0xFF == rx[3] else BAD
 
-    def _drain(self):
-        # the module talks all the time: the receive buffer holds frames from before this
-        # wake; drop them and take the next, fresh one
-        u = self._uart
-        one = self._one
-        for _ in range(512):  # bounded: at most two UART FIFOs of stale bytes
-            if not u.any() or not u.readinto(one, 1):
-                return
+    @property
+    def bad_frames(self):
+        """Frames dropped for a bad checksum, since boot."""
+        return self._frames.bad_frames
 
     def distance_mm(self):
         """The next valid frame's distance in mm; SensorError at the deadline."""
-        self._drain()
-        rx = self._rx
-        t0 = time.ticks_ms()
-        n = 0
-        got = 0
-        bad = 0
-        while True:
-            b = self._byte(t0)
-            if b < 0:
-                if bad:
-                    raise SensorError("a02yyuw: %d bad frame(s), no valid reading" % bad)
-                if got:
-                    raise SensorError("a02yyuw: %d byte(s) of noise, no valid reading" % got)
-                raise SensorError("a02yyuw: no data in %d ms" % self._timeout)
-            got += 1
-            if n == 0 and b != _HEAD:
-                continue
-            rx[n] = b
-            n += 1
-            if n < 4:
-                continue
-            if (_HEAD + rx[1] + rx[2]) & 0xFF == rx[3]:
-                return (rx[1] << 8) | rx[2]
-            bad += 1
-            self.bad_frames += 1
-            # resync: the next FF inside the 3 bytes after the false head may start a frame
-            n = 0
-            for j in range(1, 4):
-                if rx[j] == _HEAD:
-                    n = 4 - j
-                    for i in range(n):
-                        rx[i] = rx[j + i]
-                    break
+        # the module talks all the time: drop what was buffered before this wake
+        self._frames.drain()
+        self._frames.next(self._check, "reading", "no data")
+        rx = self._frames.buf
+        return (rx[1] << 8) | rx[2]
 
     def read(self, out):
         mm = self.distance_mm()

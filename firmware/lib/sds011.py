@@ -16,6 +16,7 @@ import time
 from micropython import const
 
 from sensor import Sensor, SensorError
+from uart_frames import ACCEPT, BAD, SKIP, FrameReader
 
 _HEAD = const(0xAA)
 _TAIL = const(0xAB)
@@ -35,14 +36,13 @@ class SDS011(Sensor):
 
     def __init__(self, uart, timeout_ms=1000, sleep=True):
         self._uart = uart
-        self._timeout = timeout_ms
         self._sleep = sleep  # sleep the fan and laser between reads (§4)
         self._cmd = bytearray(19)
-        self._rx = bytearray(10)
-        self._one = bytearray(1)
+        self._frames = FrameReader(uart, 10, _HEAD, "sds011", timeout_ms, _POLL_MS)
+        self._rx = self._frames.buf
+        self._kind = _DATA
+        self._want = 0
         self._query_mode = False
-        self._heard = False
-        self.bad_frames = 0  # frames dropped for a bad checksum or tail, since boot
 
     def _send(self, d1, d2, d3):
         c = self._cmd
@@ -62,72 +62,26 @@ class SDS011(Sensor):
         c[18] = _TAIL
         self._uart.write(c)
 
-    def _byte(self, t0):
-        """The next received byte, or -1 at the deadline."""
-        u = self._uart
-        one = self._one
-        while True:
-            if u.any() and u.readinto(one, 1):
-                return one[0]
-            if time.ticks_diff(time.ticks_ms(), t0) > self._timeout:
-                return -1
-            time.sleep_ms(_POLL_MS)
+    @property
+    def bad_frames(self):
+        """Frames dropped for a bad checksum or tail, since boot."""
+        return self._frames.bad_frames
+
+    def _check(self, rx):
+        s = 0
+        for i in range(2, 8):
+            s += rx[i]
+        if rx[9] != _TAIL or (rx[1] != _DATA and rx[1] != _REPLY) or s & 0xFF != rx[8]:
+            return BAD
+        if rx[1] == self._kind and (self._kind == _DATA or rx[2] == self._want):
+            return ACCEPT
+        return SKIP  # a valid frame of another kind (an active-mode report)
 
     def _expect(self, kind, cmd):
-        """Fill self._rx with the next valid reply of ``kind`` (and command ``cmd`` for C5).
-
-        Resynchronises on a bad frame (§ frame format: head AA, tail AB, checksum) by searching
-        the next AA inside the bytes already read; SensorError at the deadline."""
-        rx = self._rx
-        t0 = time.ticks_ms()
-        n = 0
-        got = 0
-        bad = 0
-        while True:
-            b = self._byte(t0)
-            if b < 0:
-                if bad:
-                    raise SensorError("sds011: %d bad frame(s), no valid reply" % bad)
-                if got:
-                    raise SensorError("sds011: %d byte(s) of noise, no valid reply" % got)
-                raise SensorError("sds011: no answer in %d ms" % self._timeout)
-            got += 1
-            self._heard = True
-            if n == 0 and b != _HEAD:
-                continue
-            rx[n] = b
-            n += 1
-            if n < 10:
-                continue
-            s = 0
-            for i in range(2, 8):
-                s += rx[i]
-            if rx[9] == _TAIL and (rx[1] == _DATA or rx[1] == _REPLY) and s & 0xFF == rx[8]:
-                if rx[1] == kind and (kind == _DATA or rx[2] == cmd):
-                    return
-                n = 0  # a valid frame of another kind (an active-mode report): skip it
-                continue
-            bad += 1
-            self.bad_frames += 1
-            n = self._resync()
-
-    def _resync(self):
-        # keep the bytes after the failed head from the next AA on: they may be a real frame
-        rx = self._rx
-        for j in range(1, 10):
-            if rx[j] == _HEAD:
-                k = 10 - j
-                for i in range(k):
-                    rx[i] = rx[j + i]
-                return k
-        return 0
-
-    def _drain(self):
-        u = self._uart
-        one = self._one
-        for _ in range(512):  # bounded: at most two UART FIFOs of stale bytes
-            if not u.any() or not u.readinto(one, 1):
-                return
+        """Wait for the next valid reply of ``kind`` (and command ``cmd`` for C5) in self._rx."""
+        self._kind = kind
+        self._want = cmd
+        self._frames.next(self._check, "reply", "no answer")
 
     def _measure(self):
         if self._sleep:
@@ -143,12 +97,11 @@ class SDS011(Sensor):
         return rx[2] | (rx[3] << 8), rx[4] | (rx[5] << 8)
 
     def read(self, out):
-        self._drain()
-        self._heard = False
+        self._frames.drain()
         try:
             pm25, pm10 = self._measure()
         finally:
-            if self._sleep and self._heard:  # nothing on the line: no second timeout
+            if self._sleep and self._frames.heard:  # nothing on the line: no second timeout
                 # §4: sleep again, also after a failed read (the fan draws ~70 mA awake);
                 # a missed reply costs power, not data
                 self._send(_SLEEP_WORK, 1, 0)

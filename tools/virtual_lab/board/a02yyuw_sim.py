@@ -10,13 +10,13 @@ before every frame).
 
 Known differences from the part: frames come every 100 ms exactly (the part: 100-300 ms,
 processed value); no measurement noise, no temperature drift of the speed of sound; the
-"real-time value" mode (RX pulled low) is not simulated; the receive buffer keeps the last
-256 bytes (an ESP32 UART with rxbuf=256 drops the newest instead).
+"real-time value" mode (RX pulled low) is not simulated; receive buffer: see uart_sim.py.
 """
+
+from uart_sim import UartSensorSim
 
 PERIOD_MS = 100
 MAX_MM = 4500
-RXBUF = 256
 
 
 def frame(mm):
@@ -25,21 +25,11 @@ def frame(mm):
     return bytearray((0xFF, h, lo, (0xFF + h + lo) & 0xFF))
 
 
-class A02YYUWSim:
+class A02YYUWSim(UartSensorSim):
     def __init__(self, env, condition, ticks_ms, ticks_diff, seed=1):
-        self.env = env
-        self.condition = condition
-        self._ticks = ticks_ms
-        self._diff = ticks_diff
-        self.rx = bytearray()
+        super().__init__(env, condition, ticks_ms, ticks_diff, seed)
         self._last = ticks_ms()
-        self._rng = seed or 1
         self.frames = 0
-
-    def _noise(self):
-        for _ in range(5):
-            self._rng = (self._rng * 1103515245 + 12345) & 0x7FFFFFFF
-            self.rx.append((self._rng >> 16) & 0xFF)
 
     def _tick(self):
         while self._diff(self._ticks(), self._last) >= PERIOD_MS:
@@ -54,20 +44,6 @@ class A02YYUWSim:
                 f[3] = (f[3] + 1) & 0xFF
             self.rx.extend(f)
             self.frames += 1
-        if len(self.rx) > RXBUF:
-            self.rx = self.rx[len(self.rx) - RXBUF:]
-
-    def any(self):
-        self._tick()
-        return len(self.rx)
-
-    def readinto(self, buf, nbytes=None):
-        self._tick()
-        n = min(len(buf) if nbytes is None else nbytes, len(self.rx))
-        for i in range(n):
-            buf[i] = self.rx[i]
-        self.rx = self.rx[n:]
-        return n or None
 
     def write(self, buf):
         return len(buf)  # the module's RX only selects the output mode

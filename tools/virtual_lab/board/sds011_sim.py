@@ -16,8 +16,11 @@ ms at 9600 baud; baud rates are not simulated); every boot starts awake in activ
 real part keeps its reporting mode across power cycles and stays asleep across the ESP32's
 deep sleep); a sleeping sim answers only the 0x06 command (the part's behaviour for other
 commands while asleep is not documented); values do not need the 30 s fan warm-up the
-datasheet asks for; commands with a bad checksum or another device id are ignored silently.
+datasheet asks for; commands with a bad checksum or another device id are ignored silently;
+receive buffer: see uart_sim.py.
 """
+
+from uart_sim import UartSensorSim
 
 DEVICE_ID = (0x12, 0x34)
 ACTIVE_PERIOD_MS = 1000
@@ -50,25 +53,17 @@ def data_frame(pm25, pm10):
     return reply(0xC0, (a & 0xFF, a >> 8, b & 0xFF, b >> 8))
 
 
-class SDS011Sim:
+class SDS011Sim(UartSensorSim):
+    NOISE_BYTES = 7
+
     def __init__(self, env, condition, ticks_ms, ticks_diff, seed=1):
-        self.env = env
-        self.condition = condition
-        self._ticks = ticks_ms
-        self._diff = ticks_diff
-        self.rx = bytearray()  # bytes waiting for the host to read
+        super().__init__(env, condition, ticks_ms, ticks_diff, seed)
         self._cmd = bytearray()
         self.awake = True
         self.query_mode = False
         self.period_min = 0
         self._last_active = ticks_ms()
-        self._rng = seed or 1
         self.commands = 0
-
-    def _noise(self):
-        for _ in range(7):
-            self._rng = (self._rng * 1103515245 + 12345) & 0x7FFFFFFF
-            self.rx.append((self._rng >> 16) & 0xFF)
 
     def _emit(self, frame):
         cond = self.condition()
@@ -88,18 +83,6 @@ class SDS011Sim:
             self._last_active += ACTIVE_PERIOD_MS
             pm25, pm10 = self.env()
             self._emit(data_frame(pm25, pm10))
-
-    def any(self):
-        self._tick()
-        return len(self.rx)
-
-    def readinto(self, buf, nbytes=None):
-        self._tick()
-        n = min(len(buf) if nbytes is None else nbytes, len(self.rx))
-        for i in range(n):
-            buf[i] = self.rx[i]
-        self.rx = self.rx[n:]
-        return n or None
 
     def write(self, buf):
         if self.condition() == "removed":
