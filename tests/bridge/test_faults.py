@@ -81,88 +81,79 @@ def _explained(bp: harness.BridgeProcess) -> Iterator[None]:
         raise AssertionError(f"{e}\n--- bridge log tail ({bp.log}) ---\n" + "\n".join(tail)) from e
 
 
-def _setup(tmp_path: Path, src: Mosquitto, city: Mosquitto
-           ) -> tuple[harness.Collector, harness.BridgeProcess, harness.Publisher]:
+@contextlib.contextmanager
+def _running(tmp_path: Path, src: Mosquitto, city: Mosquitto
+             ) -> Iterator[tuple[harness.Collector, harness.BridgeProcess, harness.Publisher]]:
+    """A city collector, the bridge as a subprocess and a source publisher; closed afterwards,
+    with the bridge's log tail added to any failed assertion."""
     col = harness.Collector(city.port, topic=harness.PREFIX + "/+/senml")
     doc = harness.bridge_doc(tmp_path / "state", src.port, city.port, retained_values=False)
     bp = harness.BridgeProcess(doc, tmp_path).start()
     pub = harness.Publisher(src.port)
-    return col, bp, pub
+    try:
+        with _explained(bp):
+            yield col, bp, pub
+    finally:
+        bp.close()
+        col.close()
+        pub.close()
 
 
 def test_kill_9_mid_stream_and_restart(tmp_path: Path, brokers: tuple[Mosquitto, Mosquitto]) -> None:
     src, city = brokers
-    col, bp, pub = _setup(tmp_path, src, city)
-    try:
-        with _explained(bp):
-            _stream(pub)
-            col.wait_for("/senml", N // 5, timeout_s=60)
-            bp.kill()
-            seen_at_kill = col.count("/senml")
-            bp.start()
-            pub.wait_all(timeout_s=120)
-            harness.wait_until(lambda: col.unique_senml() >= N, 120, "all uplinks at the city",
-                               col.cond)
-            print(f"\n[kill -9] killed after {seen_at_kill} packs")
-            _report("kill -9", col, pub)
-            assert bp.terminate() == 0
-    finally:
-        bp.close()
-        col.close()
-        pub.close()
+    with _running(tmp_path, src, city) as (col, bp, pub):
+        _stream(pub)
+        col.wait_for("/senml", N // 5, timeout_s=60)
+        bp.kill()
+        seen_at_kill = col.count("/senml")
+        bp.start()
+        pub.wait_all(timeout_s=120)
+        harness.wait_until(lambda: col.unique_senml() >= N, 120, "all uplinks at the city",
+                           col.cond)
+        print(f"\n[kill -9] killed after {seen_at_kill} packs")
+        _report("kill -9", col, pub)
+        assert bp.terminate() == 0
 
 
 def test_city_broker_down_10s(tmp_path: Path, brokers: tuple[Mosquitto, Mosquitto]) -> None:
     src, city = brokers
-    col, bp, pub = _setup(tmp_path, src, city)
-    try:
-        with _explained(bp):
-            _stream(pub)
-            col.wait_for("/senml", N // 5, timeout_s=60)
-            city.stop()
-            t0 = time.monotonic()
-            harness.wait_until(lambda: _metric(bp.metrics(), "trosmart_bridge_outbox_depth") > 0, 30,
-                               "outbox filling while the city broker is down")
-            depth = 0.0
-            while time.monotonic() - t0 < OUTAGE_S:  # the outage lasts OUTAGE_S; watch the outbox
-                depth = max(depth, _metric(bp.metrics(), "trosmart_bridge_outbox_depth"))
-                time.sleep(0.5)
-            city.start()
-            pub.wait_all(timeout_s=120)
-            harness.wait_until(lambda: col.unique_senml() >= N, 120, "all uplinks at the city",
-                               col.cond)
-            reconnects = _metric(bp.metrics(), CITY_RECONNECTS)
-            print(f"\n[city down] peak outbox depth during the outage: {depth:.0f}, city connections: "
-                  f"{reconnects:.0f}")
-            assert reconnects >= 2
-            _report("city down 10 s", col, pub)
-            harness.wait_until(lambda: _metric(bp.metrics(), "trosmart_bridge_outbox_depth") == 0, 30,
-                               "outbox drained")
-            assert bp.terminate() == 0
-    finally:
-        bp.close()
-        col.close()
-        pub.close()
+    with _running(tmp_path, src, city) as (col, bp, pub):
+        _stream(pub)
+        col.wait_for("/senml", N // 5, timeout_s=60)
+        city.stop()
+        t0 = time.monotonic()
+        harness.wait_until(lambda: _metric(bp.metrics(), "trosmart_bridge_outbox_depth") > 0, 30,
+                           "outbox filling while the city broker is down")
+        depth = 0.0
+        while time.monotonic() - t0 < OUTAGE_S:  # the outage lasts OUTAGE_S; watch the outbox
+            depth = max(depth, _metric(bp.metrics(), "trosmart_bridge_outbox_depth"))
+            time.sleep(0.5)
+        city.start()
+        pub.wait_all(timeout_s=120)
+        harness.wait_until(lambda: col.unique_senml() >= N, 120, "all uplinks at the city",
+                           col.cond)
+        reconnects = _metric(bp.metrics(), CITY_RECONNECTS)
+        print(f"\n[city down] peak outbox depth during the outage: {depth:.0f}, city connections: "
+              f"{reconnects:.0f}")
+        assert reconnects >= 2
+        _report("city down 10 s", col, pub)
+        harness.wait_until(lambda: _metric(bp.metrics(), "trosmart_bridge_outbox_depth") == 0, 30,
+                           "outbox drained")
+        assert bp.terminate() == 0
 
 
 def test_source_broker_restart(tmp_path: Path, brokers: tuple[Mosquitto, Mosquitto]) -> None:
     src, city = brokers
-    col, bp, pub = _setup(tmp_path, src, city)
-    try:
-        with _explained(bp):
-            _stream(pub)
-            col.wait_for("/senml", N // 5, timeout_s=60)
-            src.restart()
-            pub.wait_all(timeout_s=120)
-            harness.wait_until(lambda: col.unique_senml() >= N, 120, "all uplinks at the city",
-                               col.cond)
-            m = bp.metrics()
-            print(f"\n[source restart] source connections: {_metric(m, SOURCE_RECONNECTS):.0f}, "
-                  f"duplicates dropped by the bridge: {_metric(m, SOURCE_DUPLICATES):.0f}")
-            assert _metric(m, SOURCE_RECONNECTS) >= 2
-            _report("source restart", col, pub)
-            assert bp.terminate() == 0
-    finally:
-        bp.close()
-        col.close()
-        pub.close()
+    with _running(tmp_path, src, city) as (col, bp, pub):
+        _stream(pub)
+        col.wait_for("/senml", N // 5, timeout_s=60)
+        src.restart()
+        pub.wait_all(timeout_s=120)
+        harness.wait_until(lambda: col.unique_senml() >= N, 120, "all uplinks at the city",
+                           col.cond)
+        m = bp.metrics()
+        print(f"\n[source restart] source connections: {_metric(m, SOURCE_RECONNECTS):.0f}, "
+              f"duplicates dropped by the bridge: {_metric(m, SOURCE_DUPLICATES):.0f}")
+        assert _metric(m, SOURCE_RECONNECTS) >= 2
+        _report("source restart", col, pub)
+        assert bp.terminate() == 0

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from payload_codec.downlink import INTERVAL_MAX, INTERVAL_MIN
+
 NAME = "lab"
 HELP = "run virtual nodes (real firmware) + RAK3172 emulators + simulated network server"
 DESCRIPTION = __doc__
@@ -57,8 +59,8 @@ class VirtualLab:
 
         if nodes < 1:
             raise ToolError("--nodes must be at least 1")
-        if not 10 <= interval <= 86400:
-            raise ToolError("--interval must be 10..86400 s (the codec's set_interval_s range)")
+        if not INTERVAL_MIN <= interval <= INTERVAL_MAX:
+            raise ToolError(f"--interval must be {INTERVAL_MIN}..{INTERVAL_MAX} s (the codec's set_interval_s range)")
         if time_scale <= 0:
             raise ToolError("--time-scale must be > 0")
         self.n = nodes
