@@ -8,13 +8,13 @@ and is echoed on command/result. The downlink goes out on fPort COMMAND (10).
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 from typing import Any
 
 import payload_codec
 from payload_codec import fports
 
+from . import jsonio
 from .errors import CommandRejected
 from .parse_tts import CORRELATION_PREFIX
 
@@ -26,7 +26,7 @@ def parse_command(payload: bytes) -> tuple[dict[str, Any], str | None, bytes]:
     if len(payload) > MAX_COMMAND_BYTES:
         raise CommandRejected("oversize", f"command is {len(payload)} bytes, limit {MAX_COMMAND_BYTES}")
     try:
-        doc = json.loads(payload)
+        doc = jsonio.loads(payload)
     except (UnicodeDecodeError, ValueError) as e:
         raise CommandRejected("invalid_json", str(e)) from None
     if not isinstance(doc, dict):
@@ -55,7 +55,7 @@ def lns_message(lns: str, dev_eui: str, frame: bytes, command_id: str, confirmed
         msg = {"downlinks": [{"f_port": fports.COMMAND, "frm_payload": data, "priority": "NORMAL",
                               "confirmed": confirmed,
                               "correlation_ids": [CORRELATION_PREFIX + command_id]}]}
-    return json.dumps(msg, separators=(",", ":")).encode()
+    return jsonio.dumps(msg)
 
 
 class RateLimiter:

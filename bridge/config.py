@@ -201,8 +201,8 @@ def parse(doc: dict[str, Any], base_dir: Path | None = None) -> Config:
         if lns not in LNS_KINDS:
             raise ConfigError(f"[{where}] lns must be one of {LNS_KINDS}, got {lns!r}")
         name = s.get("name", f"{lns}{i}")
-        if name in names:
-            raise ConfigError(f"[{where}] name {name!r} is used twice")
+        if name in names or name == "city":
+            raise ConfigError(f"[{where}] name {name!r} is used twice (\"city\" is the city connection)")
         names.add(name)
         t = {k: v for k, v in s.items() if k != "name"}
         t.setdefault("topics", list(DEFAULT_TOPICS[lns]))

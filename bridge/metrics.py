@@ -8,46 +8,87 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 _PREFIX = "trosmart_bridge_"
 
 
-class Metrics:
+def _counter(r: CollectorRegistry, name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
+    return Counter(_PREFIX + name, doc, list(labels), registry=r)
+
+
+class PipelineMetrics:
+    """What the worker process counts (parse, dedupe, decode, outbox). It lives in the worker
+    and reaches the endpoint as a ``snapshot`` every ``SNAPSHOT_EVERY_S``."""
+
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
-        self.uplinks_in = Counter(_PREFIX + "uplinks_in", "Uplinks received", ["source"], registry=r)
-        self.uplinks_out = Counter(_PREFIX + "uplinks_out", "SenML packs committed to the outbox",
-                                   ["source"], registry=r)
-        self.duplicates = Counter(_PREFIX + "duplicates", "Uplinks dropped as duplicates",
-                                  ["source"], registry=r)
-        self.decode_errors = Counter(_PREFIX + "decode_errors", "Messages dead-lettered, by reason",
-                                     ["reason"], registry=r)
-        self.events = Counter(_PREFIX + "events", "Non-uplink events", ["kind"], registry=r)
-        self.commands = Counter(_PREFIX + "commands", "Command outcomes", ["status"], registry=r)
-        self.published = Counter(_PREFIX + "published", "Messages PUBACKed by the city broker",
-                                 registry=r)
+        self.uplinks_in = _counter(r, "uplinks_in", "Uplinks received", ("source",))
+        self.uplinks_out = _counter(r, "uplinks_out", "SenML packs committed to the outbox", ("source",))
+        self.duplicates = _counter(r, "duplicates", "Uplinks dropped as duplicates", ("source",))
+        self.decode_errors = _counter(r, "decode_errors", "Messages dead-lettered, by reason", ("reason",))
+        self.events = _counter(r, "events", "Non-uplink events", ("kind",))
+        self.commands = _counter(r, "commands", "Command outcomes", ("status",))
         self.outbox_depth = Gauge(_PREFIX + "outbox_depth", "Rows waiting in the outbox", registry=r)
         self.outbox_age = Gauge(_PREFIX + "outbox_oldest_age_seconds", "Age of the oldest outbox row",
                                 registry=r)
         self.outbox_full = Gauge(_PREFIX + "outbox_full", "1 while input is paused: outbox full",
                                  registry=r)
-        self.outbox_full_total = Counter(_PREFIX + "outbox_full_pauses", "Times input was paused",
-                                         registry=r)
+        self.outbox_full_total = _counter(r, "outbox_full_pauses", "Times input was paused")
+        self._children: dict[tuple[str, str], Any] = {}
+
+    def child(self, metric: str, label: str) -> Any:
+        """A labelled child, looked up once (``labels()`` costs a lock and a tuple per call)."""
+        c = self._children.get((metric, label))
+        if c is None:
+            c = self._children[(metric, label)] = getattr(self, metric).labels(label)
+        return c
+
+    def snapshot(self) -> list[Metric]:
+        return list(self.registry.collect())
+
+
+class _Snapshot(Collector):
+    """The worker's latest snapshot, exposed by the main process's registry."""
+
+    def __init__(self) -> None:
+        self.metrics: list[Metric] = []
+
+    def collect(self) -> Iterable[Metric]:
+        return list(self.metrics)
+
+
+class Metrics:
+    """The main process's registry: connections and the drain, plus the worker's snapshot."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.published = _counter(r, "published", "Messages PUBACKed by the city broker")
         self.lag = Histogram(_PREFIX + "end_to_end_lag_seconds",
                              "LNS reception to city PUBACK", registry=r,
                              buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600))
-        self.reconnects = Counter(_PREFIX + "reconnects", "Connections (re)established",
-                                  ["connection"], registry=r)
+        self.reconnects = _counter(r, "reconnects", "Connections (re)established", ("connection",))
         self.connected = Gauge(_PREFIX + "connected", "1 while connected", ["connection"], registry=r)
+        self.worker = _Snapshot()
+        r.register(self.worker)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    def value(self, name: str, **labels: str) -> float | None:
+        """One sample by its full name (``trosmart_bridge_uplinks_in_total``) and labels."""
+        for m in self.registry.collect():
+            for s in m.samples:
+                if s.name == name and s.labels == labels:
+                    return float(s.value)
+        return None
 
 
 class HttpEndpoint:

@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
+
+
+class InMessage(NamedTuple):
+    """One MQTT message as a connection received it (a tuple: cheap to hand to the worker
+    process)."""
+
+    conn: str
+    topic: str
+    payload: bytes
+    qos: int
+    mid: int
+    generation: int
+    retain: bool = False
 
 
 @dataclass(frozen=True)

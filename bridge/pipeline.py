@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import commands, decoding, homeassistant, meta, parse_chirpstack, parse_tts
+from . import commands, decoding, homeassistant, jsonio, meta, parse_chirpstack, parse_tts
 from .config import Config
 from .errors import CommandRejected, InputError
 from .logs import Throttle, event
-from .metrics import Metrics
-from .model import DeviceEvent, Event, Ignored, Uplink
-from .mqtt import InMessage
+from .metrics import PipelineMetrics
+from .model import DeviceEvent, Event, Ignored, InMessage, Uplink
 from .store import OutRow
 from .topics import CityTopics
 
@@ -32,7 +30,7 @@ ANNOUNCE_EVERY_S = 600.0
 
 
 def _json(doc: Any) -> bytes:
-    return json.dumps(doc, separators=(",", ":")).encode()
+    return jsonio.dumps(doc)
 
 
 @dataclass
@@ -68,7 +66,7 @@ class Batch:
 
 
 class Processor:
-    def __init__(self, cfg: Config, metrics: Metrics, devices: dict[str, dict[str, Any]],
+    def __init__(self, cfg: Config, metrics: PipelineMetrics, devices: dict[str, dict[str, Any]],
                  seen_many: Callable[[list[str]], set[str]],
                  command_lookup: Callable[[str], tuple[str, str | None] | None],
                  source_lns: dict[str, str]) -> None:
@@ -132,14 +130,14 @@ class Processor:
             if known is None:
                 known = self._seen_many([ev.dedupe_key])
             if ev.dedupe_key in known:
-                self.metrics.uplinks_in.labels(msg.conn).inc()
-                self.metrics.duplicates.labels(msg.conn).inc()
+                self.metrics.child("uplinks_in", msg.conn).inc()
+                self.metrics.child("duplicates", msg.conn).inc()
                 return
             self._uplink(msg, ev, b)
         elif isinstance(ev, DeviceEvent):
             self._device_event(ev, b)
         elif isinstance(ev, Ignored):
-            self.metrics.events.labels("ignored").inc()
+            self.metrics.child("events", "ignored").inc()
 
     def _state(self, b: Batch, dev_eui: str) -> dict[str, Any]:
         st = b.devices.get(dev_eui)
@@ -149,9 +147,9 @@ class Processor:
         return st
 
     def _uplink(self, msg: InMessage, up: Uplink, b: Batch) -> None:
-        self.metrics.uplinks_in.labels(msg.conn).inc()
+        self.metrics.child("uplinks_in", msg.conn).inc()
         if up.dedupe_key in b.seen_keys:
-            self.metrics.duplicates.labels(msg.conn).inc()
+            self.metrics.child("duplicates", msg.conn).inc()
             return
         b.seen_keys.add(up.dedupe_key)
         b.seen.append((up.dedupe_key, time.time()))
@@ -165,7 +163,8 @@ class Processor:
         b.uplinks += 1
 
     def _decode(self, msg: InMessage, up: Uplink, mode: str, st: dict[str, Any], b: Batch) -> None:
-        layouts = {int(k): v for k, v in st.get("_layouts", {}).items()}
+        known = st.get("_layouts")
+        layouts = {int(k): v for k, v in known.items()} if known else None
         try:
             d = decoding.decode(up, mode, layouts)
         except decoding.NeedsLayout as e:
@@ -181,7 +180,7 @@ class Processor:
         if d.firmware is not None:
             st["firmware"] = d.firmware
         b.rows.append(OutRow(self.topics.senml(up.dev_eui), _json(d.senml), origin=up.received_at))
-        self.metrics.uplinks_out.labels(msg.conn).inc()
+        self.metrics.child("uplinks_out", msg.conn).inc()
         if self.cfg.retained_values:
             announced = set(st.get("_ha", []))
             for q, val in d.latest.items():
@@ -203,7 +202,7 @@ class Processor:
         self._queue_downlink(b, up.dev_eui, {"announce_layout": True}, cid, None)
 
     def _device_event(self, ev: DeviceEvent, b: Batch) -> None:
-        self.metrics.events.labels(ev.kind).inc()
+        self.metrics.child("events", ev.kind).inc()
         if ev.dev_eui is None:
             return
         if ev.kind in ("join", "status") and ev.dev_eui in self.devices | b.devices:
@@ -258,7 +257,7 @@ class Processor:
 
     def _result(self, b: Batch, dev_eui: str, status: str, cid: str | None, city_id: str | None,
                 reason: str | None, by: str) -> None:
-        self.metrics.commands.labels(status).inc()
+        self.metrics.child("commands", status).inc()
         doc: dict[str, Any] = {"status": status, "at": round(time.time(), 3), "by": by}
         if cid:
             doc["command_id"] = cid
@@ -275,7 +274,7 @@ class Processor:
     # --- dead letters ------------------------------------------------------------------------
     def _deadletter(self, b: Batch, msg: InMessage, reason: str, detail: str,
                     up: Uplink | None = None) -> None:
-        self.metrics.decode_errors.labels(reason).inc()
+        self.metrics.child("decode_errors", reason).inc()
         raw = msg.payload[:DEADLETTER_RAW_MAX]
         doc: dict[str, Any] = {
             "reason": reason,

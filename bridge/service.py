@@ -1,14 +1,19 @@
-"""The running bridge: connections, the worker thread, the outbox drain, metrics, shutdown.
+"""The running bridge: connections, the worker process, the outbox drain, metrics, shutdown.
 
-Threads: paho's network thread per connection (callbacks enqueue only), one worker
-(parse/dedupe/decode, one SQLite transaction per batch, then the input acks), one drain
-(outbox -> city broker at QoS 1, delete on PUBACK), and the HTTP endpoint.
+Two processes. This one holds every MQTT connection (paho's network thread per connection;
+callbacks enqueue only), a feeder thread that hands input in batches to the worker process,
+a thread that hears the worker's commits and then acknowledges the input and publishes the
+downlinks, the drain (outbox -> city broker at QoS 1, delete on PUBACK), and the HTTP
+endpoint. The worker process (bridge/worker.py) parses, dedupes, decodes and commits one
+SQLite transaction per batch; it has a core of its own instead of sharing one GIL with
+paho (docs/bridge.md §9).
 
 Back-pressure: the input queue is bounded (``input_queue``); when it is full paho's
 network thread waits, so unacknowledged messages stay with the source broker. When the
-outbox holds ``outbox_max_rows`` rows the worker stops taking input (metric
-``outbox_full`` = 1, a warning every 10 s) until the drain makes room: nothing accepted is
-ever dropped, and the source broker keeps the rest in the bridge's persistent session.
+outbox holds ``outbox_max_rows`` rows the worker stops reading input (metric
+``outbox_full`` = 1, a warning every 10 s) until the drain makes room; the feeder then
+waits, and so does paho: nothing accepted is ever dropped, and the source broker keeps the
+rest in the bridge's persistent session.
 """
 
 from __future__ import annotations
@@ -23,20 +28,22 @@ from collections.abc import Callable
 from typing import Any
 
 from .config import Config
+from .errors import BridgeError
 from .logs import Throttle, event
 from .metrics import HttpEndpoint, Metrics
-from .mqtt import InMessage, MqttConnection
-from .pipeline import Batch, Downlink, Processor
+from .model import InMessage
+from .mqtt import MqttConnection
 from .store import Store, Stored
 from .topics import CityTopics
+from .worker import DB_NAME
+from .worker_link import WorkerLink
 
-DB_NAME = "bridge.sqlite3"
-DEPTH_EVERY_S = 1.0
-PRUNE_EVERY_S = 60.0
-COMMAND_TTL_S = 7 * 86400
 DELETE_BATCH = 2000  # PUBACKed rows removed per transaction
 DELETE_EVERY_S = 0.1
 RETAINED_POLL_S = 0.2  # how often the drain looks for retained rows that became due
+FEED_WAIT_S = 0.2
+WORKER_START_S = 60.0  # imports and opening the state database
+WORKER_STOP_S = 30.0  # the worker finishes the batches it has before it reports "stopped"
 
 
 class Bridge:
@@ -46,24 +53,20 @@ class Bridge:
         self.db_path = cfg.state_dir / DB_NAME
         self.metrics = Metrics()
         self.topics = CityTopics(cfg.prefix)
-        self._wstore = Store(self.db_path, cfg.synchronous)
-        self._dstore = Store(self.db_path, cfg.synchronous)
+        self._dstore = Store(self.db_path, cfg.synchronous)  # creates the schema before the worker
         self.inq: queue.Queue[InMessage] = queue.Queue(maxsize=cfg.input_queue)
         self._pubacks: collections.deque[tuple[str, int, bool]] = collections.deque()
         self._drain_wake = threading.Event()
-        self._worker_wake = threading.Event()
         self._stop_input = threading.Event()
         self._stop_drain = threading.Event()
-        self._pending_down: dict[tuple[str, int], Downlink] = {}  # worker thread only
+        self._stopping = False
+        self._down_lock = threading.Lock()  # publish + record vs. look-up of downlink mids
+        self._pending_down: dict[tuple[str, int], str] = {}  # (source, mid) -> command id
         self._down_acks: collections.deque[tuple[str, int, bool]] = collections.deque()
         self._throttle = Throttle(10.0)
         self.depth = 0
         self.full = False
-        self._last_due = self._wstore.last_due()  # keeps ``due`` non-decreasing with row id
         self._flush_retained = False
-        self.processor = Processor(
-            cfg, self.metrics, self._wstore.devices(), self._wstore.seen_many, self._wstore.command,
-            {s.name: s.lns for s in cfg.sources})
         self.city = MqttConnection(
             cfg.city, subscriptions=[(self.topics.command_filter(), 1)], on_message=self._enqueue,
             on_puback=self._puback, on_state=self._state,
@@ -74,16 +77,18 @@ class Bridge:
                                   for t in s.topics],
                 on_message=self._enqueue, on_puback=self._puback, on_state=self._state)
             for s in cfg.sources}
+        self._inputs = {c.name: c for c in [self.city, *self.sources.values()]}
+        self.link = WorkerLink(cfg, self._worker_done, self._worker_status, self._worker_exit)
         self.http = HttpEndpoint(self.metrics, self.health, cfg.metrics_host, cfg.metrics_port)
         self.fatal: str | None = None  # set when the worker or drain cannot go on
         self.fatal_event = threading.Event()
-        self._worker = threading.Thread(target=self._guard, args=(self._work,), name="worker",
+        self._feeder = threading.Thread(target=self._guard, args=(self._feed,), name="feeder",
                                         daemon=True)
         self._drain = threading.Thread(target=self._guard, args=(self._drain_loop,), name="drain",
                                        daemon=True)
 
     def _guard(self, body: Callable[[], None]) -> None:
-        """A dead worker or drain must not leave a process that looks alive: report and stop.
+        """A dead feeder or drain must not leave a process that looks alive: report and stop.
 
         Unacknowledged input stays in the source broker's session and the outbox on disk, so
         a supervisor restart (systemd Restart=on-failure) resumes without loss.
@@ -91,27 +96,41 @@ class Bridge:
         try:
             body()
         except Exception as e:
-            self.fatal = f"{threading.current_thread().name}: {e!r}"
-            event(logging.CRITICAL, "bridge cannot continue", error=self.fatal)
-            self.fatal_event.set()
+            self._fail(f"{threading.current_thread().name}: {e!r}")
+
+    def _fail(self, reason: str) -> None:
+        if self.fatal is None:
+            self.fatal = reason
+            event(logging.CRITICAL, "bridge cannot continue", error=reason)
+        self.fatal_event.set()
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> Bridge:
         self.http.start()
-        self._worker.start()
+        self.link.start()
+        if not self.link.wait_ready(WORKER_START_S):
+            self.link.close()
+            self.http.stop()
+            raise BridgeError(f"the worker process did not start: {self.link.exit_reason or 'timeout'}")
+        self._feeder.start()
         self._drain.start()
         self.city.start()
         for s in self.sources.values():
             s.start()
         event(logging.INFO, "bridge started", state=str(self.db_path), metrics_port=self.http.port,
-              sources=list(self.sources))
+              sources=list(self.sources), worker_pid=self.link.proc.pid if self.link.proc else None)
         return self
 
     def stop(self) -> None:
-        """SIGTERM path: finish the batch in hand, ack it, drain the outbox, keep what is left."""
+        """SIGTERM path: the worker finishes the batches it has, they are acked, the outbox
+        drains until ``drain_timeout_s``; what is left stays on disk."""
+        self._stopping = True
         self._stop_input.set()
-        self._worker_wake.set()
-        self._worker.join(timeout=30)
+        self._feeder.join(timeout=WORKER_STOP_S)
+        if not self.link.wait_stopped(WORKER_STOP_S) and self.link.alive():
+            event(logging.WARNING, "worker did not finish its batches in time; "
+                  "their input is not acknowledged and will be redelivered")
+        self.link.close()
         for s in self.sources.values():
             s.stop()
         deadline = time.monotonic() + self.cfg.drain_timeout_s
@@ -127,11 +146,10 @@ class Bridge:
         self.city.stop()
         self.http.stop()
         try:
-            depth: int | None = self._wstore.depth()[0]
+            depth: int | None = self._dstore.depth()[0]
         except sqlite3.Error:
             depth = None  # the database is what failed; its rows are still on disk
         event(logging.INFO, "bridge stopped", outbox_kept=depth)
-        self._wstore.close()
         self._dstore.close()
 
     def __enter__(self) -> Bridge:
@@ -142,13 +160,22 @@ class Bridge:
 
     def _outbox_empty(self) -> bool:
         return self.fatal is not None or (self._drain_inflight == 0
-                                          and self._wstore.depth()[0] == 0)
+                                          and self._dstore.depth()[0] == 0)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         conns = {c.name: c.connected.is_set() for c in [self.city, *self.sources.values()]}
-        ok = all(conns.values()) and self._worker.is_alive() and self._drain.is_alive()
+        ok = (all(conns.values()) and self.link.alive() and self._feeder.is_alive()
+              and self._drain.is_alive() and self.fatal is None)
         return ok, {"ok": ok, "connections": conns, "outbox_depth": self.depth,
-                    "outbox_full": self.full, "fatal": self.fatal}
+                    "outbox_full": self.full, "worker_alive": self.link.alive(),
+                    "fatal": self.fatal}
+
+    def metric(self, name: str, **labels: str) -> float:
+        """A metric's current value (``uplinks_in``, ``source="cs"``); 0 before it exists.
+        Worker metrics lag by at most the worker's status interval."""
+        suffix = "" if name in ("outbox_depth", "outbox_full", "connected",
+                                "outbox_oldest_age_seconds") else "_total"
+        return self.metrics.value(f"trosmart_bridge_{name}{suffix}", **labels) or 0.0
 
     # --- callbacks from paho threads -------------------------------------------------------
     def _enqueue(self, msg: InMessage) -> None:
@@ -163,7 +190,7 @@ class Bridge:
                     event(logging.WARNING, "input queue full, waiting", size=self.cfg.input_queue)
 
     def _puback(self, conn: str, mid: int, ok: bool) -> None:
-        if conn == "city":
+        if conn == self.city.name:
             self._pubacks.append((conn, mid, ok))
             self._drain_wake.set()
         else:  # never take a lock here: paho holds its own while calling us
@@ -173,82 +200,70 @@ class Bridge:
         self.metrics.connected.labels(name).set(1 if up else 0)
         if up:
             self.metrics.reconnects.labels(name).inc()
-            if name == "city":
+            if name == self.city.name:
                 self._drain_wake.set()
 
-    # --- worker ------------------------------------------------------------------------------
-    def _work(self) -> None:
-        last_depth = 0.0
-        last_prune = 0.0
-        while not self._stop_input.is_set():
-            now = time.monotonic()
-            if now - last_depth >= DEPTH_EVERY_S or self.full:
-                last_depth = now
-                self._update_depth()
-            self._set_full(self.depth >= self.cfg.outbox_max_rows)
-            if now - last_prune >= PRUNE_EVERY_S:
-                last_prune = now
-                self._wstore.prune_seen(time.time() - self.cfg.dedupe_window_s)
-                self._wstore.prune_commands(time.time() - COMMAND_TTL_S)
-            if self.full:
-                self._worker_wake.wait(0.2)  # the drain wakes us when it removed rows
-                self._worker_wake.clear()
-                continue
-            b = Batch()
-            # room for the batch: a message adds a few rows, so the limit overshoots by at most
-            # the rows of one batch
-            self._take(b, min(self.cfg.batch_max, self.cfg.outbox_max_rows - self.depth))
-            if b.acks or b.rows or b.retained:
-                self._commit(b)
-
-    def _set_full(self, full: bool) -> None:
-        if full != self.full:
-            self.full = full
-            self.metrics.outbox_full.set(1 if full else 0)
-            if full:
-                self.metrics.outbox_full_total.inc()
-        if full and self._throttle.due("full"):
-            event(logging.WARNING, "outbox full: input paused", depth=self.depth,
-                  limit=self.cfg.outbox_max_rows)
-
-    def _take(self, b: Batch, limit: int) -> None:
-        while self._down_acks:
-            conn, mid, ok = self._down_acks.popleft()
-            d = self._pending_down.pop((conn, mid), None)
-            if d is not None and ok:
-                self.processor.queued(b, d)
+    # --- the worker process: feed it, hear it ---------------------------------------------
+    def _feed(self) -> None:
+        """Batches of input and downlink PUBACKs to the worker; then ``stop``."""
         try:
-            msgs = [self.inq.get(timeout=0.2)]
-        except queue.Empty:
-            return
-        while len(msgs) < limit:
-            try:
-                msgs.append(self.inq.get_nowait())
-            except queue.Empty:
-                break
-        self.processor.handle_batch(msgs, b)
+            self._feed_loop()
+        except OSError:
+            if not self.link.exited.wait(5):
+                raise
+            # the worker is gone: the link reports why (unsent input is not acknowledged)
 
-    def _commit(self, b: Batch) -> None:
-        self._last_due = max(self._last_due, time.time() + self.cfg.retained_delay_s)
-        self.depth += self._wstore.commit(b.all_rows(), b.seen, b.devices, b.commands,
-                                          due=self._last_due)
-        self.processor.devices.update(b.devices)
-        self._drain_wake.set()
-        for m in b.acks:
-            conn = self.city if m.conn == "city" else self.sources[m.conn]
-            conn.ack(m)
-        for d in b.downlinks:
-            src = self.sources.get(d.source)
+    def _feed_loop(self) -> None:
+        limit = self.cfg.batch_max
+        while not self._stop_input.is_set():
+            downs = self._take_down_acks()
+            if downs:
+                self.link.send(("down", downs))
+            try:
+                msgs = [self.inq.get(timeout=FEED_WAIT_S)]
+            except queue.Empty:
+                continue
+            while len(msgs) < limit:
+                try:
+                    msgs.append(self.inq.get_nowait())
+                except queue.Empty:
+                    break
+            self.link.send(("msgs", msgs))
+        self.link.send(("stop",))
+
+    def _take_down_acks(self) -> list[tuple[str, bool]]:
+        out = []
+        with self._down_lock:
+            while self._down_acks:
+                conn, mid, ok = self._down_acks.popleft()
+                cid = self._pending_down.pop((conn, mid), None)
+                if cid is not None:
+                    out.append((cid, ok))
+        return out
+
+    def _worker_done(self, acks: list[tuple[str, int, int, int]],
+                     downlinks: list[tuple[str, str, str, bytes]], rows: int) -> None:
+        """A batch is committed: acknowledge its input, publish its downlinks, wake the drain."""
+        if rows:
+            self._drain_wake.set()
+        for conn, mid, qos, generation in acks:
+            self._inputs[conn].ack(mid, qos, generation)
+        for cid, source, topic, payload in downlinks:
+            src = self.sources.get(source)
             if src is None:
                 continue
-            mid = src.publish(d.topic, d.payload, qos=1)
-            self._pending_down[(d.source, mid)] = d
+            with self._down_lock:
+                mid = src.publish(topic, payload, qos=1)
+                self._pending_down[(source, mid)] = cid
 
-    def _update_depth(self) -> None:
-        depth, oldest = self._wstore.depth()
+    def _worker_status(self, depth: int, full: bool, snapshot: list[Any]) -> None:
         self.depth = depth
-        self.metrics.outbox_depth.set(depth)
-        self.metrics.outbox_age.set(time.time() - oldest if oldest else 0)
+        self.full = full
+        self.metrics.worker.metrics = snapshot
+
+    def _worker_exit(self, reason: str) -> None:
+        if not self._stopping:
+            self._fail(reason)
 
     # --- drain ---------------------------------------------------------------------------------
     _drain_inflight = 0
@@ -279,8 +294,6 @@ class Bridge:
                     retry.append(r)
             if done:
                 to_delete += done
-                if self.full:
-                    self._worker_wake.set()
                 self.metrics.published.inc(len(done))
             if to_delete and (len(to_delete) >= DELETE_BATCH or self._stop_drain.is_set()
                               or time.monotonic() - last_delete >= DELETE_EVERY_S):

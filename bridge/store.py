@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import jsonio
 from .errors import StoreError
 
 _SCHEMA = """
@@ -90,20 +91,25 @@ class Store:
         n = 0
         try:
             self.db.execute("BEGIN IMMEDIATE")
+            # rows keep their order (ids ascend); a retained row replaces its slot's last one
+            values: list[tuple[Any, ...]] = []
+            slots = []
             for r in rows:
-                slot = r.topic if r.retain else None
-                if slot is not None:
-                    n -= self.db.execute("DELETE FROM outbox WHERE slot=?", (slot,)).rowcount
-                self.db.execute(
-                    "INSERT INTO outbox(topic, payload, retain, slot, created, origin, due) "
-                    "VALUES (?,?,?,?,?,?,?)",
-                    (r.topic, r.payload, int(r.retain), slot, now, r.origin,
-                     due if slot is not None else None))
-                n += 1
+                if r.retain:
+                    slots.append((r.topic,))
+                    values.append((r.topic, r.payload, 1, r.topic, now, r.origin, due))
+                else:
+                    values.append((r.topic, r.payload, 0, None, now, r.origin, None))
+            if slots:
+                n -= self.db.executemany("DELETE FROM outbox WHERE slot=?", slots).rowcount
+            self.db.executemany(
+                "INSERT INTO outbox(topic, payload, retain, slot, created, origin, due) "
+                "VALUES (?,?,?,?,?,?,?)", values)
+            n += len(values)
             self.db.executemany("INSERT OR IGNORE INTO seen(key, at) VALUES (?,?)", seen)
             if devices:
                 self.db.executemany("INSERT OR REPLACE INTO devices(dev_eui, state) VALUES (?,?)",
-                                    [(k, json.dumps(v, sort_keys=True)) for k, v in devices.items()])
+                                    [(k, jsonio.dumps_sorted(v).decode()) for k, v in devices.items()])
             self.db.executemany("INSERT OR REPLACE INTO commands(id, dev_eui, city_id, at) "
                                 "VALUES (?,?,?,?)", [(c[0], c[1], c[2], now) for c in commands])
             self.db.execute("COMMIT")

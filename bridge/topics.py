@@ -16,6 +16,7 @@ from .errors import BridgeError
 
 API_VERSION = "v1"
 _LEVEL_BAD = re.compile(r"[+#/\x00]")
+_CACHE_MAX = 100_000
 
 
 def _level(name: str) -> str:
@@ -28,15 +29,24 @@ class CityTopics:
         if not prefix or "+" in prefix or "#" in prefix or prefix.endswith("/"):
             raise BridgeError(f"city topic prefix {prefix!r} must be non-empty without wildcards")
         self.prefix = prefix
+        self._cache: dict[tuple[str, str], str] = {}  # (device, leaf) -> topic: built once
+
+    def _topic(self, device: str, leaf: str) -> str:
+        t = self._cache.get((device, leaf))
+        if t is None:
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            t = self._cache[(device, leaf)] = f"{self.prefix}/{_level(device)}/{_level(leaf)}"
+        return t
 
     def senml(self, device: str) -> str:
-        return f"{self.prefix}/{_level(device)}/senml"
+        return self._topic(device, "senml")
 
     def value(self, device: str, quantity: str) -> str:
-        return f"{self.prefix}/{_level(device)}/{_level(quantity)}"
+        return self._topic(device, quantity)
 
     def meta(self, device: str) -> str:
-        return f"{self.prefix}/{_level(device)}/meta"
+        return self._topic(device, "meta")
 
     def command_filter(self) -> str:
         return f"{self.prefix}/+/command"

@@ -189,6 +189,15 @@ def _toml(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its reaper counts as ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 class BridgeProcess:
     """``python -m bridge`` as a subprocess: started, health-checked, killed with SIGKILL."""
 
@@ -221,6 +230,13 @@ class BridgeProcess:
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as r:
             return str(r.read().decode())
+
+    def worker_pid(self) -> int:
+        """The worker process (bridge/worker.py), the bridge process's one child."""
+        assert self.proc is not None
+        kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        assert len(kids) == 1, f"expected one worker process, found {kids}"
+        return int(kids[0])
 
     def kill(self) -> None:
         assert self.proc is not None

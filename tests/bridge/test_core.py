@@ -82,12 +82,20 @@ def test_trosmart_errors_have_reasons(frame: bytes, port: int, reason: str) -> N
 
 def test_passthrough_flattens_object() -> None:
     up = _up(b"\x01", obj={"temperature": 21.5, "door": True, "gps": {"lat": 50.8}, "l": [1, "x"],
-                           "nan": float("nan"), "n": None})
+                           "n": None})
     d = decoding.decode(up, "passthrough", None)
     vals = {r["n"]: r.get("v", r.get("vb", r.get("vs"))) for r in d.senml}
     assert vals == {"temperature": 21.5, "door": True, "gps_lat": 50.8, "l_0": 1, "l_1": "x"}
     with pytest.raises(InputError, match="no_object"):
         decoding.decode(_up(b"\x01"), "passthrough", None)
+
+
+def test_nan_and_infinity_are_not_json() -> None:
+    """RFC 8259 §6: no NaN or Infinity literals; an LNS message with one is dead-lettered."""
+    for literal in ("NaN", "Infinity", "-Infinity", "1e400"):
+        doc = lns.dumps(lns.cs_up(EUI, 1, b"\x01", obj={"t": 1.5})).replace(b"1.5", literal.encode())
+        with pytest.raises(InputError, match="invalid_json"):
+            parse_chirpstack.parse(lns.cs_topic(EUI), doc)
 
 
 def test_lpp_mode_uses_the_codec_lpp_module() -> None:

@@ -281,7 +281,7 @@ def test_dedupe_survives_a_restart(rig: Rig) -> None:
     rig.up(msg)  # the LNS (or a broker) redelivers the same uplink
     rig.up(lns.cs_up(EUI, 2, FRAME, t=1767225999))
     packs = rig.col.wait_for(f"{EUI}/senml", 2)
-    harness.wait_until(lambda: b.metrics.duplicates.labels("cs")._value.get() == 1, 10, "dup counted")
+    harness.wait_until(lambda: b.metric("duplicates", source="cs") == 1, 10, "dup counted")
     assert [p[0]["bt"] for p in packs] == [1767225600.5, 1767225999]
     assert rig.col.count(f"{EUI}/senml") == 2
 
@@ -301,10 +301,15 @@ def test_metrics_health_and_home_assistant(mosquitto: Mosquitto, tmp_path: Path)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health") as h:
             doc = json.load(h)
         assert doc["ok"] and doc["connections"] == {"city": True, "cs": True, "tts": True}
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as m:
-            text = m.read().decode()
-        assert 'trosmart_bridge_uplinks_in_total{source="cs"} 1.0' in text
-        assert "trosmart_bridge_end_to_end_lag_seconds_bucket" in text
+
+        def scrape() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as m:
+                return str(m.read().decode())
+
+        # the worker process's counters reach the endpoint with its next status report
+        harness.wait_until(lambda: 'trosmart_bridge_uplinks_in_total{source="cs"} 1.0' in scrape(), 5,
+                           "the worker's uplink counter on /metrics")
+        assert "trosmart_bridge_end_to_end_lag_seconds_bucket" in scrape()
     finally:
         r.close()
 
@@ -319,14 +324,14 @@ def test_outbox_full_pauses_input_and_loses_nothing(mosquitto: Mosquitto, tmp_pa
         pub = harness.Publisher(mosquitto.port)
         for i in range(60):
             pub.publish(lns.cs_topic(EUI), lns.dumps(lns.cs_up(EUI, i, FRAME, t=1767225600 + i)))
-        harness.wait_until(lambda: b.metrics.outbox_full._value.get() == 1, 20, "outbox full")
+        harness.wait_until(lambda: b.metric("outbox_full") == 1, 20, "outbox full")
         assert b.health()[1]["outbox_full"]
         depth = sqlite3.connect(b.db_path).execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
         assert 20 <= depth < 60
         city.start()
         harness.wait_until(lambda: len({p[0]["bt"] for p in col.on("/senml")}) == 60, 60,
                            "all 60 uplinks after the pause", col.cond)
-        assert b.metrics.outbox_full_total._value.get() >= 1
+        assert b.metric("outbox_full_pauses") >= 1
         b.stop()
         col.close()
         pub.close()
@@ -388,10 +393,25 @@ def test_a_broken_database_stops_the_bridge_visibly(mosquitto: Mosquitto, tmp_pa
         pub = harness.Publisher(mosquitto.port)
         pub.publish(lns.cs_topic(EUI), lns.dumps(lns.cs_up(EUI, 1, FRAME)))
         assert b.fatal_event.wait(20)
-        assert b.fatal is not None and b.fatal.startswith("worker: StoreError")
+        # whichever touches the table first (the worker's commit or the drain's poll) stops it
+        assert b.fatal is not None and "no such table: outbox" in b.fatal
+        assert b.fatal.startswith(("worker: StoreError", "drain: OperationalError"))
         ok, doc = b.health()
         assert not ok and doc["fatal"] == b.fatal
         pub.close()
+    finally:
+        b.stop()
+
+
+def test_a_dead_worker_process_stops_the_bridge_visibly(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    b = harness.start_bridge(harness.bridge_doc(tmp_path / "s", mosquitto.port, mosquitto.port))
+    try:
+        assert b.link.proc is not None and b.health()[1]["worker_alive"]
+        b.link.proc.kill()
+        assert b.fatal_event.wait(20)
+        assert b.fatal is not None and b.fatal.startswith("worker process exited (code -9)")
+        ok, doc = b.health()
+        assert not ok and not doc["worker_alive"] and doc["fatal"] == b.fatal
     finally:
         b.stop()
 

@@ -104,8 +104,11 @@ def test_kill_9_mid_stream_and_restart(tmp_path: Path, brokers: tuple[Mosquitto,
     with _running(tmp_path, src, city) as (col, bp, pub):
         _stream(pub)
         col.wait_for("/senml", N // 5, timeout_s=60)
+        worker = bp.worker_pid()
         bp.kill()
         seen_at_kill = col.count("/senml")
+        harness.wait_until(lambda: not harness.process_alive(worker), 10,
+                           "the worker process ends with the killed bridge")
         bp.start()
         pub.wait_all(timeout_s=120)
         harness.wait_until(lambda: col.unique_senml() >= N, 120, "all uplinks at the city",
