@@ -21,6 +21,7 @@ MODES = ("trosmart", "lpp", "passthrough")
 _NAME_BAD = re.compile(r"[^A-Za-z0-9\-:._]")
 _MAX_OBJECT_FIELDS = 128
 _MAX_DEPTH = 4
+_VALUE_KEYS = ("v", "vb", "vs", "u")
 
 
 class NeedsLayout(InputError):
@@ -131,17 +132,22 @@ def _flatten(o: Any) -> dict[str, Any]:
 
 def _with_latest(d: Decoded, bt: float) -> Decoded:
     """Latest value per quantity (the record with the highest resolved time)."""
+    latest = d.latest
     base = bt
     for r in d.senml:
-        base = r.get("bt", base)
-        t = base + r.get("t", 0)
+        if "bt" in r:
+            base = r["bt"]
         name = r.get("n")
         if not isinstance(name, str):
             continue
-        prev = d.latest.get(name)
+        t = base + r["t"] if "t" in r else base
+        prev = latest.get(name)
         if prev is not None and prev["t"] > t:
             continue
-        val: dict[str, Any] = {k: r[k] for k in ("v", "vb", "vs", "u") if k in r}
+        val: dict[str, Any] = {}
+        for k in _VALUE_KEYS:
+            if k in r:
+                val[k] = r[k]
         val["t"] = round(t, 3)
-        d.latest[name] = val
+        latest[name] = val
     return d

@@ -19,7 +19,9 @@ class InMessage(NamedTuple):
     retain: bool = False
 
 
-@dataclass(frozen=True)
+# Reception and Uplink are made once per message and never changed afterwards; they are not
+# frozen because a frozen dataclass pays object.__setattr__ per field (docs/bridge.md §9).
+@dataclass(slots=True)
 class Reception:
     """One gateway's reception of an uplink."""
 
@@ -28,7 +30,7 @@ class Reception:
     snr: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Uplink:
     """An uplink as both network servers report it, with absent fields as None."""
 
