@@ -5,7 +5,8 @@ outbox on) and p50/p99 latency at a fixed 1,000 uplinks/s, against a Node-RED 4 
 Load: a raw-socket MQTT 3.1.1 publisher pipelines QoS 1 ChirpStack ``event/up`` messages
 (so the Python client is not the limit); ``mosquitto_sub -F %U`` timestamps the outputs.
 Latency = receive time - the uplink's ``time`` (the publisher writes its send time there;
-both sides copy it to SenML ``bt``). Node-RED is installed with npm into
+both sides copy it to SenML ``bt``). CPU per uplink sums user and system time of the bridge's
+two processes (or Node-RED's) over the rate run. Node-RED is installed with npm into
 ~/.cache/trosmart/node-red (``npm install node-red@4``) when missing.
 """
 
@@ -133,6 +134,21 @@ class Receiver:
                 res.append((float(ts), float(m.group(1))))
         self.out.close()
         return res
+
+
+def _cpu_s(root: int) -> float:
+    """User + system CPU seconds of a process and its descendants so far (/proc, Linux)."""
+    total = 0.0
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            todo += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            continue  # the process ended meanwhile
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _rate(broker: Mosquitto, out_topic: str, tag: str) -> float:
@@ -288,7 +304,7 @@ def _stop(p: subprocess.Popen[bytes]) -> None:
 def run(args: list[str]) -> None:
     work = Path(tempfile.mkdtemp(prefix="trosmart-bench-bridge-"))
     broker = Mosquitto().start()
-    results: dict[str, tuple[float, float, float]] = {}
+    results: dict[str, tuple[float, float]] = {}  # uplinks/s, CPU us per uplink
     try:
         for name, start, topic in (
                 ("bridge", _bridge, "city/v1/+/senml"),
@@ -296,18 +312,23 @@ def run(args: list[str]) -> None:
                 ("node-red", _node_red, "nodered/v1/+/senml")):
             proc = start(broker, work)
             try:
+                cpu0 = _cpu_s(proc.pid)
                 rate = _rate(broker, topic, name)
+                cpu_us = (_cpu_s(proc.pid) - cpu0) / N_RATE * 1e6
                 p50, p99 = _latency(broker, topic, name)
             finally:
                 _stop(proc)
-            results[name] = (rate, p50, p99)
-            print(f"{name:17s} {rate:8.0f} uplinks/s end to end;  at {RATE_FIXED}/s: "
-                  f"p50 {p50:6.1f} ms, p99 {p99:7.1f} ms", flush=True)
+            results[name] = (rate, cpu_us)
+            print(f"{name:17s} {rate:8.0f} uplinks/s end to end, {cpu_us:4.0f} us CPU per uplink;  "
+                  f"at {RATE_FIXED}/s: p50 {p50:6.1f} ms, p99 {p99:7.1f} ms", flush=True)
         n = results["node-red"][0]
         print(f"ratio bridge/node-red: {results['bridge'][0] / n:.2f} (bridge defaults: SQLite "
               f"outbox synchronous=FULL, dedupe, SenML pack + retained values + meta per uplink)")
         print(f"ratio bridge-senml-only/node-red: {results['bridge-senml-only'][0] / n:.2f} "
               f"(retained_values=false: SenML pack + meta; Node-RED: one message, no persistence)")
+        print(f"CPU per uplink bridge/node-red: {results['bridge'][1] / results['node-red'][1]:.2f} "
+              f"(all processes of each; this machine has {os.cpu_count()} CPUs, shared with mosquitto "
+              f"and the load)")
     finally:
         broker.close()
         shutil.rmtree(work, ignore_errors=True)
