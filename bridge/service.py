@@ -149,7 +149,8 @@ class Bridge:
             depth: int | None = self._dstore.depth()[0]
         except sqlite3.Error:
             depth = None  # the database is what failed; its rows are still on disk
-        event(logging.INFO, "bridge stopped", outbox_kept=depth)
+        event(logging.INFO, "bridge stopped", outbox_kept=depth,
+              worker_exit=self.link.proc.returncode if self.link.proc else None)
         self._dstore.close()
 
     def __enter__(self) -> Bridge:

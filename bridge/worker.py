@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import signal
 import sys
 import time
 from multiprocessing.connection import Connection
@@ -168,6 +169,10 @@ class Worker:
 
 def serve(conn: Connection) -> int:
     """The worker process's life: configuration, the loop, and a report if it fails."""
+    # Ctrl-C and systemd's SIGTERM reach the whole process group: the main process handles
+    # them and tells the worker to stop after its batches; its death closes the pair
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     item: Any = conn.recv()
     cfg: Config = item[1]
     logs.setup(cfg.log_level)

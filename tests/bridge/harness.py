@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -243,9 +244,14 @@ class BridgeProcess:
         self.proc.kill()
         self.proc.wait(10)
 
-    def terminate(self) -> int:
+    def terminate(self, with_worker: bool = False) -> int:
+        """SIGTERM to the bridge; ``with_worker``: to its worker process too, as systemd does
+        to every process of a unit."""
         assert self.proc is not None
+        worker = self.worker_pid() if with_worker else None
         self.proc.terminate()
+        if worker is not None:
+            os.kill(worker, signal.SIGTERM)
         return self.proc.wait(30)
 
     def close(self) -> None:

@@ -364,7 +364,9 @@ def test_sigterm_keeps_the_outbox(mosquitto: Mosquitto, tmp_path: Path) -> None:
         col = harness.Collector(city.port, topic=harness.PREFIX + "/+/senml")
         bp.start()
         assert len(col.wait_for("/senml", 5)) == 5
-        assert bp.terminate() == 0
+        assert bp.terminate(with_worker=True) == 0
+        # the worker ignored the signal and left when the bridge told it to
+        assert '"worker_exit": 0' in bp.log.read_text().splitlines()[-1]
         col.close()
         pub.close()
     finally:
