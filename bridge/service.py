@@ -126,11 +126,16 @@ class Bridge:
         drains until ``drain_timeout_s``; what is left stays on disk."""
         self._stopping = True
         self._stop_input.set()
-        self._feeder.join(timeout=WORKER_STOP_S)
-        if not self.link.wait_stopped(WORKER_STOP_S) and self.link.alive():
-            event(logging.WARNING, "worker did not finish its batches in time; "
-                  "their input is not acknowledged and will be redelivered")
+        if self.full:  # the worker reads no input, so it would not read "stop" either
+            event(logging.WARNING, "outbox full at stop: input the worker holds is not "
+                  "acknowledged and will be redelivered")
+        else:
+            self._feeder.join(timeout=WORKER_STOP_S)
+            if not self.link.wait_stopped(WORKER_STOP_S) and self.link.alive():
+                event(logging.WARNING, "worker did not finish its batches in time; "
+                      "their input is not acknowledged and will be redelivered")
         self.link.close()
+        self._feeder.join(timeout=5)
         for s in self.sources.values():
             s.stop()
         deadline = time.monotonic() + self.cfg.drain_timeout_s

@@ -82,16 +82,20 @@ class WorkerLink:
         return True
 
     def close(self) -> None:
-        """After ``stopped`` (or a timeout): close the pair and reap the process."""
-        if self._conn is not None:
-            self._conn.close()
+        """End the worker: after ``stopped`` it exits by itself; otherwise it is killed, which
+        loses nothing (what it holds is not acknowledged, its transactions are atomic) and
+        frees a feeder blocked in ``send``."""
         if self.proc is not None:
+            if not self.stopped.is_set() and self.proc.poll() is None:
+                event(logging.WARNING, "worker process killed at stop", pid=self.proc.pid)
+                self.proc.kill()
             try:
                 self.proc.wait(STOP_KILL_S)
             except subprocess.TimeoutExpired:
-                event(logging.WARNING, "worker process did not stop: killed")
                 self.proc.kill()
                 self.proc.wait()
+        if self._conn is not None:
+            self._conn.close()
 
     def _read(self) -> None:
         assert self._conn is not None

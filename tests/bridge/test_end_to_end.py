@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -336,6 +337,35 @@ def test_outbox_full_pauses_input_and_loses_nothing(mosquitto: Mosquitto, tmp_pa
         col.close()
         pub.close()
     finally:
+        city.close()
+
+
+def test_stop_with_a_full_outbox_is_prompt_and_loses_nothing(mosquitto: Mosquitto,
+                                                             tmp_path: Path) -> None:
+    city = Mosquitto().start()
+    doc = harness.bridge_doc(tmp_path / "s", mosquitto.port, city.port, outbox_max_rows=20,
+                             retained_values=False, drain_timeout_s=1)
+    col = harness.Collector(city.port, topic=harness.PREFIX + "/+/senml")
+    pub = harness.Publisher(mosquitto.port)
+    try:
+        b = harness.start_bridge(doc)
+        city.stop()
+        for i in range(60):
+            pub.publish(lns.cs_topic(EUI), lns.dumps(lns.cs_up(EUI, i, FRAME, t=1767225600 + i)))
+        harness.wait_until(lambda: b.metric("outbox_full") == 1, 20, "outbox full")
+        t0 = time.monotonic()
+        b.stop()
+        # docs/bridge.md §1 tells operators to allow drain_timeout_s + 5 s for a stop
+        assert time.monotonic() - t0 < doc["bridge"]["drain_timeout_s"] + 5
+        assert b.link.proc is not None and b.link.proc.returncode == -9  # it held no acked input
+        city.start()
+        b = harness.start_bridge(doc)
+        harness.wait_until(lambda: len({p[0]["bt"] for p in col.on("/senml")}) == 60, 60,
+                           "all 60 uplinks after the restart", col.cond)
+        b.stop()
+    finally:
+        col.close()
+        pub.close()
         city.close()
 
 
