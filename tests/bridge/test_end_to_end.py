@@ -369,6 +369,30 @@ def test_stop_with_a_full_outbox_is_prompt_and_loses_nothing(mosquitto: Mosquitt
         city.close()
 
 
+def test_worker_ends_with_a_killed_bridge_even_while_the_outbox_is_full(mosquitto: Mosquitto,
+                                                                        tmp_path: Path) -> None:
+    city = Mosquitto().start()
+    doc = harness.bridge_doc(tmp_path / "s", mosquitto.port, city.port, outbox_max_rows=20,
+                             retained_values=False)
+    bp = harness.BridgeProcess(doc, tmp_path)
+    pub = harness.Publisher(mosquitto.port)
+    try:
+        bp.start()
+        city.stop()
+        for i in range(60):
+            pub.publish(lns.cs_topic(EUI), lns.dumps(lns.cs_up(EUI, i, FRAME, t=1767225600 + i)))
+        harness.wait_until(lambda: "trosmart_bridge_outbox_full 1.0" in bp.metrics(), 20,
+                           "outbox full")
+        worker = bp.worker_pid()
+        bp.kill()  # a full worker reads no input; its next status report finds the pair closed
+        harness.wait_until(lambda: not harness.process_alive(worker), 10,
+                           "the worker process ends with the killed bridge")
+    finally:
+        bp.close()
+        pub.close()
+        city.close()
+
+
 def test_sigterm_keeps_the_outbox(mosquitto: Mosquitto, tmp_path: Path) -> None:
     city = Mosquitto().start()
     doc = harness.bridge_doc(tmp_path / "s", mosquitto.port, city.port, drain_timeout_s=1)
