@@ -48,12 +48,13 @@ class _BufferedClient(paho.Client):
     _RECV_SIZE = 65536
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        # set before paho's __init__, whose failure still runs __del__ -> _sock_close
         self._rbuf = b""
         self._rpos = 0
         # re-entrant: without a network thread paho's _packet_queue calls loop_write inline
         self._wake_lock = threading.RLock()
         self._wake_pending = False
+        super().__init__(*args, **kwargs)
 
     def _sock_recv(self, bufsize: int) -> bytes:
         if self._rpos >= len(self._rbuf):

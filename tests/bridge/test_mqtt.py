@@ -3,7 +3,9 @@ packets (MQTT 5 §3.3, §3.4; MQTT 3.1.1 §3.3, §3.4): same message, same callb
 
 from __future__ import annotations
 
+import gc
 import struct
+import sys
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -101,3 +103,17 @@ def test_puback_short_path_and_reason_codes() -> None:
     c._in_packet = {"command": 0x40, "packet": b"\x00\x09"}  # a PUBACK for nothing we sent
     c._handle_pubackcomp("PUBACK")
     assert seen == []
+
+
+def test_a_failed_paho_init_leaves_no_broken_client() -> None:
+    """paho's __del__ runs even when its __init__ raised; our socket hooks must cope."""
+    unraisable: list[object] = []
+    old, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        with pytest.raises(ValueError, match="client id"):
+            _BufferedClient(CallbackAPIVersion.VERSION2, client_id="", protocol=paho.MQTTv311,
+                            clean_session=False)
+        gc.collect()
+    finally:
+        sys.unraisablehook = old
+    assert unraisable == []
