@@ -345,8 +345,8 @@ def test_stop_with_a_full_outbox_is_prompt_and_loses_nothing(mosquitto: Mosquitt
     city = Mosquitto().start()
     doc = harness.bridge_doc(tmp_path / "s", mosquitto.port, city.port, outbox_max_rows=20,
                              retained_values=False, drain_timeout_s=1)
-    col = harness.Collector(city.port, topic=harness.PREFIX + "/+/senml")
     pub = harness.Publisher(mosquitto.port)
+    col: harness.Collector | None = None
     try:
         b = harness.start_bridge(doc)
         city.stop()
@@ -358,13 +358,15 @@ def test_stop_with_a_full_outbox_is_prompt_and_loses_nothing(mosquitto: Mosquitt
         # docs/bridge.md §1 tells operators to allow drain_timeout_s + 5 s for a stop
         assert time.monotonic() - t0 < doc["bridge"]["drain_timeout_s"] + 5
         assert b.link.proc is not None and b.link.proc.returncode == -9  # it held no acked input
-        city.start()
+        city.start()  # a fresh broker: the collector subscribes before the bridge drains
+        col = harness.Collector(city.port, topic=harness.PREFIX + "/+/senml")
         b = harness.start_bridge(doc)
         harness.wait_until(lambda: len({p[0]["bt"] for p in col.on("/senml")}) == 60, 60,
                            "all 60 uplinks after the restart", col.cond)
         b.stop()
     finally:
-        col.close()
+        if col is not None:
+            col.close()
         pub.close()
         city.close()
 
