@@ -179,9 +179,11 @@ class Bridge:
     def metric(self, name: str, **labels: str) -> float:
         """A metric's current value (``uplinks_in``, ``source="cs"``); 0 before it exists.
         Worker metrics lag by at most the worker's status interval."""
-        suffix = "" if name in ("outbox_depth", "outbox_full", "connected",
-                                "outbox_oldest_age_seconds") else "_total"
-        return self.metrics.value(f"trosmart_bridge_{name}{suffix}", **labels) or 0.0
+        full = f"trosmart_bridge_{name}"
+        value = self.metrics.value(full + "_total", **labels)  # a counter's sample
+        if value is None:
+            value = self.metrics.value(full, **labels)  # a gauge's
+        return value or 0.0
 
     # --- callbacks from paho threads -------------------------------------------------------
     def _enqueue(self, msg: InMessage) -> None:

@@ -7,6 +7,7 @@ pair as FD, so it needs nothing from this process's ``__main__`` and dies with i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import subprocess
@@ -99,7 +100,7 @@ class WorkerLink:
 
     def _read(self) -> None:
         assert self._conn is not None
-        reason = "worker process closed its connection"
+        reason: str | None = None  # the worker's own "fatal" report, when it sent one
         try:
             while True:
                 item = self._conn.recv()
@@ -117,13 +118,12 @@ class WorkerLink:
                     return
         except (EOFError, OSError):
             pass
-        if self.proc is not None:
-            try:
-                code = self.proc.wait(STOP_KILL_S)
-            except subprocess.TimeoutExpired:
-                code = None
-            if reason == "worker process closed its connection":
-                reason = f"worker process exited (code {code})"
+        if reason is None:
+            code = None
+            if self.proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):  # closed its end, still running
+                    code = self.proc.wait(STOP_KILL_S)
+            reason = f"worker process exited (code {code})"
         self.exit_reason = reason
         self.exited.set()
         self._on_exit(reason)
