@@ -56,11 +56,23 @@ def encode_batch(samples, layout=None) -> bytes:
     return _encode_batch(samples, layout)
 
 
+_decoders: dict = {}  # name -> function, imported on first use (an import per call costs ~1 us)
+
+
+def _decoder(name):
+    f = _decoders.get(name)
+    if f is None:
+        if name == "measurement":
+            from .measurement_decode import decode as f
+        elif name == "senml":
+            from .senml import to_senml as f
+        _decoders[name] = f
+    return f
+
+
 def decode(data, layouts=None) -> dict:
     """Measurement frame -> {"profile", "layout", "quantities", "samples"}."""
-    from .measurement import decode as _decode
-
-    return _decode(data, layouts)
+    return _decoder("measurement")(data, layouts)
 
 
 def encode_layout(layout_id: int, names) -> bytes:
@@ -116,6 +128,4 @@ def decode_uplink(fport: int, data, layouts=None) -> dict:
 
 def to_senml(decoded: dict, base_name=None, base_time=None) -> list:
     """SenML records (RFC 8428) for a decode_uplink() result."""
-    from .senml import to_senml as _to_senml
-
-    return _to_senml(decoded, base_name, base_time)
+    return _decoder("senml")(decoded, base_name, base_time)

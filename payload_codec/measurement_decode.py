@@ -14,6 +14,15 @@ from .errors import (
 )
 from .measurement import _RAW, MAX_SAMPLES, VERSION, _value
 
+_bits: dict = {}  # quantity id -> field width: the bridge decodes the same few rows all day
+
+
+def _field_bits(row):
+    n = _bits.get(row[0])
+    if n is None:
+        n = _bits[row[0]] = reg.field_bits(row)
+    return n
+
 
 def _read_varint(data, pos, what):
     n = 0
@@ -109,7 +118,7 @@ def decode(data, layouts=None) -> dict:
         r = BitReader(data, pos)
         vals = {}
         for row in rows:
-            bits = reg.field_bits(row)
+            bits = _field_bits(row)
             at = r.pos
             c = _check(row, r.read(bits, row[1]), bits, at)
             vals[row[1]] = None if c is None else _value(row, c + row[3])
@@ -152,7 +161,7 @@ def _decode_batch(data, pos, rows):
             gaps.append(g)
     r = BitReader(data, pos)
     nq = len(rows)
-    bitsl = [reg.field_bits(row) for row in rows]
+    bitsl = [_field_bits(row) for row in rows]
     first = []
     for j in range(nq):
         at = r.pos
