@@ -43,6 +43,7 @@ class PipelineMetrics:
                                  registry=r)
         self.outbox_full_total = _counter(r, "outbox_full_pauses", "Times input was paused")
         self._children: dict[tuple[str, str], Any] = {}
+        self._counts: dict[tuple[str, str], int] = {}  # not yet added to the counters
 
     def child(self, metric: str, label: str) -> Any:
         """A labelled child, looked up once (``labels()`` costs a lock and a tuple per call)."""
@@ -51,7 +52,19 @@ class PipelineMetrics:
             c = self._children[(metric, label)] = getattr(self, metric).labels(label)
         return c
 
+    def count(self, metric: str, label: str) -> None:
+        """One more on a labelled counter; ``flush`` adds the counts (a counter's ``inc``
+        takes a lock, twice per uplink otherwise)."""
+        k = (metric, label)
+        self._counts[k] = self._counts.get(k, 0) + 1
+
+    def flush(self) -> None:
+        for (metric, label), n in self._counts.items():
+            self.child(metric, label).inc(n)
+        self._counts.clear()
+
     def snapshot(self) -> list[Metric]:
+        self.flush()
         return list(self.registry.collect())
 
 

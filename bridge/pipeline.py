@@ -11,7 +11,7 @@ import base64
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +69,8 @@ class Processor:
     def __init__(self, cfg: Config, metrics: PipelineMetrics, devices: dict[str, dict[str, Any]],
                  seen_many: Callable[[list[str]], set[str]],
                  command_lookup: Callable[[str], tuple[str, str | None] | None],
-                 source_lns: dict[str, str]) -> None:
+                 source_lns: dict[str, str],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg
         self.topics = CityTopics(cfg.prefix)
         self.metrics = metrics
@@ -80,6 +81,12 @@ class Processor:
         self.limiter = commands.RateLimiter(cfg.downlink_min_interval_s)
         self.announce_limiter = commands.RateLimiter(ANNOUNCE_EVERY_S)
         self._throttle = Throttle(10.0)
+        # devices with retained topics waiting -> monotonic time they are due; insertion order
+        # is due order (one delay for all). Pending at start (``_retained`` in the saved state):
+        # the bridge stopped before publishing them, so they are due now.
+        self._retained_due: dict[str, float] = dict.fromkeys(
+            (k for k, st in devices.items() if "_retained" in st), clock())
+        self._clock = clock
 
     # --- entry -------------------------------------------------------------------------
     def handle_batch(self, msgs: list[InMessage], b: Batch) -> None:
@@ -100,6 +107,7 @@ class Processor:
         known = self._seen_many(keys) if keys else set()
         for msg, ev in zip(msgs, parsed, strict=False):
             self.handle(msg, b, ev, known)
+        self.metrics.flush()
 
     def handle(self, msg: InMessage, b: Batch, ev: Event | InputError | None = None,
                known: set[str] | None = None) -> None:
@@ -130,14 +138,14 @@ class Processor:
             if known is None:
                 known = self._seen_many([ev.dedupe_key])
             if ev.dedupe_key in known:
-                self.metrics.child("uplinks_in", msg.conn).inc()
-                self.metrics.child("duplicates", msg.conn).inc()
+                self.metrics.count("uplinks_in", msg.conn)
+                self.metrics.count("duplicates", msg.conn)
                 return
             self._uplink(msg, ev, b)
         elif isinstance(ev, DeviceEvent):
             self._device_event(ev, b)
         elif isinstance(ev, Ignored):
-            self.metrics.child("events", "ignored").inc()
+            self.metrics.count("events", "ignored")
 
     def _state(self, b: Batch, dev_eui: str) -> dict[str, Any]:
         st = b.devices.get(dev_eui)
@@ -147,9 +155,9 @@ class Processor:
         return st
 
     def _uplink(self, msg: InMessage, up: Uplink, b: Batch) -> None:
-        self.metrics.child("uplinks_in", msg.conn).inc()
+        self.metrics.count("uplinks_in", msg.conn)
         if up.dedupe_key in b.seen_keys:
-            self.metrics.child("duplicates", msg.conn).inc()
+            self.metrics.count("duplicates", msg.conn)
             return
         b.seen_keys.add(up.dedupe_key)
         b.seen.append((up.dedupe_key, time.time()))
@@ -157,12 +165,15 @@ class Processor:
         st.update(meta.update(st, up))
         st["_route"] = {"source": msg.conn, "lns": up.lns, "down_topic": up.down_topic}
         mode = self.cfg.decode_mode(up.dev_eui, up.application_id)
+        quantities: Iterable[str] = ()
         if up.data or mode == "passthrough":
-            self._decode(msg, up, mode, st, b)
-        b.keep(self.topics.meta(up.dev_eui), lambda: _json(meta.public(st)))  # final state
+            quantities = self._decode(msg, up, mode, st, b)
+        self._changed(up.dev_eui, st, quantities)
         b.uplinks += 1
 
-    def _decode(self, msg: InMessage, up: Uplink, mode: str, st: dict[str, Any], b: Batch) -> None:
+    def _decode(self, msg: InMessage, up: Uplink, mode: str, st: dict[str, Any],
+                b: Batch) -> Iterable[str]:
+        """SenML into the batch; returns the quantities whose latest value changed."""
         known = st.get("_layouts")
         layouts = {int(k): v for k, v in known.items()} if known else None
         try:
@@ -171,27 +182,68 @@ class Processor:
             self._deadletter(b, msg, e.reason, e.detail, up)
             if self.cfg.announce_layout:
                 self._announce_layout(up, b)
-            return
+            return ()
         except InputError as e:
             self._deadletter(b, msg, e.reason, e.detail, up)
-            return
+            return ()
         if d.layout is not None:
             st.setdefault("_layouts", {})[str(d.layout[0])] = d.layout[1]
         if d.firmware is not None:
             st["firmware"] = d.firmware
         b.rows.append(OutRow(self.topics.senml(up.dev_eui), _json(d.senml), origin=up.received_at))
-        self.metrics.child("uplinks_out", msg.conn).inc()
-        if self.cfg.retained_values:
+        self.metrics.count("uplinks_out", msg.conn)
+        if not self.cfg.retained_values or not d.latest:
+            return ()
+        latest = st.get("_latest")
+        if latest is None:
+            latest = st["_latest"] = {}
+        latest.update(d.latest)
+        if self.cfg.home_assistant:
             announced = set(st.get("_ha", []))
             for q, val in d.latest.items():
-                b.keep(self.topics.value(up.dev_eui, q), functools.partial(_json, val))
-                if self.cfg.home_assistant and q not in announced:
+                if q not in announced:  # discovery goes out at once, before the first value
                     t, p = homeassistant.discovery(self.cfg.home_assistant_prefix, self.topics,
                                                    up.dev_eui, up.device_name, q, val)
                     b.keep(t, functools.partial(bytes, p))
                     announced.add(q)
-            if self.cfg.home_assistant:
-                st["_ha"] = sorted(announced)
+            st["_ha"] = sorted(announced)
+        return d.latest.keys()
+
+    # --- retained topics ------------------------------------------------------------------
+    def _changed(self, dev_eui: str, st: dict[str, Any], quantities: Iterable[str] = ()) -> None:
+        """Mark a device's ``meta`` and the given latest values for publication. They go out
+        ``retained_delay_s`` after the first change not yet published, with the state of
+        then: a device sending often updates each retained topic about once per delay, and
+        one sending without pause still does (the delay does not restart). The marks are
+        part of the saved device state, so a restart publishes what a stop left waiting."""
+        waiting = st.get("_retained")
+        if waiting is None:
+            waiting = st["_retained"] = []
+            self._retained_due.setdefault(dev_eui, self._clock() + self.cfg.retained_delay_s)
+        for q in quantities:
+            if q not in waiting:
+                waiting.append(q)
+
+    def next_retained(self) -> float:
+        """Monotonic time the next device's retained topics are due (inf: none waits)."""
+        for due in self._retained_due.values():
+            return due
+        return float("inf")
+
+    def emit_retained(self, b: Batch, now: float) -> None:
+        """Retained rows of every device whose delay has passed by ``now`` (monotonic)."""
+        due = self._retained_due
+        while due:
+            dev_eui = next(iter(due))
+            if due[dev_eui] > now:
+                return
+            del due[dev_eui]
+            st = self._state(b, dev_eui)
+            latest = st.get("_latest") or {}
+            for q in st.pop("_retained", ()):
+                if q in latest:
+                    b.keep(self.topics.value(dev_eui, q), functools.partial(_json, latest[q]))
+            b.keep(self.topics.meta(dev_eui), functools.partial(_json, meta.public(st)))
 
     def _announce_layout(self, up: Uplink, b: Batch) -> None:
         try:
@@ -202,7 +254,7 @@ class Processor:
         self._queue_downlink(b, up.dev_eui, {"announce_layout": True}, cid, None)
 
     def _device_event(self, ev: DeviceEvent, b: Batch) -> None:
-        self.metrics.child("events", ev.kind).inc()
+        self.metrics.count("events", ev.kind)
         if ev.dev_eui is None:
             return
         if ev.kind in ("join", "status") and ev.dev_eui in self.devices | b.devices:
@@ -211,7 +263,7 @@ class Processor:
                 st["joined_at"] = round(ev.received_at, 3)
             elif ev.battery_level is not None:
                 st["battery_level"] = ev.battery_level
-            b.keep(self.topics.meta(ev.dev_eui), lambda: _json(meta.public(st)))
+            self._changed(ev.dev_eui, st)
             return
         if ev.command_id is None:
             return
@@ -257,7 +309,7 @@ class Processor:
 
     def _result(self, b: Batch, dev_eui: str, status: str, cid: str | None, city_id: str | None,
                 reason: str | None, by: str) -> None:
-        self.metrics.child("commands", status).inc()
+        self.metrics.count("commands", status)
         doc: dict[str, Any] = {"status": status, "at": round(time.time(), 3), "by": by}
         if cid:
             doc["command_id"] = cid
@@ -274,7 +326,7 @@ class Processor:
     # --- dead letters ------------------------------------------------------------------------
     def _deadletter(self, b: Batch, msg: InMessage, reason: str, detail: str,
                     up: Uplink | None = None) -> None:
-        self.metrics.child("decode_errors", reason).inc()
+        self.metrics.count("decode_errors", reason)
         raw = msg.payload[:DEADLETTER_RAW_MAX]
         doc: dict[str, Any] = {
             "reason": reason,

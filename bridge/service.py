@@ -40,7 +40,7 @@ from .worker_link import WorkerLink
 
 DELETE_BATCH = 2000  # PUBACKed rows removed per transaction
 DELETE_EVERY_S = 0.1
-RETAINED_POLL_S = 0.2  # how often the drain looks for retained rows that became due
+IDLE_POLL_S = 0.2  # a safety net only: every commit and PUBACK wakes the drain
 FEED_WAIT_S = 0.2
 WORKER_START_S = 60.0  # imports and opening the state database
 WORKER_STOP_S = 30.0  # the worker finishes the batches it has before it reports "stopped"
@@ -66,7 +66,6 @@ class Bridge:
         self._throttle = Throttle(10.0)
         self.depth = 0
         self.full = False
-        self._flush_retained = False
         self.city = MqttConnection(
             cfg.city, subscriptions=[(self.topics.command_filter(), 1)], on_message=self._enqueue,
             on_puback=self._puback, on_state=self._state,
@@ -139,7 +138,6 @@ class Bridge:
         for s in self.sources.values():
             s.stop()
         deadline = time.monotonic() + self.cfg.drain_timeout_s
-        self._flush_retained = True  # retained rows need not wait for their due time now
         while time.monotonic() < deadline and self._drain.is_alive():
             if self._outbox_empty():
                 break
@@ -279,14 +277,12 @@ class Bridge:
     def _drain_loop(self) -> None:
         inflight: dict[int, Stored] = {}
         retry: list[Stored] = []
-        last_id = 0  # cursor over rows that are not retained values
-        last_rid = 0  # cursor over retained rows (published once due)
-        clock = 0.0  # wall time that never goes back, for the due check
+        last_id = 0  # cursor over the outbox (ids ascend in commit order)
         window = self.cfg.drain_window
         to_delete: list[int] = []
         last_delete = time.monotonic()
         while True:
-            self._drain_wake.wait(DELETE_EVERY_S if to_delete else RETAINED_POLL_S)
+            self._drain_wake.wait(DELETE_EVERY_S if to_delete else IDLE_POLL_S)
             self._drain_wake.clear()
             done: list[int] = []
             while self._pubacks:
@@ -317,18 +313,10 @@ class Bridge:
             del retry[:len(rows)]
             if len(inflight) + len(rows) < window:
                 rows += self._dstore.fetch(last_id, window - len(inflight) - len(rows))
-            if len(inflight) + len(rows) < window:
-                clock = max(clock, time.time())
-                due_by = float("inf") if self._flush_retained else clock
-                rows += self._dstore.fetch_retained(last_rid, due_by,
-                                                    window - len(inflight) - len(rows))
             for r in rows:
                 mid = self.city.publish(r.topic, r.payload, qos=1, retain=r.retain)
                 inflight[mid] = r
-                if r.retain:
-                    last_rid = max(last_rid, r.id)
-                else:
-                    last_id = max(last_id, r.id)
+                last_id = max(last_id, r.id)
             self._drain_inflight = len(inflight)
             if rows and len(inflight) < window:
                 self._drain_wake.set()  # more may be waiting

@@ -4,9 +4,9 @@ The worker commits an input message's results (outbox rows, its dedupe key, the 
 state) in one transaction and acknowledges the input only afterwards, so an accepted
 message survives ``kill -9``. The drain deletes an outbox row only on the city broker's
 PUBACK. Retained rows carry a ``slot`` (their topic): a newer value replaces an older
-one that is still waiting, so a backlog holds one latest value per topic. They also carry
-a ``due`` time (``retained_delay_s`` after they were written) so that a device sending
-often updates its retained topics at most about once per delay.
+one that is still waiting, so a backlog holds one latest value per topic. (The ``due``
+column of earlier versions is no longer written: the worker now holds retained topics
+back itself, ``Processor.emit_retained``.)
 """
 
 from __future__ import annotations
@@ -84,7 +84,6 @@ class Store:
         seen: Iterable[tuple[str, float]] = (),
         devices: dict[str, dict[str, Any]] | None = None,
         commands: Iterable[tuple[str, str, str | None]] = (),
-        due: float = 0.0,
     ) -> int:
         """Write one batch atomically; returns the net change in outbox rows."""
         now = time.time()
@@ -97,14 +96,14 @@ class Store:
             for r in rows:
                 if r.retain:
                     slots.append((r.topic,))
-                    values.append((r.topic, r.payload, 1, r.topic, now, r.origin, due))
+                    values.append((r.topic, r.payload, 1, r.topic, now, r.origin))
                 else:
-                    values.append((r.topic, r.payload, 0, None, now, r.origin, None))
+                    values.append((r.topic, r.payload, 0, None, now, r.origin))
             if slots:
                 n -= self.db.executemany("DELETE FROM outbox WHERE slot=?", slots).rowcount
             self.db.executemany(
-                "INSERT INTO outbox(topic, payload, retain, slot, created, origin, due) "
-                "VALUES (?,?,?,?,?,?,?)", values)
+                "INSERT INTO outbox(topic, payload, retain, slot, created, origin) "
+                "VALUES (?,?,?,?,?,?)", values)
             n += len(values)
             self.db.executemany("INSERT OR IGNORE INTO seen(key, at) VALUES (?,?)", seen)
             if devices:
@@ -151,23 +150,11 @@ class Store:
 
     # --- the drain ------------------------------------------------------------------
     def fetch(self, after_id: int, limit: int) -> list[Stored]:
-        """Rows that are not retained values, in order."""
+        """Rows in the order they were written (a replaced retained row gets a new id)."""
         cur = self.db.execute(
             "SELECT id, topic, payload, retain, created, origin FROM outbox "
-            "WHERE id > ? AND slot IS NULL ORDER BY id LIMIT ?", (after_id, limit))
+            "WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
         return [Stored(r[0], r[1], bytes(r[2]), bool(r[3]), r[4], r[5]) for r in cur]
-
-    def fetch_retained(self, after_id: int, due_by: float, limit: int) -> list[Stored]:
-        """Retained rows due by ``due_by``; ``due`` never decreases with ``id``, so the rows
-        that are due form a prefix and one cursor suffices."""
-        cur = self.db.execute(
-            "SELECT id, topic, payload, retain, created, origin FROM outbox "
-            "WHERE id > ? AND slot IS NOT NULL AND due <= ? ORDER BY id LIMIT ?",
-            (after_id, due_by, limit))
-        return [Stored(r[0], r[1], bytes(r[2]), bool(r[3]), r[4], r[5]) for r in cur]
-
-    def last_due(self) -> float:
-        return float(self.db.execute("SELECT MAX(due) FROM outbox").fetchone()[0] or 0.0)
 
     def delete(self, ids: list[int]) -> None:
         if not ids:

@@ -66,7 +66,6 @@ class Worker:
         self.depth = 0
         self.full = False
         self.stopping = False
-        self.last_due = self.store.last_due()  # keeps ``due`` non-decreasing with row id
         self._throttle = Throttle(10.0)
 
     def run(self) -> None:
@@ -88,8 +87,10 @@ class Worker:
                 time.sleep(FULL_POLL_S)  # input waits in the pipe and the source's session
                 continue
             idle = not self.pending and not self.down_results and not self.stopping
-            if idle and not self._receive(RECEIVE_WAIT_S):
-                continue
+            if idle:
+                wait = min(RECEIVE_WAIT_S, max(0.0, self.processor.next_retained() - now))
+                if not self._receive(wait) and self.processor.next_retained() > time.monotonic():
+                    continue
             # room for the batch: a message adds a few rows, so the limit overshoots by at most
             # the rows of one batch
             room = max(1, min(self.cfg.batch_max, self.cfg.outbox_max_rows - self.depth))
@@ -131,10 +132,12 @@ class Worker:
         if n:
             msgs = [self.pending.popleft() for _ in range(n)]
             self.processor.handle_batch(msgs, b)
+        # retained topics whose delay has passed; all of them before a stop
+        done = self.stopping and not self.pending
+        self.processor.emit_retained(b, float("inf") if done else time.monotonic())
 
     def _commit(self, b: Batch) -> None:
-        self.last_due = max(self.last_due, time.time() + self.cfg.retained_delay_s)
-        rows = self.store.commit(b.all_rows(), b.seen, b.devices, b.commands, due=self.last_due)
+        rows = self.store.commit(b.all_rows(), b.seen, b.devices, b.commands)
         self.depth += rows
         self.processor.devices.update(b.devices)
         acks: list[Ack] = [(m.conn, m.mid, m.qos, m.generation) for m in b.acks]

@@ -167,27 +167,17 @@ def test_store_outbox_replaces_retained_and_keeps_order(tmp_path: Path) -> None:
     s = Store(tmp_path / "db")
     s.commit([OutRow("a/senml", b"1"), OutRow("a/meta", b"m1", retain=True)], [("k1", 1.0)])
     s.commit([OutRow("a/senml", b"2"), OutRow("a/meta", b"m2", retain=True)], [("k1", 2.0)])
-    rows = s.fetch(0, 10) + s.fetch_retained(0, float("inf"), 10)
+    rows = s.fetch(0, 10)
     assert [(r.topic, r.payload) for r in rows] == [("a/senml", b"1"), ("a/senml", b"2"),
                                                     ("a/meta", b"m2")]
+    assert s.fetch(rows[1].id, 10) == rows[2:]
     assert s.seen("k1") and not s.seen("k2")
     s.delete([rows[0].id])
     assert s.depth()[0] == 2
     s.close()
     s2 = Store(tmp_path / "db")  # survives reopening
-    assert [r.payload for r in s2.fetch(0, 10)] == [b"2"]
-    assert [r.payload for r in s2.fetch_retained(0, float("inf"), 10)] == [b"m2"]
+    assert [r.payload for r in s2.fetch(0, 10)] == [b"2", b"m2"]
     assert s2.prune_seen(1.5) == 1 and not s2.seen("k1")
-
-
-def test_store_retained_rows_wait_until_due(tmp_path: Path) -> None:
-    s = Store(tmp_path / "db")
-    s.commit([OutRow("a/meta", b"m1", retain=True)], due=100.0)
-    s.commit([OutRow("b/meta", b"m2", retain=True), OutRow("b/senml", b"x")], due=200.0)
-    assert [r.payload for r in s.fetch(0, 10)] == [b"x"]  # never delayed
-    assert [r.payload for r in s.fetch_retained(0, 150.0, 10)] == [b"m1"]
-    assert [r.payload for r in s.fetch_retained(0, 250.0, 10)] == [b"m1", b"m2"]
-    assert s.last_due() == 200.0
 
 
 def _cfg(**src: object) -> dict:

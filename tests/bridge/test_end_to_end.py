@@ -488,3 +488,27 @@ def test_retained_topics_coalesce_for_a_chatty_device(mosquitto: Mosquitto, tmp_
         assert len(metas) < 20 and r.col.on(f"{EUI}/temperature")[-1]["t"] == 1767225619
     finally:
         r.close()
+
+
+def test_retained_topics_held_back_at_a_kill_go_out_after_the_restart(mosquitto: Mosquitto,
+                                                                       tmp_path: Path) -> None:
+    """The pipeline holds retained topics for ``retained_delay_s``; the marks are part of the
+    committed device state, so ``kill -9`` in that window loses nothing."""
+    doc = harness.bridge_doc(tmp_path / "s", mosquitto.port, mosquitto.port, retained_delay_s=3600)
+    bp = harness.BridgeProcess(doc, tmp_path)
+    pub = harness.Publisher(mosquitto.port)
+    col = harness.Collector(mosquitto.port)
+    try:
+        bp.start()
+        for i in range(3):
+            pub.publish(lns.cs_topic(EUI), lns.dumps(lns.cs_up(EUI, i, FRAME, t=1767225600 + i)))
+        col.wait_for(f"{EUI}/senml", 3)
+        assert col.count(f"{EUI}/meta") == 0 and col.count(f"{EUI}/temperature") == 0
+        bp.kill()
+        bp.start()  # same hour-long delay: only the saved marks make these due
+        (meta,) = col.wait_for(f"{EUI}/meta")
+        assert meta["frames"] == 3 and col.wait_for(f"{EUI}/temperature")[0]["t"] == 1767225602
+    finally:
+        bp.close()
+        pub.close()
+        col.close()
