@@ -31,6 +31,35 @@ from .model import InMessage
 RECONNECT_MIN_S = 1
 _PUBACK_SUCCESS = ReasonCode(PacketTypes.PUBACK)  # shared by every successful PUBACK; read-only
 _NO_PROPERTIES = Properties(PacketTypes.PUBACK)
+_SHARED_CONDITION = threading.Condition()  # nobody waits on a batch-published message's info
+
+
+class _BatchInfo(paho.MQTTMessageInfo):
+    """paho's per-message info without its own ``threading.Condition`` (a lock and a deque
+    each): the drain never calls ``wait_for_publish``."""
+
+    __slots__ = ()
+
+    def __init__(self, mid: int) -> None:
+        self.mid = mid
+        self._published = False
+        self._condition = _SHARED_CONDITION
+        self.rc = paho.MQTT_ERR_SUCCESS
+        self._iterpos = 0
+
+
+def _new_message() -> paho.MQTTMessage:
+    return paho.MQTTMessage.__new__(paho.MQTTMessage)
+
+
+def _varlen(n: int) -> bytes:
+    """MQTT Remaining Length (MQTT 5 §1.5.5; 3.1.1 §2.2.3)."""
+    out = bytearray()
+    while True:
+        n, digit = n >> 7, n & 0x7F
+        out.append(digit | 0x80 if n else digit)
+        if not n:
+            return bytes(out)
 
 
 class _BufferedClient(paho.Client):
@@ -41,8 +70,10 @@ class _BufferedClient(paho.Client):
     network thread once per write round instead of once per queued packet: together about
     twice the throughput (docs/bridge.md §9). Relies on paho 2.x internals ``_sock_recv``,
     ``_sock_close``, ``_packet_queue``, ``_sockpairW``, ``loop_read``, ``loop_write``,
-    ``_handle_publish``, ``_handle_pubackcomp``, ``_in_packet``, ``_out_messages`` and
-    ``_do_on_publish`` (pinned: paho-mqtt < 3; tests/bridge/test_mqtt.py checks both paths).
+    ``_handle_publish``, ``_handle_pubackcomp``, ``_in_packet``, ``_out_messages``,
+    ``_do_on_publish``, ``_mid_generate``, ``_inflight_messages``, ``_out_message_mutex``
+    and ``MQTTMessage``'s slots (pinned: paho-mqtt < 3; tests/bridge/test_mqtt.py checks
+    both paths).
     """
 
     _RECV_SIZE = 65536
@@ -137,6 +168,54 @@ class _BufferedClient(paho.Client):
                 return self._do_on_publish(mid, _PUBACK_SUCCESS, _NO_PROPERTIES)
         return paho.MQTT_ERR_SUCCESS
 
+    def publish_batch(self, messages: list[tuple[str, bytes, bool]]) -> list[int]:
+        """QoS 1 PUBLISHes without properties, queued as one write: what ``publish`` does for
+        each (an entry in ``_out_messages``, so paho resends it after a reconnect and our
+        PUBACK path finds it), minus a Condition, a topic check and a packet queue entry per
+        message. Returns the packet identifiers; ValueError for a topic with a wildcard."""
+        if self._max_inflight_messages or self._max_queued_messages:
+            raise ValueError("publish_batch needs unlimited in-flight and queued messages")
+        topics = [t.encode() for t, _, _ in messages]
+        for t in topics:  # all checked before any is taken
+            if not t or b"+" in t or b"#" in t or len(t) > 65535:
+                raise ValueError(f"cannot publish to topic {t!r}")
+        v5 = self._protocol == paho.MQTTv5
+        now = paho.time_func()
+        mids: list[int] = []
+        packets: list[bytes] = []
+        with self._out_message_mutex:
+            sock = self._sock
+            for t, (_, payload, retain) in zip(topics, messages, strict=True):
+                mid = self._mid_generate()
+                if mid in self._out_messages:
+                    raise ValueError("65535 messages await a PUBACK: no packet identifier is free")
+                m = _new_message()  # every slot set here: __init__ would build a Condition
+                m.mid = mid
+                m._topic = t
+                m.info = _BatchInfo(mid)
+                m.timestamp = now
+                m.payload = payload
+                m.qos = 1
+                m.retain = retain
+                m.dup = False
+                m.properties = None
+                self._out_messages[mid] = m
+                mids.append(mid)
+                if sock is None:
+                    m.state = paho.mqtt_ms_publish  # sent by paho after the CONNACK
+                    continue
+                m.state = paho.mqtt_ms_wait_for_puback
+                self._inflight_messages += 1
+                # fixed header, topic, packet identifier, [empty properties], payload (§3.3)
+                n = 2 + len(t) + 2 + v5 + len(payload)
+                packets.append(b"%c%s%c%c%s%c%c%s%s" % (
+                    0x32 | retain, _varlen(n), len(t) >> 8, len(t) & 0xFF, t, mid >> 8,
+                    mid & 0xFF, b"\x00" if v5 else b"", payload))
+            if packets:
+                # one queue entry: paho writes it out and, for QoS 1, calls nothing when done
+                self._packet_queue(paho.PUBLISH, b"".join(packets), 0, 1)
+        return mids
+
     def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
         rc = super().loop_read(max_packets)
         while rc == paho.MQTT_ERR_SUCCESS and self._rpos < len(self._rbuf):
@@ -222,6 +301,13 @@ class MqttConnection:
         if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
             raise BridgeError(f"{self.name}: publish to {topic} failed: {paho.error_string(info.rc)}")
         return int(info.mid)  # NO_CONN: paho keeps a QoS 1 message and sends it on reconnect
+
+    def publish_batch(self, messages: list[tuple[str, bytes, bool]]) -> list[int]:
+        """Several QoS 1 messages in one write; their packet identifiers, in order."""
+        try:
+            return self.client.publish_batch(messages)
+        except ValueError as e:
+            raise BridgeError(f"{self.name}: {e}") from None
 
     def ack(self, mid: int, qos: int, generation: int) -> None:
         """Acknowledge a message received in connection ``generation`` (a message from an

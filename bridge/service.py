@@ -313,10 +313,10 @@ class Bridge:
             del retry[:len(rows)]
             if len(inflight) + len(rows) < window:
                 rows += self._dstore.fetch(last_id, window - len(inflight) - len(rows))
-            for r in rows:
-                mid = self.city.publish(r.topic, r.payload, qos=1, retain=r.retain)
-                inflight[mid] = r
-                last_id = max(last_id, r.id)
+            if rows:
+                mids = self.city.publish_batch([(r.topic, r.payload, r.retain) for r in rows])
+                inflight.update(zip(mids, rows, strict=True))
+                last_id = max(last_id, rows[-1].id)  # fetched rows follow the retried ones
             self._drain_inflight = len(inflight)
             if rows and len(inflight) < window:
                 self._drain_wake.set()  # more may be waiting

@@ -117,3 +117,68 @@ def test_a_failed_paho_init_leaves_no_broken_client() -> None:
     finally:
         sys.unraisablehook = old
     assert unraisable == []
+
+
+class _Sock:
+    """Stands in for a connected socket: paho only checks that there is one before queuing."""
+
+    def close(self) -> None:
+        pass
+
+
+def _queued(c: _BufferedClient) -> list[bytes]:
+    out: list[bytes] = []
+    c._packet_queue = lambda _cmd, packet, *_a, **_k: (  # type: ignore[method-assign]
+        out.append(bytes(packet)) or paho.MQTT_ERR_SUCCESS)
+    return out
+
+
+def _out_view(m: Any) -> tuple[Any, ...]:
+    return (m.mid, m._topic, bytes(m.payload), m.qos, bool(m.retain), m.dup, m.state, m.properties)
+
+
+_TOPIC_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="+#")
+
+
+@settings(max_examples=200, deadline=None)
+@given(msgs=st.lists(st.tuples(st.text(_TOPIC_CHARS, min_size=1, max_size=30),
+                               st.binary(max_size=300), st.booleans()), min_size=1, max_size=8),
+       v5=st.booleans(), connected=st.booleans(), first_mid=st.integers(0, 65534))
+def test_publish_batch_equals_paho_publish(msgs: list[tuple[str, bytes, bool]], v5: bool,
+                                           connected: bool, first_mid: int) -> None:
+    """Same bytes on the wire and the same ``_out_messages`` (paho resends those after a
+    reconnect) as one paho ``publish`` per message; the PUBACK short path finds them."""
+    protocol = paho.MQTTv5 if v5 else paho.MQTTv311
+    fast, _, _ = _client(protocol)
+    ref, _, _ = _client(protocol)
+    wire_fast, wire_ref = _queued(fast), _queued(ref)
+    for c in (fast, ref):
+        c.max_inflight_messages_set(0)
+        c._last_mid = first_mid  # packet identifiers wrap from 65535 to 1
+        c._sock = _Sock() if connected else None
+    mids = fast.publish_batch(msgs)
+    ref_mids = [ref.publish(t, p, qos=1, retain=r).mid for t, p, r in msgs]
+    assert mids == ref_mids
+    assert b"".join(wire_fast) == b"".join(wire_ref)
+    assert len(wire_fast) == (1 if connected else 0)  # one queue entry for the batch
+    assert [_out_view(m) for m in fast._out_messages.values()] == \
+        [_out_view(m) for m in ref._out_messages.values()]
+    assert fast._inflight_messages == ref._inflight_messages == (len(msgs) if connected else 0)
+    done: list[int] = []
+    fast.on_publish = lambda _c, _u, mid, rc, _p: done.append(mid)
+    for mid in mids:
+        fast._in_packet = {"command": 0x40, "packet": struct.pack(">H", mid)}
+        fast._handle_pubackcomp("PUBACK")
+    assert done == mids and not fast._out_messages
+
+
+def test_publish_batch_refuses_what_paho_refuses() -> None:
+    c, _, _ = _client(paho.MQTTv311)
+    c.max_inflight_messages_set(0)
+    for bad in ("a/+/b", "a/#", ""):
+        with pytest.raises(ValueError, match="topic"):
+            c.publish_batch([("ok", b"", False), (bad, b"x", False)])
+        assert not c._out_messages  # nothing of a refused batch is kept
+    c.max_inflight_messages_set(20)  # paho would hold messages back: not what the drain uses
+    with pytest.raises(ValueError, match="in-flight"):
+        c.publish_batch([("a", b"x", False)])
