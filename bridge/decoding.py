@@ -133,21 +133,21 @@ def _flatten(o: Any) -> dict[str, Any]:
 def _with_latest(d: Decoded, bt: float) -> Decoded:
     """Latest value per quantity (the record with the highest resolved time)."""
     latest = d.latest
-    base = bt
+    base = bt  # already rounded to ms, like every ``bt`` the records carry
     for r in d.senml:
-        if "bt" in r:
-            base = r["bt"]
+        base = r.get("bt", base)
         name = r.get("n")
-        if not isinstance(name, str):
+        if name.__class__ is not str:
             continue
-        t = base + r["t"] if "t" in r else base
+        rel = r.get("t")
+        t = base if rel is None else round(base + rel, 3)
         prev = latest.get(name)
         if prev is not None and prev["t"] > t:
             continue
-        val: dict[str, Any] = {}
-        for k in _VALUE_KEYS:
-            if k in r:
-                val[k] = r[k]
-        val["t"] = round(t, 3)
+        if "v" in r:  # a number: the common case, keys in _VALUE_KEYS order
+            val = {"v": r["v"], "u": r["u"], "t": t} if "u" in r else {"v": r["v"], "t": t}
+        else:
+            val = {k: r[k] for k in _VALUE_KEYS if k in r}
+            val["t"] = t
         latest[name] = val
     return d

@@ -53,6 +53,8 @@ def text(doc: dict[str, Any], key: str, path: str = "") -> str | None:
 def integer(doc: dict[str, Any], key: str, path: str = "", lo: int = 0, hi: int = 2**64) -> int | None:
     """An unsigned integer that may arrive as a JSON number or (proto uint64) a string."""
     v = doc.get(key)
+    if v.__class__ is int and lo <= v <= hi:  # the common case first (bool is not int here)
+        return v
     if v is None:
         return None
     if isinstance(v, bool):

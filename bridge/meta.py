@@ -15,8 +15,14 @@ FCNT_MAX_GAP = 16384  # LoRaWAN 1.0.x MAX_FCNT_GAP: a larger jump is a new sessi
 
 
 def update(state: dict[str, Any], up: Uplink) -> dict[str, Any]:
-    """Fold one uplink into the device state (a JSON-able dict) and return it."""
+    """A copy of the device state (a JSON-able dict) with one uplink folded in."""
     s = dict(state)
+    fold(s, up)
+    return s
+
+
+def fold(s: dict[str, Any], up: Uplink) -> None:
+    """Fold one uplink into the device state in place."""
     s["dev_eui"] = up.dev_eui
     s["lns"] = up.lns
     if up.device_name:
@@ -45,7 +51,6 @@ def update(state: dict[str, Any], up: Uplink) -> dict[str, Any]:
     s["frames"] = frames
     s["lost"] = lost
     s["packet_loss"] = round(lost / (frames + lost), 4) if frames + lost else 0.0
-    return s
 
 
 def public(state: dict[str, Any]) -> dict[str, Any]:

@@ -162,7 +162,7 @@ class Processor:
         b.seen_keys.add(up.dedupe_key)
         b.seen.append((up.dedupe_key, time.time()))
         st = self._state(b, up.dev_eui)
-        st.update(meta.update(st, up))
+        meta.fold(st, up)
         st["_route"] = {"source": msg.conn, "lns": up.lns, "down_topic": up.down_topic}
         mode = self.cfg.decode_mode(up.dev_eui, up.application_id)
         quantities: Iterable[str] = ()
