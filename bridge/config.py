@@ -240,6 +240,8 @@ def parse(doc: dict[str, Any], base_dir: Path | None = None) -> Config:
     for k in ("outbox_max_rows", "batch_max", "input_queue", "drain_window", "max_message_bytes"):
         if getattr(cfg, k) < 1:
             raise ConfigError(f"[bridge] {k} must be >= 1")
+    if cfg.drain_window > 65535:  # one MQTT packet identifier per message awaiting its PUBACK
+        raise ConfigError("[bridge] drain_window must be <= 65535")
     if not cfg.prefix or any(c in cfg.prefix for c in "+#") or cfg.prefix.endswith("/"):
         raise ConfigError(f"[bridge] prefix {cfg.prefix!r} must be a topic without wildcards")
     return cfg

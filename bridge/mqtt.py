@@ -15,9 +15,10 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as paho
+from paho.mqtt.client import MalformedPacket
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -28,8 +29,14 @@ from .errors import BridgeError
 from .logs import event
 from .model import InMessage
 
+if TYPE_CHECKING:
+    from paho.mqtt.client import _InPacket
+
 RECONNECT_MIN_S = 1
 _PUBACK_SUCCESS = ReasonCode(PacketTypes.PUBACK)  # shared by every successful PUBACK; read-only
+# MQTT 5 §3.4.2.1: 0x10 "No matching subscribers" is a success too (a retained value nobody
+# subscribed to yet); its PUBACK carries the reason code and maybe an empty property length
+_PUBACK_NO_SUBSCRIBERS = ReasonCode(PacketTypes.PUBACK, identifier=0x10)
 _NO_PROPERTIES = Properties(PacketTypes.PUBACK)
 _SHARED_CONDITION = threading.Condition()  # nobody waits on a batch-published message's info
 
@@ -46,6 +53,12 @@ class _BatchInfo(paho.MQTTMessageInfo):
         self._condition = _SHARED_CONDITION
         self.rc = paho.MQTT_ERR_SUCCESS
         self._iterpos = 0
+
+
+def _fresh_in_packet() -> _InPacket:
+    """paho's empty input state (``Client._packet_read`` resets to exactly this)."""
+    return {"command": 0, "have_remaining": 0, "remaining_count": [], "remaining_mult": 1,
+            "remaining_length": 0, "packet": bytearray(b""), "to_process": 0, "pos": 0}
 
 
 def _new_message() -> paho.MQTTMessage:
@@ -85,6 +98,9 @@ class _BufferedClient(paho.Client):
         # re-entrant: without a network thread paho's _packet_queue calls loop_write inline
         self._wake_lock = threading.RLock()
         self._wake_pending = False
+        # the short PUBLISH path hands (topic bytes, payload, qos, mid, retain) here when set,
+        # without building a paho MQTTMessage (and its Condition) first
+        self.on_raw_message: Callable[[bytes, bytes, int, int, bool], None] | None = None
         super().__init__(*args, **kwargs)
 
     def _sock_recv(self, bufsize: int) -> bytes:
@@ -96,6 +112,42 @@ class _BufferedClient(paho.Client):
         out = self._rbuf[self._rpos:self._rpos + bufsize]
         self._rpos += len(out)
         return out
+
+    def _packet_read(self) -> paho.MQTTErrorCode:
+        """A packet that is wholly in the read buffer is cut out here (fixed header, MQTT 5
+        §2.1.1 and §1.5.5) and handled; anything else goes through paho's byte-wise state
+        machine, which reads the rest of a partial packet."""
+        buf, pos = self._rbuf, self._rpos
+        n = len(buf)
+        if self._in_packet["command"] or n - pos < 2:
+            return super()._packet_read()
+        length = 0
+        i = pos + 1
+        for shift in (0, 7, 14, 21):
+            if i >= n:
+                return super()._packet_read()  # the length continues in the next read
+            b = buf[i]
+            i += 1
+            length |= (b & 0x7F) << shift
+            if not b & 0x80:
+                break
+        else:
+            return super()._packet_read()  # a fifth length byte: paho reports the error
+        end = i + length
+        if end > n:
+            return super()._packet_read()
+        self._rpos = end
+        self._in_packet = {"command": buf[pos], "have_remaining": 1, "remaining_count": [],
+                           "remaining_mult": 1, "remaining_length": length,
+                           "packet": bytearray(buf[i:end]), "to_process": 0, "pos": 0}
+        try:
+            rc = self._packet_handle()
+        except MalformedPacket:
+            rc = paho.MQTT_ERR_PROTOCOL
+        self._in_packet = _fresh_in_packet()
+        with self._msgtime_mutex:
+            self._last_bytes_received = paho.time_func()
+        return rc
 
     def _sock_close(self) -> None:
         self._rbuf, self._rpos = b"", 0
@@ -146,6 +198,12 @@ class _BufferedClient(paho.Client):
             pos += 1
         elif not topic or len(packet) < pos:
             return super()._handle_publish()  # malformed: paho raises the protocol error
+        if self.on_raw_message is not None:
+            with self._in_callback_mutex:
+                self.on_raw_message(topic, bytes(packet[pos:]), qos, mid, bool(header & 0x01))
+            if qos == 1 and not self._manual_ack:
+                return self._send_puback(mid)
+            return paho.MQTT_ERR_SUCCESS
         msg = paho.MQTTMessage(mid=mid, topic=topic)
         msg.dup = bool(header & 0x08)
         msg.qos = qos
@@ -158,14 +216,22 @@ class _BufferedClient(paho.Client):
         return paho.MQTT_ERR_SUCCESS
 
     def _handle_pubackcomp(self, cmd: Any) -> paho.MQTTErrorCode:
-        """A PUBACK of 2 bytes: success without properties (MQTT 5 §3.4.2.1; 3.1.1 §3.4)."""
+        """A PUBACK of 2 bytes (success without properties, MQTT 5 §3.4.2.1; 3.1.1 §3.4), or
+        MQTT 5's "no matching subscribers" without properties."""
         packet = self._in_packet["packet"]
-        if cmd != "PUBACK" or len(packet) != 2:
+        if cmd != "PUBACK" or not 2 <= len(packet) <= 4:
             return super()._handle_pubackcomp(cmd)
+        if len(packet) == 2:
+            rc = _PUBACK_SUCCESS
+        elif (packet[2] == 0x10 and self._protocol == paho.MQTTv5
+              and (len(packet) == 3 or packet[3] == 0)):
+            rc = _PUBACK_NO_SUBSCRIBERS
+        else:
+            return super()._handle_pubackcomp(cmd)  # failures and properties: paho decodes
         mid = (packet[0] << 8) | packet[1]
         with self._out_message_mutex:
             if mid in self._out_messages:
-                return self._do_on_publish(mid, _PUBACK_SUCCESS, _NO_PROPERTIES)
+                return self._do_on_publish(mid, rc, _NO_PROPERTIES)
         return paho.MQTT_ERR_SUCCESS
 
     def publish_batch(self, messages: list[tuple[str, bytes, bool]]) -> list[int]:
@@ -181,14 +247,19 @@ class _BufferedClient(paho.Client):
                 raise ValueError(f"cannot publish to topic {t!r}")
         v5 = self._protocol == paho.MQTTv5
         now = paho.time_func()
-        mids: list[int] = []
         packets: list[bytes] = []
         with self._out_message_mutex:
             sock = self._sock
-            for t, (_, payload, retain) in zip(topics, messages, strict=True):
-                mid = self._mid_generate()
-                if mid in self._out_messages:
-                    raise ValueError("65535 messages await a PUBACK: no packet identifier is free")
+            with self._mid_generate_mutex:
+                first = self._last_mid
+                # the identifiers _mid_generate would give: 1..65535, never 0
+                mids = [(first + k) % 65535 + 1 for k in range(len(messages))]
+                if any(mid in self._out_messages for mid in mids):
+                    raise ValueError("a packet identifier is still in use: too many messages "
+                                     "await a PUBACK")
+                if mids:
+                    self._last_mid = mids[-1]
+            for mid, t, (_, payload, retain) in zip(mids, topics, messages, strict=True):
                 m = _new_message()  # every slot set here: __init__ would build a Condition
                 m.mid = mid
                 m._topic = t
@@ -200,7 +271,6 @@ class _BufferedClient(paho.Client):
                 m.dup = False
                 m.properties = None
                 self._out_messages[mid] = m
-                mids.append(mid)
                 if sock is None:
                     m.state = paho.mqtt_ms_publish  # sent by paho after the CONNACK
                     continue
@@ -265,7 +335,8 @@ class MqttConnection:
         self.client.max_inflight_messages_set(max_inflight)
         self.client.on_connect = self._connected
         self.client.on_disconnect = self._disconnected
-        self.client.on_message = self._message
+        self.client.on_message = self._message  # what paho decodes itself (MQTT 5 properties)
+        self.client.on_raw_message = self._raw_message
         self.client.on_publish = self._published
 
     # --- lifecycle ------------------------------------------------------------------
@@ -337,12 +408,14 @@ class MqttConnection:
             self._on_state(self.name, False)
 
     def _message(self, _c: paho.Client, _u: Any, m: paho.MQTTMessage) -> None:
+        self._raw_message(m._topic, bytes(m.payload), m.qos, m.mid, bool(m.retain))
+
+    def _raw_message(self, topic: bytes, payload: bytes, qos: int, mid: int, retain: bool) -> None:
         try:
-            topic = m.topic
+            text = topic.decode()
         except UnicodeDecodeError:
-            topic = "<invalid utf-8: %s>" % m._topic.hex()
-        self._on_message(InMessage(self.name, topic, bytes(m.payload), m.qos, m.mid,
-                                   self.generation, bool(m.retain)))
+            text = "<invalid utf-8: %s>" % topic.hex()
+        self._on_message(InMessage(self.name, text, payload, qos, mid, self.generation, retain))
 
     def _published(self, _c: paho.Client, _u: Any, mid: int, rc: Any, _p: Any) -> None:
         if self._on_puback:

@@ -198,6 +198,7 @@ def test_config_defaults_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         (_cfg(password_env="NOPE_NOT_SET"), "not set"),
         ({**_cfg(), "decode": {"default": "magic"}}, "mode must be"),
         ({**_cfg(), "bridge": {"colour": "red"}}, "unknown key"),
+        ({**_cfg(), "bridge": {"drain_window": 65536}}, "drain_window must be <= 65535"),
     ]:
         with pytest.raises(ConfigError, match=msg):
             config.parse(doc)
