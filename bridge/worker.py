@@ -26,6 +26,7 @@ import logging
 import signal
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -56,9 +57,14 @@ class Worker:
         self.cfg = cfg
         self.conn = conn
         self.metrics = PipelineMetrics()
+        # the commit thread writes through ``store``; this thread reads through ``reader``
+        # (WAL: readers and the writer do not wait for each other)
         self.store = Store(cfg.state_dir / DB_NAME, cfg.synchronous)
+        self.reader = Store(cfg.state_dir / DB_NAME, cfg.synchronous)
+        self.committer = ThreadPoolExecutor(1, thread_name_prefix="commit")
+        self.committing: tuple[Batch, Future[int]] | None = None
         self.processor = Processor(
-            cfg, self.metrics, self.store.devices(), self.store.seen_many, self.store.command,
+            cfg, self.metrics, self.reader.devices(), self._seen_many, self.reader.command,
             {s.name: s.lns for s in cfg.sources})
         self.pending: collections.deque[InMessage] = collections.deque()
         self.down_results: list[tuple[str, bool]] = []
@@ -78,21 +84,24 @@ class Worker:
             self._set_full(self.depth >= self.cfg.outbox_max_rows)
             if now - last_prune >= PRUNE_EVERY_S:
                 last_prune = now
+                self._finish()  # the commit thread is idle now: the write connection is free
                 self.store.prune_seen(time.time() - self.cfg.dedupe_window_s)
                 self.store.prune_commands(time.time() - COMMAND_TTL_S)
             if now - last_status >= STATUS_EVERY_S:
                 last_status = now
                 self._status()
             if self.full:
+                self._finish()
                 time.sleep(FULL_POLL_S)  # input waits in the pipe and the source's session
                 continue
             idle = not self.pending and not self.down_results and not self.stopping
-            if idle:
+            if idle and not self._receive(0):
+                self._finish()  # no input to overlap with: report the last batch now
                 wait = min(RECEIVE_WAIT_S, max(0.0, self.processor.next_retained() - now))
                 if not self._receive(wait) and self.processor.next_retained() > time.monotonic():
                     continue
-            # room for the batch: a message adds a few rows, so the limit overshoots by at most
-            # the rows of one batch
+            # room for the batch: a message adds a few rows, and ``depth`` lags the batch being
+            # committed, so the limit overshoots by at most the rows of two batches
             room = max(1, min(self.cfg.batch_max, self.cfg.outbox_max_rows - self.depth))
             b = Batch()
             self._take(b, room)
@@ -102,6 +111,7 @@ class Worker:
                     last_status = time.monotonic()
                     self._status()  # counters on /metrics follow a quiet link's commits closely
             if self.stopping and not self.pending:
+                self._finish()
                 self._status()
                 self.conn.send(("stopped",))
                 return
@@ -136,10 +146,31 @@ class Worker:
         done = self.stopping and not self.pending
         self.processor.emit_retained(b, float("inf") if done else time.monotonic())
 
+    def _seen_many(self, keys: list[str]) -> set[str]:
+        """Dedupe keys already committed, or in the batch being committed."""
+        known = self.reader.seen_many(keys)
+        if self.committing is not None:
+            known.update(self.committing[0].seen_keys.intersection(keys))
+        return known
+
     def _commit(self, b: Batch) -> None:
-        rows = self.store.commit(b.all_rows(), b.seen, b.devices, b.commands)
+        """Hand the batch to the commit thread, which commits while this thread handles the
+        next one (the fsync and SQLite's own work run without the GIL). The batch before it
+        is reported first: at most one batch is between handled and committed."""
+        self.processor.devices.update(b.devices)  # the next batch builds on this state
+        self._finish()
+        self.committing = (b, self.committer.submit(
+            self.store.commit, b.all_rows(), b.seen, b.devices, b.commands))
+
+    def _finish(self) -> None:
+        """Wait for the batch being committed; then acknowledge its input and hand over its
+        downlinks. A failed commit raises here and ends the worker: nothing of it is acked."""
+        if self.committing is None:
+            return
+        b, result = self.committing
+        rows = result.result()
+        self.committing = None
         self.depth += rows
-        self.processor.devices.update(b.devices)
         acks: list[Ack] = [(m.conn, m.mid, m.qos, m.generation) for m in b.acks]
         downs: list[DownlinkOut] = []
         for d in b.downlinks:
@@ -149,8 +180,14 @@ class Worker:
             downs.append((d.command_id, d.source, d.topic, d.payload))
         self.conn.send(("done", acks, downs, rows))
 
+    def close(self) -> None:
+        self.committer.shutdown(wait=True)  # a commit under way completes (not acked: redelivered)
+        self.store.close()
+        self.reader.close()
+
     def _update_depth(self) -> None:
-        depth, oldest = self.store.depth()
+        self._finish()  # counted once: either in the table or in ``depth``
+        depth, oldest = self.reader.depth()
         self.depth = depth
         self.metrics.outbox_depth.set(depth)
         self.metrics.outbox_age.set(time.time() - oldest if oldest else 0)
@@ -194,7 +231,7 @@ def serve(conn: Connection) -> int:
         return 1
     finally:
         if worker is not None:
-            worker.store.close()
+            worker.close()
         conn.close()
     return 0
 
