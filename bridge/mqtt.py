@@ -286,6 +286,21 @@ class _BufferedClient(paho.Client):
                 self._packet_queue(paho.PUBLISH, b"".join(packets), 0, 1)
         return mids
 
+    def ack_batch(self, acks: list[tuple[int, int]]) -> None:
+        """Manual acknowledgements ``(mid, qos)`` as ``ack`` sends them, the PUBACKs of QoS 1
+        messages in one queued write (MQTT 5 §3.4: 2 bytes without reason code or
+        properties is success; 3.1.1 §3.4 the same bytes)."""
+        if not self._manual_ack:
+            return
+        pubacks = []
+        for mid, qos in acks:
+            if qos == 1:
+                pubacks.append(b"\x40\x02%c%c" % (mid >> 8, mid & 0xFF))
+            elif qos == 2:
+                self._send_pubcomp(mid)
+        if pubacks:
+            self._packet_queue(paho.PUBACK, b"".join(pubacks), 0, 1)
+
     def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
         rc = super().loop_read(max_packets)
         while rc == paho.MQTT_ERR_SUCCESS and self._rpos < len(self._rbuf):
@@ -380,11 +395,11 @@ class MqttConnection:
         except ValueError as e:
             raise BridgeError(f"{self.name}: {e}") from None
 
-    def ack(self, mid: int, qos: int, generation: int) -> None:
-        """Acknowledge a message received in connection ``generation`` (a message from an
-        earlier connection is redelivered by the broker instead)."""
-        if qos > 0 and generation == self.generation:
-            self.client.ack(mid, qos)
+    def ack(self, acks: list[tuple[int, int, int]]) -> None:
+        """Acknowledge messages ``(mid, qos, generation)``; one received in an earlier
+        connection is not acknowledged: the broker redelivers it instead."""
+        gen = self.generation
+        self.client.ack_batch([(mid, qos) for mid, qos, g in acks if qos and g == gen])
 
     # --- paho callbacks: enqueue only ---------------------------------------------------
     def _connected(self, client: paho.Client, _u: Any, flags: Any, rc: Any, _p: Any) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import queue
 import sqlite3
 import threading
 import time
@@ -29,6 +28,7 @@ from typing import Any
 
 from .config import Config
 from .errors import BridgeError
+from .inqueue import BatchQueue
 from .logs import Throttle, event
 from .metrics import HttpEndpoint, Metrics
 from .model import InMessage
@@ -54,7 +54,7 @@ class Bridge:
         self.metrics = Metrics()
         self.topics = CityTopics(cfg.prefix)
         self._dstore = Store(self.db_path, cfg.synchronous)  # creates the schema before the worker
-        self.inq: queue.Queue[InMessage] = queue.Queue(maxsize=cfg.input_queue)
+        self.inq: BatchQueue[InMessage] = BatchQueue(cfg.input_queue)
         self._pubacks: collections.deque[tuple[str, int, bool]] = collections.deque()
         self._drain_wake = threading.Event()
         self._stop_input = threading.Event()
@@ -185,15 +185,16 @@ class Bridge:
 
     # --- callbacks from paho threads -------------------------------------------------------
     def _enqueue(self, msg: InMessage) -> None:
-        while True:
-            try:
-                self.inq.put(msg, timeout=1.0)
-                return
-            except queue.Full:
-                if self._stop_input.is_set():
-                    return  # not acked: the broker redelivers it to the next session
-                if self._throttle.due("inq"):
-                    event(logging.WARNING, "input queue full, waiting", size=self.cfg.input_queue)
+        self.inq.put(msg, 1.0, self._input_full)
+
+    def _input_full(self) -> bool:
+        """The input queue stayed full for a second: go on waiting unless stopping (an input
+        not queued is not acked: the broker redelivers it to the next session)."""
+        if self._stop_input.is_set():
+            return False
+        if self._throttle.due("inq"):
+            event(logging.WARNING, "input queue full, waiting", size=self.cfg.input_queue)
+        return True
 
     def _puback(self, conn: str, mid: int, ok: bool) -> None:
         if conn == self.city.name:
@@ -225,16 +226,9 @@ class Bridge:
             downs = self._take_down_acks()
             if downs:
                 self.link.send(("down", downs))
-            try:
-                msgs = [self.inq.get(timeout=FEED_WAIT_S)]
-            except queue.Empty:
-                continue
-            while len(msgs) < limit:
-                try:
-                    msgs.append(self.inq.get_nowait())
-                except queue.Empty:
-                    break
-            self.link.send(("msgs", msgs))
+            msgs = self.inq.take(limit, FEED_WAIT_S)
+            if msgs:
+                self.link.send(("msgs", msgs))
         self.link.send(("stop",))
 
     def _take_down_acks(self) -> list[tuple[str, bool]]:
@@ -252,8 +246,11 @@ class Bridge:
         """A batch is committed: acknowledge its input, publish its downlinks, wake the drain."""
         if rows:
             self._drain_wake.set()
+        by_conn: dict[str, list[tuple[int, int, int]]] = {}
         for conn, mid, qos, generation in acks:
-            self._inputs[conn].ack(mid, qos, generation)
+            by_conn.setdefault(conn, []).append((mid, qos, generation))
+        for conn, items in by_conn.items():
+            self._inputs[conn].ack(items)
         for cid, source, topic, payload in downlinks:
             src = self.sources.get(source)
             if src is None:

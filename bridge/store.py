@@ -149,16 +149,22 @@ class Store:
     def fetch(self, after_id: int, limit: int) -> list[Stored]:
         """Rows in the order they were written (a replaced retained row gets a new id)."""
         cur = self.db.execute(
-            "SELECT id, topic, payload, retain, created, origin FROM outbox "
+            "SELECT id, topic, payload, retain != 0, created, origin FROM outbox "
             "WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))
-        return [Stored(r[0], r[1], bytes(r[2]), bool(r[3]), r[4], r[5]) for r in cur]
+        return list(map(Stored._make, cur))  # a BLOB comes back as bytes already
 
     def delete(self, ids: list[int]) -> None:
         if not ids:
             return
+        ranges: list[list[int]] = []  # PUBACKs come mostly in order: runs of consecutive ids, one DELETE each
+        for i in sorted(ids):
+            if ranges and ranges[-1][1] == i - 1:
+                ranges[-1][1] = i
+            else:
+                ranges.append([i, i])
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.executemany("DELETE FROM outbox WHERE id=?", [(i,) for i in ids])
+            self.db.executemany("DELETE FROM outbox WHERE id BETWEEN ? AND ?", ranges)
             self.db.execute("COMMIT")
         except sqlite3.Error as e:
             self._rollback()

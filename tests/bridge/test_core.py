@@ -174,6 +174,12 @@ def test_store_outbox_replaces_retained_and_keeps_order(tmp_path: Path) -> None:
     assert s.seen("k1") and not s.seen("k2")
     s.delete([rows[0].id])
     assert s.depth()[0] == 2
+    extra = [OutRow(f"b/{i}", b"x") for i in range(6)]
+    s.commit(extra)
+    ids = [r.id for r in s.fetch(rows[2].id, 10)]
+    s.delete([ids[4], ids[0], ids[1], ids[3]])  # out of order, with gaps: only these go
+    assert [r.topic for r in s.fetch(rows[2].id, 10)] == ["b/2", "b/5"]
+    s.delete([ids[2], ids[5]])
     s.close()
     s2 = Store(tmp_path / "db")  # survives reopening
     assert [r.payload for r in s2.fetch(0, 10)] == [b"2", b"m2"]

@@ -262,3 +262,24 @@ def test_buffered_packet_reading_equals_paho(data: st.DataObject, v5: bool, cuts
                 break
         views.append(got)
     assert views[0] == views[1]
+
+
+@settings(max_examples=100, deadline=None)
+@given(acks=st.lists(st.tuples(st.integers(1, 65535), st.sampled_from([0, 1, 2])), max_size=30),
+       v5=st.booleans(), manual=st.booleans())
+def test_ack_batch_sends_what_paho_ack_sends(acks: list[tuple[int, int]], v5: bool,
+                                             manual: bool) -> None:
+    protocol = paho.MQTTv5 if v5 else paho.MQTTv311
+    fast, ref = (_BufferedClient(CallbackAPIVersion.VERSION2, client_id="t", protocol=protocol,
+                                 manual_ack=manual) for _ in range(2))
+    wire_fast, wire_ref = _queued(fast), _queued(ref)
+    fast.ack_batch(acks)
+    for mid, qos in acks:
+        ref.ack(mid, qos)
+
+    def packets(wire: list[bytes]) -> list[bytes]:
+        data = b"".join(wire)
+        return sorted(data[i:i + 4] for i in range(0, len(data), 4))
+
+    assert packets(wire_fast) == packets(wire_ref)
+    assert len(wire_fast) <= 1 + sum(q == 2 for _, q in acks)  # the PUBACKs in one write
