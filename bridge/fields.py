@@ -15,6 +15,8 @@ _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,12}))?"
     r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))$"
 )
+# what follows a cached "YYYY-MM-DDTHH:MM:SS" head: the same alternatives as _RFC3339's tail
+_TAIL = re.compile(r"(?:\.(\d{1,12}))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))$")
 _HEX_EUI = re.compile(r"^[0-9a-fA-F]{16}$")
 _HEADS: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> Unix seconds (checked once)
 _HEADS_MAX = 4096
@@ -103,6 +105,11 @@ def eui(v: Any, what: str) -> str:
 
 def timestamp(v: Any, what: str) -> float:
     """RFC 3339 with up to nanoseconds (ChirpStack, TTS) -> Unix seconds."""
+    if v.__class__ is str:
+        cached = _HEADS.get(v[:19])  # a head in the cache passed the full check before
+        tail = _TAIL.match(v, 19) if cached is not None else None
+        if cached is not None and tail is not None:
+            return _seconds(cached, tail.group(1), tail.group(3), tail.group(4), tail.group(5))
     m = _RFC3339.match(v) if isinstance(v, str) else None
     if not m:
         raise InputError("bad_field", f"{what} = {v!r} is not an RFC 3339 time")
@@ -116,9 +123,12 @@ def timestamp(v: Any, what: str) -> float:
         if len(_HEADS) >= _HEADS_MAX:
             _HEADS.clear()
         _HEADS[head] = secs
-    frac = m.group(7)
+    return _seconds(secs, m.group(7), m.group(9), m.group(10), m.group(11))
+
+
+def _seconds(secs: int, frac: str | None, sign: str | None, hh: str | None, mm: str | None) -> float:
     out = secs + float("0." + frac) if frac else float(secs)
-    if m.group(9):
-        off = int(m.group(10)) * 3600 + int(m.group(11)) * 60
-        out -= off if m.group(9) == "+" else -off
+    if sign:
+        off = int(hh or 0) * 3600 + int(mm or 0) * 60
+        out -= off if sign == "+" else -off
     return out

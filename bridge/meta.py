@@ -28,29 +28,35 @@ def fold(s: dict[str, Any], up: Uplink) -> None:
     if up.device_name:
         s["name"] = up.device_name
     s["last_seen"] = round(up.received_at, 3)
-    best = up.best_reception()
+    rx = up.receptions
+    best = rx[0] if len(rx) == 1 else up.best_reception()
     if best is not None:
         s["gateway"] = best.gateway
         s["rssi"] = best.rssi
         s["snr"] = best.snr
-        s["gateways"] = len(up.receptions)
-    for key, v in (("dr", up.dr), ("frequency", up.frequency), ("f_port", up.f_port),
-                   ("spreading_factor", up.spreading_factor)):
-        if v is not None:
-            s[key] = v
-    frames = int(s.get("frames", 0))
+        s["gateways"] = len(rx)
+    if up.dr is not None:
+        s["dr"] = up.dr
+    if up.frequency is not None:
+        s["frequency"] = up.frequency
+    if up.f_port is not None:
+        s["f_port"] = up.f_port
+    if up.spreading_factor is not None:
+        s["spreading_factor"] = up.spreading_factor
+    frames = int(s.get("frames", 0)) + 1
     lost = int(s.get("lost", 0))
     last = s.get("f_cnt")
-    if up.f_cnt is not None:
-        if isinstance(last, int) and last < up.f_cnt <= last + FCNT_MAX_GAP:
-            lost += up.f_cnt - last - 1
-        elif isinstance(last, int) and up.f_cnt <= last:
-            s["sessions"] = int(s.get("sessions", 1)) + 1
-        s["f_cnt"] = up.f_cnt
-    frames += 1
+    f_cnt = up.f_cnt
+    if f_cnt is not None:
+        if last.__class__ is int:
+            if last < f_cnt <= last + FCNT_MAX_GAP:
+                lost += f_cnt - last - 1
+            elif f_cnt <= last:
+                s["sessions"] = int(s.get("sessions", 1)) + 1
+        s["f_cnt"] = f_cnt
     s["frames"] = frames
     s["lost"] = lost
-    s["packet_loss"] = round(lost / (frames + lost), 4) if frames + lost else 0.0
+    s["packet_loss"] = round(lost / (frames + lost), 4) if lost else 0.0
 
 
 def public(state: dict[str, Any]) -> dict[str, Any]:

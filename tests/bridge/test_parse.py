@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge import parse_chirpstack, parse_tts
+from bridge import fields, parse_chirpstack, parse_tts
 from bridge.errors import InputError
 from bridge.model import DeviceEvent, Ignored, Uplink
 from tests.bridge import lns
@@ -204,3 +205,21 @@ def test_tts_fields_roundtrip(f_cnt: int, f_port: int, data: bytes, variant: str
     assert isinstance(up, Uplink)
     assert (up.f_cnt, up.f_port, up.data, up.confirmed) == (f_cnt, f_port, data, confirmed)
     assert up.coding_rate == "4/5"
+
+
+@settings(max_examples=300, deadline=None)
+@given(secs=st.integers(0, 4102444799), sep=st.sampled_from("Tt "),
+       frac=st.one_of(st.none(), st.text("0123456789", min_size=1, max_size=12)),
+       zone=st.sampled_from(["Z", "z", "+00:00", "+02:00", "-05:30", "+0100", "-1200"]))
+def test_timestamps_from_the_head_cache_equal_the_full_parse(secs: int, sep: str, frac: str | None,
+                                                             zone: str) -> None:
+    head = time.strftime(f"%Y-%m-%d{sep}%H:%M:%S", time.gmtime(secs))
+    v = head + (f".{frac}" if frac else "") + zone
+    off = 0 if zone in "Zz" else (int(zone[1:3]) * 3600 + int(zone[-2:]) * 60) * (1 if zone[0] == "+" else -1)
+    expected = secs + (float("0." + frac) if frac else 0.0) - off
+    fields._HEADS.clear()
+    assert fields.timestamp(v, "t") == expected  # the full check, which caches the head
+    assert fields.timestamp(v, "t") == expected  # the head from the cache
+    for bad in (head + ".5", head + "Zx", head + ".x+00:00", head + "+0:00", head + ".1234567890123Z"):
+        with pytest.raises(InputError, match="RFC 3339"):
+            fields.timestamp(bad, "t")  # a cached head does not let a bad tail through
