@@ -79,7 +79,7 @@ class Store:
         self,
         rows: Iterable[OutRow],
         seen: Iterable[tuple[str, float]] = (),
-        devices: dict[str, dict[str, Any]] | None = None,
+        devices: Iterable[tuple[str, bytes]] = (),
         commands: Iterable[tuple[str, str, str | None]] = (),
     ) -> int:
         """Write one batch atomically; returns the net change in outbox rows."""
@@ -103,9 +103,8 @@ class Store:
                 "VALUES (?,?,?,?,?,?)", values)
             n += len(values)
             self.db.executemany("INSERT OR IGNORE INTO seen(key, at) VALUES (?,?)", seen)
-            if devices:
-                self.db.executemany("INSERT OR REPLACE INTO devices(dev_eui, state) VALUES (?,?)",
-                                    [(k, jsonio.dumps_sorted(v).decode()) for k, v in devices.items()])
+            self.db.executemany("INSERT OR REPLACE INTO devices(dev_eui, state) VALUES (?,?)",
+                                [(k, v.decode()) for k, v in devices])
             self.db.executemany("INSERT OR REPLACE INTO commands(id, dev_eui, city_id, at) "
                                 "VALUES (?,?,?,?)", [(c[0], c[1], c[2], now) for c in commands])
             self.db.execute("COMMIT")
@@ -113,6 +112,12 @@ class Store:
             self._rollback()
             raise StoreError(f"cannot commit to {self.path}: {e}") from None
         return n
+
+    @staticmethod
+    def device_rows(devices: dict[str, dict[str, Any]]) -> list[tuple[str, bytes]]:
+        """Device states as ``commit`` stores them: JSON, encoded by the caller's thread, so
+        a commit on another thread holds a snapshot, not dicts that go on changing."""
+        return [(k, jsonio.dumps_sorted(v)) for k, v in devices.items()]
 
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):

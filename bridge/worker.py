@@ -160,7 +160,7 @@ class Worker:
         self.processor.devices.update(b.devices)  # the next batch builds on this state
         self._finish()
         self.committing = (b, self.committer.submit(
-            self.store.commit, b.all_rows(), b.seen, b.devices, b.commands))
+            self.store.commit, b.all_rows(), b.seen, Store.device_rows(b.devices), b.commands))
 
     def _finish(self) -> None:
         """Wait for the batch being committed; then acknowledge its input and hand over its
