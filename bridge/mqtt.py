@@ -54,6 +54,9 @@ class _BatchInfo(paho.MQTTMessageInfo):
         self.rc = paho.MQTT_ERR_SUCCESS
         self._iterpos = 0
 
+    def _set_as_published(self) -> None:
+        self._published = True  # no waiter to notify (paho takes the Condition for each)
+
 
 def _fresh_in_packet() -> _InPacket:
     """paho's empty input state (``Client._packet_read`` resets to exactly this)."""

@@ -199,7 +199,8 @@ class Bridge:
     def _puback(self, conn: str, mid: int, ok: bool) -> None:
         if conn == self.city.name:
             self._pubacks.append((conn, mid, ok))
-            self._drain_wake.set()
+            if not self._drain_wake.is_set():  # set() takes a lock: once per drain round is enough
+                self._drain_wake.set()
         else:  # never take a lock here: paho holds its own while calling us
             self._down_acks.append((conn, mid, ok))
 
