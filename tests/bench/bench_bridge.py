@@ -2,8 +2,11 @@
 outbox on) and p50/p99 latency at a fixed 1,000 uplinks/s, against a Node-RED 4 flow
 (mqtt in -> JavaScript decode -> mqtt out, no persistence) on the same mosquitto in the same run.
 
-Load: a raw-socket MQTT 3.1.1 publisher pipelines QoS 1 ChirpStack ``event/up`` messages
-(so the Python client is not the limit); ``mosquitto_sub -F %U`` timestamps the outputs.
+Load: a raw-socket MQTT 3.1.1 publisher pipelines QoS 1 ChirpStack ``event/up`` messages,
+encoded before the clock starts (so the load generator takes little CPU from the contenders);
+``mosquitto_sub -F %U`` timestamps the outputs. Each contender starts fresh in every round
+with its own client ids, and the bridge's sessions end with the connection: a session left
+behind would make mosquitto queue the next contender's load for it.
 Latency = receive time - the uplink's ``time`` (the publisher writes its send time there;
 both sides copy it to SenML ``bt``). CPU per uplink sums user and system time of the bridge's
 two processes (or Node-RED's) over the rate run. Node-RED is installed with npm into
@@ -325,9 +328,17 @@ def _stop(p: subprocess.Popen[bytes]) -> None:
         p.wait()
 
 
+ROUNDS = 3
+
+
+def _median(xs: list[float]) -> float:
+    return sorted(xs)[len(xs) // 2]
+
+
 def run(args: list[str]) -> None:
-    """Two rounds, the second in reverse order, so the VM's drifting speed does not favour
-    whoever runs first; rates and CPU are the means of both rounds, latency is from round 1."""
+    """Three rounds, the middle one in reverse order, so the VM's drifting speed favours nobody.
+    A ratio compares contenders of the same round (minutes apart at most); the figures printed
+    are medians over the rounds. Latency is measured once, in round 1."""
     work = Path(tempfile.mkdtemp(prefix="trosmart-bench-bridge-"))
     broker = Mosquitto().start()
     contenders: dict[str, tuple[Callable[[Mosquitto, Path], subprocess.Popen[bytes]], str]] = {
@@ -339,7 +350,8 @@ def run(args: list[str]) -> None:
     cpus: dict[str, list[float]] = {n: [] for n in contenders}
     latency: dict[str, tuple[float, float]] = {}
     try:
-        for rnd, order in enumerate((list(contenders), list(contenders)[::-1]), 1):
+        for rnd in range(1, ROUNDS + 1):
+            order = list(contenders) if rnd % 2 else list(contenders)[::-1]
             for name in order:
                 start, topic = contenders[name]
                 rundir = work / f"{name}-{rnd}"  # fresh state: no dedupe keys, no flow files
@@ -355,18 +367,23 @@ def run(args: list[str]) -> None:
                     _stop(proc)
                 print(f"round {rnd}: {name:17s} {rates[name][-1]:8.0f} uplinks/s, "
                       f"{cpus[name][-1]:4.0f} us CPU per uplink", flush=True)
-        rate = {n: sum(v) / len(v) for n, v in rates.items()}
-        cpu = {n: sum(v) / len(v) for n, v in cpus.items()}
+            print(f"round {rnd}: ratio bridge/node-red "
+                  f"{rates['bridge'][-1] / rates['node-red'][-1]:.2f}", flush=True)
         for name in contenders:
             p50, p99 = latency[name]
-            print(f"{name:17s} {rate[name]:8.0f} uplinks/s end to end, {cpu[name]:4.0f} us CPU per "
-                  f"uplink;  at {RATE_FIXED}/s: p50 {p50:6.1f} ms, p99 {p99:7.1f} ms")
-        n = rate["node-red"]
-        print(f"ratio bridge/node-red: {rate['bridge'] / n:.2f} (bridge defaults: SQLite "
-              f"outbox synchronous=FULL, dedupe, SenML pack + retained values + meta per uplink)")
-        print(f"ratio bridge-senml-only/node-red: {rate['bridge-senml-only'] / n:.2f} "
+            print(f"{name:17s} {_median(rates[name]):8.0f} uplinks/s end to end, "
+                  f"{_median(cpus[name]):4.0f} us CPU per uplink;  at {RATE_FIXED}/s: "
+                  f"p50 {p50:6.1f} ms, p99 {p99:7.1f} ms")
+
+        def ratio(name: str, of: dict[str, list[float]]) -> float:
+            return _median([a / b for a, b in zip(of[name], of["node-red"], strict=True)])
+
+        print(f"ratio bridge/node-red: {ratio('bridge', rates):.2f} (median of the rounds' ratios; "
+              f"bridge defaults: SQLite outbox synchronous=FULL, dedupe, SenML pack + retained "
+              f"values + meta per uplink)")
+        print(f"ratio bridge-senml-only/node-red: {ratio('bridge-senml-only', rates):.2f} "
               f"(retained_values=false: SenML pack + meta; Node-RED: one message, no persistence)")
-        print(f"CPU per uplink bridge/node-red: {cpu['bridge'] / cpu['node-red']:.2f} "
+        print(f"CPU per uplink bridge/node-red: {ratio('bridge', cpus):.2f} "
               f"(all processes of each; this machine has {os.cpu_count()} CPUs, shared with "
               f"mosquitto and the load)")
     finally:
