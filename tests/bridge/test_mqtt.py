@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.exception import MalformedPacket
 
-from bridge.mqtt import _BufferedClient
+from bridge.mqtt import _BufferedClient, _varlen  # _varlen: checked against paho by the publish_batch test
 
 PROTOCOLS = (paho.MQTTv311, paho.MQTTv5)
 
@@ -203,15 +203,6 @@ class _ChunkSock:
         pass
 
 
-def _remaining(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, d = n >> 7, n & 0x7F
-        out.append(d | 0x80 if n else d)
-        if not n:
-            return bytes(out)
-
-
 _PUBACK_TAILS = {paho.MQTTv311: [b""], paho.MQTTv5: [b"", b"\x10", b"\x10\x00", b"\x87", b"\x00\x00"]}
 
 
@@ -229,14 +220,14 @@ def test_buffered_packet_reading_equals_paho(data: st.DataObject, v5: bool, cuts
         if n_sent and data.draw(st.booleans()):
             tail = data.draw(st.sampled_from(_PUBACK_TAILS[protocol]))
             body = struct.pack(">H", data.draw(st.integers(1, n_sent))) + tail
-            stream += b"\x40" + _remaining(len(body)) + body
+            stream += b"\x40" + _varlen(len(body)) + body
         else:
             qos = data.draw(st.sampled_from([0, 1]))
             header, body = _publish_packet(
                 data.draw(st.text(_TOPIC_CHARS, min_size=1, max_size=20)).encode(),
                 data.draw(st.binary(max_size=300)), qos, data.draw(st.integers(1, 65535)) if qos else 0,
                 b"" if v5 else None, data.draw(st.booleans()), False)
-            stream += bytes([header]) + _remaining(len(body)) + body
+            stream += bytes([header]) + _varlen(len(body)) + body
     chunks, pos = [], 0
     for c in cuts:
         chunks.append(stream[pos:pos + c])
