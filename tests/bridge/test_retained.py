@@ -54,15 +54,20 @@ def _retained(b: Batch) -> dict[str, Any]:
     return {r.topic.split("/", 2)[2]: json.loads(r.payload) for r in b.all_rows() if r.retain}
 
 
+def _after_one_uplink(**bridge: Any) -> tuple[Clock, Processor, Batch]:
+    clock = Clock()
+    p = _processor(clock=clock, **bridge)
+    b = Batch()
+    _up(p, b, EUI, 1, 20.0)
+    return clock, p, b
+
+
 def _commit(p: Processor, b: Batch) -> None:
     p.devices.update(b.devices)  # what the worker does after its transaction
 
 
 def test_retained_topics_wait_for_the_delay_then_carry_the_newest_state() -> None:
-    clock = Clock()
-    p = _processor(clock=clock)
-    b = Batch()
-    _up(p, b, EUI, 1, 20.0)
+    clock, p, b = _after_one_uplink()
     due = p.next_retained()
     assert due == clock.now + DELAY_S
     p.emit_retained(b, due - 1)
@@ -98,10 +103,7 @@ def test_a_device_sending_without_pause_is_published_once_per_delay() -> None:
 
 
 def test_devices_are_due_in_the_order_they_changed() -> None:
-    clock = Clock()
-    p = _processor(clock=clock)
-    b = Batch()
-    _up(p, b, EUI, 1, 20.0)
+    clock, p, b = _after_one_uplink()
     first = p.next_retained()
     clock.now += 1
     _up(p, b, EUI2, 1, 20.0)
@@ -112,9 +114,7 @@ def test_devices_are_due_in_the_order_they_changed() -> None:
 
 
 def test_marks_in_the_saved_state_are_due_at_once_after_a_restart() -> None:
-    p = _processor()
-    b = Batch()
-    _up(p, b, EUI, 1, 20.0)
+    _, _, b = _after_one_uplink()
     saved = json.loads(json.dumps(b.devices))  # what the devices table holds after the commit
     assert saved[EUI]["_retained"] == ["temperature", "humidity"]
     clock = Clock()
@@ -127,18 +127,13 @@ def test_marks_in_the_saved_state_are_due_at_once_after_a_restart() -> None:
 
 
 def test_meta_only_without_retained_values() -> None:
-    p = _processor(retained_values=False)
-    b = Batch()
-    _up(p, b, EUI, 1, 20.0)
+    _, p, b = _after_one_uplink(retained_values=False)
     p.emit_retained(b, p.next_retained())
     assert set(_retained(b)) == {f"{EUI}/meta"} and "_latest" not in b.devices[EUI]
 
 
 def test_no_delay_publishes_in_the_same_batch() -> None:
-    clock = Clock()
-    p = _processor(clock=clock, retained_delay_s=0)
-    b = Batch()
-    _up(p, b, EUI, 1, 20.0)
+    clock, p, b = _after_one_uplink(retained_delay_s=0)
     p.emit_retained(b, clock.now)
     assert f"{EUI}/temperature" in _retained(b)
 
