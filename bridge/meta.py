@@ -1,4 +1,4 @@
-"""Per-device metadata for the retained ``meta`` topic (pure).
+"""Per-device metadata for the retained ``meta`` topic (no I/O).
 
 Packet loss counts gaps in the uplink frame counter: a counter that jumps from n to
 n+k lost k-1 frames; a counter that goes backwards means a new session (rejoin or
@@ -14,15 +14,8 @@ from .model import Uplink
 FCNT_MAX_GAP = 16384  # LoRaWAN 1.0.x MAX_FCNT_GAP: a larger jump is a new session
 
 
-def update(state: dict[str, Any], up: Uplink) -> dict[str, Any]:
-    """A copy of the device state (a JSON-able dict) with one uplink folded in."""
-    s = dict(state)
-    fold(s, up)
-    return s
-
-
 def fold(s: dict[str, Any], up: Uplink) -> None:
-    """Fold one uplink into the device state in place."""
+    """Fold one uplink into the device state (a JSON-able dict), in place."""
     s["dev_eui"] = up.dev_eui
     s["lns"] = up.lns
     if up.device_name:

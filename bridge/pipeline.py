@@ -8,7 +8,6 @@ message produces in a ``Batch`` that it commits in one transaction. Nothing rais
 from __future__ import annotations
 
 import base64
-import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -46,8 +45,7 @@ class Downlink:
 @dataclass
 class Batch:
     rows: list[OutRow] = field(default_factory=list)
-    # latest per topic in this batch, encoded only when the batch is committed
-    retained: dict[str, Callable[[], bytes]] = field(default_factory=dict)
+    retained: dict[str, bytes] = field(default_factory=dict)  # topic -> newest payload
     seen: list[tuple[str, float]] = field(default_factory=list)
     seen_keys: set[str] = field(default_factory=set)
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -56,13 +54,13 @@ class Batch:
     downlinks: list[Downlink] = field(default_factory=list)
     uplinks: int = 0
 
-    def keep(self, topic: str, payload: Callable[[], bytes]) -> None:
+    def keep(self, topic: str, payload: bytes) -> None:
         """A retained row: only the newest per topic in a batch reaches the outbox."""
         self.retained.pop(topic, None)
         self.retained[topic] = payload
 
     def all_rows(self) -> list[OutRow]:
-        return self.rows + [OutRow(t, p(), retain=True) for t, p in self.retained.items()]
+        return self.rows + [OutRow(t, p, retain=True) for t, p in self.retained.items()]
 
 
 class Processor:
@@ -204,7 +202,7 @@ class Processor:
                 if q not in announced:  # discovery goes out at once, before the first value
                     t, p = homeassistant.discovery(self.cfg.home_assistant_prefix, self.topics,
                                                    up.dev_eui, up.device_name, q, val)
-                    b.keep(t, functools.partial(bytes, p))
+                    b.keep(t, p)
                     announced.add(q)
             st["_ha"] = sorted(announced)
         return d.latest.keys()
@@ -242,8 +240,8 @@ class Processor:
             latest = st.get("_latest") or {}
             for q in st.pop("_retained", ()):
                 if q in latest:
-                    b.keep(self.topics.value(dev_eui, q), functools.partial(_json, latest[q]))
-            b.keep(self.topics.meta(dev_eui), functools.partial(_json, meta.public(st)))
+                    b.keep(self.topics.value(dev_eui, q), _json(latest[q]))
+            b.keep(self.topics.meta(dev_eui), _json(meta.public(st)))
 
     def _announce_layout(self, up: Uplink, b: Batch) -> None:
         try:
@@ -257,7 +255,7 @@ class Processor:
         self.metrics.count("events", ev.kind)
         if ev.dev_eui is None:
             return
-        if ev.kind in ("join", "status") and ev.dev_eui in self.devices | b.devices:
+        if ev.kind in ("join", "status") and (ev.dev_eui in self.devices or ev.dev_eui in b.devices):
             st = self._state(b, ev.dev_eui)
             if ev.kind == "join":
                 st["joined_at"] = round(ev.received_at, 3)

@@ -58,7 +58,8 @@ class Stored(NamedTuple):
 
 
 class Store:
-    """One connection per thread: the worker writes, the drain reads and deletes."""
+    """One connection per thread: the worker's commit thread writes, the worker reads through
+    a second one, the drain reads and deletes through a third."""
 
     def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
         self.path = str(path)
@@ -79,7 +80,7 @@ class Store:
         self,
         rows: Iterable[OutRow],
         seen: Iterable[tuple[str, float]] = (),
-        devices: Iterable[tuple[str, bytes]] = (),
+        devices: Iterable[tuple[str, str]] = (),
         commands: Iterable[tuple[str, str, str | None]] = (),
     ) -> int:
         """Write one batch atomically; returns the net change in outbox rows."""
@@ -104,7 +105,7 @@ class Store:
             n += len(values)
             self.db.executemany("INSERT OR IGNORE INTO seen(key, at) VALUES (?,?)", seen)
             self.db.executemany("INSERT OR REPLACE INTO devices(dev_eui, state) VALUES (?,?)",
-                                [(k, v.decode()) for k, v in devices])
+                                devices)
             self.db.executemany("INSERT OR REPLACE INTO commands(id, dev_eui, city_id, at) "
                                 "VALUES (?,?,?,?)", [(c[0], c[1], c[2], now) for c in commands])
             self.db.execute("COMMIT")
@@ -114,10 +115,10 @@ class Store:
         return n
 
     @staticmethod
-    def device_rows(devices: dict[str, dict[str, Any]]) -> list[tuple[str, bytes]]:
+    def device_rows(devices: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
         """Device states as ``commit`` stores them: JSON, encoded by the caller's thread, so
         a commit on another thread holds a snapshot, not dicts that go on changing."""
-        return [(k, jsonio.dumps_sorted(v)) for k, v in devices.items()]
+        return [(k, jsonio.dumps_sorted(v).decode()) for k, v in devices.items()]
 
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):

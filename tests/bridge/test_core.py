@@ -121,9 +121,9 @@ def test_random_frames_decode_or_give_reason(data: bytes, port: int) -> None:
 def test_meta_counts_gaps_and_resets() -> None:
     s: dict = {}
     for f_cnt in (10, 11, 14, 15):
-        s = meta.update(s, _up(b"\x01", f_cnt=f_cnt))
+        meta.fold(s, _up(b"\x01", f_cnt=f_cnt))
     assert (s["frames"], s["lost"], s["packet_loss"]) == (4, 2, round(2 / 6, 4))
-    s = meta.update(s, _up(b"\x01", f_cnt=0))  # rejoin: counter restarts
+    meta.fold(s, _up(b"\x01", f_cnt=0))  # rejoin: counter restarts
     assert s["lost"] == 2 and s["f_cnt"] == 0 and s["sessions"] == 2
     assert s["rssi"] == -70 and s["gateway"] == "0016c001ff10a230"
 
