@@ -64,10 +64,6 @@ def _fresh_in_packet() -> _InPacket:
             "remaining_length": 0, "packet": bytearray(b""), "to_process": 0, "pos": 0}
 
 
-def _new_message() -> paho.MQTTMessage:
-    return paho.MQTTMessage.__new__(paho.MQTTMessage)
-
-
 def _varlen(n: int) -> bytes:
     """MQTT Remaining Length (MQTT 5 §1.5.5; 3.1.1 §2.2.3)."""
     out = bytearray()
@@ -85,11 +81,13 @@ class _BufferedClient(paho.Client):
     at a time, parses every buffered packet before the next ``select``, and wakes the
     network thread once per write round instead of once per queued packet: together about
     twice the throughput (docs/bridge.md §9). Relies on paho 2.x internals ``_sock_recv``,
-    ``_sock_close``, ``_packet_queue``, ``_sockpairW``, ``loop_read``, ``loop_write``,
-    ``_handle_publish``, ``_handle_pubackcomp``, ``_in_packet``, ``_out_messages``,
-    ``_do_on_publish``, ``_mid_generate``, ``_inflight_messages``, ``_out_message_mutex``
-    and ``MQTTMessage``'s slots (pinned: paho-mqtt < 3; tests/bridge/test_mqtt.py checks
-    both paths).
+    ``_sock_close``, ``_packet_read``, ``_packet_handle``, ``_packet_queue``, ``_sockpairW``,
+    ``loop_read``, ``loop_write``, ``_handle_publish``, ``_handle_pubackcomp``,
+    ``_send_pubcomp``, ``_in_packet``, ``_msgtime_mutex``, ``_last_bytes_received``,
+    ``_out_messages``, ``_out_message_mutex``, ``_do_on_publish``, ``_last_mid``,
+    ``_mid_generate_mutex``, ``_inflight_messages``, ``_manual_ack`` and the slots of
+    ``MQTTMessage`` and ``MQTTMessageInfo`` (pinned: paho-mqtt < 3; tests/bridge/test_mqtt.py
+    checks each short path against paho's own).
     """
 
     _RECV_SIZE = 65536
@@ -263,7 +261,8 @@ class _BufferedClient(paho.Client):
                 if mids:
                     self._last_mid = mids[-1]
             for mid, t, (_, payload, retain) in zip(mids, topics, messages, strict=True):
-                m = _new_message()  # every slot set here: __init__ would build a Condition
+                m = paho.MQTTMessage.__new__(paho.MQTTMessage)  # slots set below: __init__
+                # would build an MQTTMessageInfo with a Condition of its own
                 m.mid = mid
                 m._topic = t
                 m.info = _BatchInfo(mid)
