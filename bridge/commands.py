@@ -46,7 +46,7 @@ def new_id() -> str:
 
 
 def lns_message(lns: str, dev_eui: str, frame: bytes, command_id: str, confirmed: bool) -> bytes:
-    """The downlink message for ChirpStack ``command/down`` or TTS ``down/push`` (facts §L, §M)."""
+    """The downlink message for ChirpStack ``command/down`` or TTS ``down/push`` (docs/references.md §L, §M)."""
     data = base64.b64encode(frame).decode()
     if lns == "chirpstack":
         msg: dict[str, Any] = {"id": command_id, "devEui": dev_eui, "confirmed": confirmed,

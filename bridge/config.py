@@ -207,7 +207,7 @@ def parse(doc: dict[str, Any], base_dir: Path | None = None) -> Config:
         t = {k: v for k, v in s.items() if k != "name"}
         t.setdefault("topics", list(DEFAULT_TOPICS[lns]))
         if lns == "tts":
-            t.setdefault("protocol", "3.1.1")  # TTS: MQTT 3.1.1 only (facts.md §M)
+            t.setdefault("protocol", "3.1.1")  # TTS: MQTT 3.1.1 only (docs/references.md §M)
         src = _connection(Source, t, where, name=name)
         if not all(isinstance(x, str) and x for x in src.topics):
             raise ConfigError(f"[{where}] topics must be non-empty strings")

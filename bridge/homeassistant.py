@@ -1,4 +1,4 @@
-"""Home Assistant MQTT discovery (facts.md §O): one retained config per device quantity.
+"""Home Assistant MQTT discovery (docs/references.md §O): one retained config per device quantity.
 
 Topic ``{ha_prefix}/sensor/trosmart_{dev_eui}/{quantity}/config`` (binary_sensor for
 booleans); the state is the retained value topic, read with ``value_json``.

@@ -1,7 +1,7 @@
 """The one module that touches paho (style.md §4/§10): callbacks only enqueue.
 
 Input sessions survive restarts: MQTT 5 ``clean_start=False`` with a SessionExpiryInterval,
-MQTT 3.1.1 ``clean_session=False`` (facts.md §L0.4). Input is acknowledged by hand
+MQTT 3.1.1 ``clean_session=False`` (docs/references.md §L0.4). Input is acknowledged by hand
 (``manual_ack``) after the caller committed its result (§L0.3). paho reconnects with
 back-off on its own; ``on_connect`` restores the subscriptions every time. A message
 received before a reconnect is not acknowledged afterwards (``generation``): the broker

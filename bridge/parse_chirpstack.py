@@ -1,4 +1,4 @@
-"""ChirpStack v4 MQTT integration events (JSON) -> Uplink / DeviceEvent (facts.md §L, §L0.6).
+"""ChirpStack v4 MQTT integration events (JSON) -> Uplink / DeviceEvent (docs/references.md §L, §L0.6).
 
 Topic: ``application/{application_id}/device/{dev_eui}/event/{event}``. Integration
 fields are all emitted since v4.1 (defaults included) but older events lack fCnt, adr and

@@ -1,4 +1,4 @@
-"""The Things Stack v3 MQTT messages -> Uplink / DeviceEvent (facts.md §M, §L0.6).
+"""The Things Stack v3 MQTT messages -> Uplink / DeviceEvent (docs/references.md §M, §L0.6).
 
 Topic: ``v3/{app}@{tenant}/devices/{device_id}/{up|join|down/queued|down/sent|down/ack|
 down/nack|down/failed|...}``. TTS omits every field whose value is 0, false or "", so

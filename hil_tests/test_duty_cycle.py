@@ -1,6 +1,6 @@
 """Scenario "duty-cycle limit over a burst": the node is asked for a measurement every 10 s
 at DR0 (SF12, about 1.3 s on air per frame), far more than the 1 % of sub-band M allows
-(36 s per hour, facts.md §E). The module would send a burst of about 27 frames; the node's
+(36 s per hour, docs/references.md §E). The module would send a burst of about 27 frames; the node's
 own account (firmware/lib/duty_cycle.py, ETSI Ton/Toff) must space every transmission by
 100 times its airtime, so no hour ever carries more than 36 s (plus the Ton/Toff rule's
 one-frame edge). Timing is read on the network side, on the node's clock."""
@@ -19,7 +19,7 @@ ASKED_INTERVAL_S = 10
 UPLINKS = 30  # > 27: the run crosses the first full hour of the budget
 DUTY = 0.01
 WINDOW_S = 3600.0
-JOIN_REQUEST_PHY = 23  # facts.md §C/§E: MHDR + JoinEUI + DevEUI + DevNonce + MIC
+JOIN_REQUEST_PHY = 23  # docs/references.md §C/§E: MHDR + JoinEUI + DevEUI + DevNonce + MIC
 
 
 def test_duty_cycle_limit_over_a_burst(start_node, uplinks) -> None:

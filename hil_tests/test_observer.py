@@ -37,7 +37,7 @@ def test_chirpstack_and_tts_events_give_the_same_fields() -> None:
         "uplink_message": {"f_port": 1, "f_cnt": 5, "frm_payload": data,
                            "settings": {"data_rate": {"lora": {"spreading_factor": 7}}}}})
     assert cs == tts == ("up", "70b3d57ed0001234", {"fport": 1, "fcnt": 5, "dr": 5, "frame": b"\x01\x02"})
-    # TTS omits zero values (facts.md §L0.6): f_cnt 0 is absent
+    # TTS omits zero values (docs/references.md §L0.6): f_cnt 0 is absent
     _, _, f = _tts("v3/app@ttn/devices/node-1/up", {"end_device_ids": {"dev_eui": "00"},
                                                       "uplink_message": {"f_port": 2, "frm_payload": data}})
     assert f["fcnt"] == 0 and f["dr"] is None

@@ -4,7 +4,7 @@ The node reports ``free=`` after each cycle's gc.collect(); after the first cycl
 shrink, and every cycle's uplink must reach the network. On a real board the same scenario
 runs ``--soak-hours`` real hours.
 
-Heap size: an ESP32 without PSRAM gives Python about 111 KiB (facts.md §F). The firmware, run
+Heap size: an ESP32 without PSRAM gives Python about 111 KiB (docs/references.md §F). The firmware, run
 from .py source on the Unix port, does not start in 128 KiB today (MemoryError in
 payload_codec.encode); 160 KiB is the smallest 32 KiB step it runs in, with ~33 KiB free."""
 

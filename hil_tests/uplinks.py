@@ -7,7 +7,7 @@ TROSMART_MQTT_PASSWORD, never from the command line. Every uplink is decoded wit
 LNS timestamp, so timing assertions read the same on a real board (time scale 1) and the
 virtual one.
 Downlinks go back through the same integration: ChirpStack ``command/down``
-(facts.md §L), The Things Stack ``down/push`` (facts.md §M).
+(docs/references.md §L), The Things Stack ``down/push`` (docs/references.md §M).
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class Event:
 
 
 def _chirpstack(topic: str, body: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
-    parts = topic.split("/")  # application/{app}/device/{eui}/event/{kind} (facts.md §L)
+    parts = topic.split("/")  # application/{app}/device/{eui}/event/{kind} (docs/references.md §L)
     if len(parts) != 6 or parts[4] != "event" or parts[5] not in ("up", "join"):
         return None
     f: dict[str, Any] = {"fport": body.get("fPort", 0), "fcnt": body.get("fCnt"), "dr": body.get("dr")}
@@ -100,7 +100,7 @@ def _chirpstack(topic: str, body: dict[str, Any]) -> tuple[str, str, dict[str, A
 
 
 def _tts(topic: str, body: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
-    parts = topic.split("/")  # v3/{app}@{tenant}/devices/{id}/{up|join} (facts.md §M)
+    parts = topic.split("/")  # v3/{app}@{tenant}/devices/{id}/{up|join} (docs/references.md §M)
     if len(parts) != 5 or parts[4] not in ("up", "join"):
         return None
     eui = str(body.get("end_device_ids", {}).get("dev_eui", "")).lower()

@@ -1,4 +1,4 @@
-"""LoRa time on air (Semtech AN1200.13; facts.md §J) and LoRaWAN payload limits.
+"""LoRa time on air (Semtech AN1200.13; docs/references.md §J) and LoRaWAN payload limits.
 
 Integer microseconds, so firmware (single-precision floats) and host agree.
 """

@@ -1,15 +1,15 @@
 """Cayenne LPP (Low Power Payload) in both directions, and its SenML mapping (docs/interop.md).
 
 A frame is records ``[channel:1][type:1][data:N]`` until the buffer ends; N is fixed
-by the type, so an unknown type cannot be skipped (facts.md §H.1). Values are
+by the type, so an unknown type cannot be skipped (docs/references.md §H.1). Values are
 big-endian, signed ones two's complement, stored as round(value / resolution).
 
 Types: LPP v1 (myDevices docs/LORA.md, 12 types), the ElectronicCats extended set
 (CayenneLPP.h), pycayennelpp's Load (122), npm cayenne-lpp's Magnetometer (114) and
 the RAKwireless Standardized Payload types whose size and resolution are published
-(RAKwireless_Standardized_Payload.js; facts.md §H.2-H.3). Voltage and current are
-unsigned (facts.md §H.4.2). Encoding rounds half away from zero, never truncates
-(facts.md §H.4.1). Decoders do not range-check (§H.4.6), so neither does this one.
+(RAKwireless_Standardized_Payload.js; docs/references.md §H.2-H.3). Voltage and current are
+unsigned (docs/references.md §H.4.2). Encoding rounds half away from zero, never truncates
+(docs/references.md §H.4.1). Decoders do not range-check (§H.4.6), so neither does this one.
 
 SenML names are ``<quantity>/<channel>`` (``temperature/3``), with the axis appended for
 vectors (``acceleration/3/x``); quantity names and units are the registry's where

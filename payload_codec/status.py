@@ -11,7 +11,7 @@ from .errors import DecodeError, EncodeError, TruncatedError, UnsupportedVersion
 
 VERSION = 1
 
-# reset causes as machine.reset_cause() reports them on ESP32 (facts.md §F)
+# reset causes as machine.reset_cause() reports them on ESP32 (docs/references.md §F)
 RESET_CAUSES = ("unknown", "power_on", "hard", "watchdog", "deep_sleep", "soft")
 # command result codes in a status reply
 RESULTS = ("ok", "out_of_range", "unknown_command", "unsupported", "malformed", "busy")

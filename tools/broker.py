@@ -2,7 +2,7 @@
 
 The listener binds 127.0.0.1 on a free port, never all interfaces.
 ``max_queued_messages 0`` (unlimited) because mosquitto otherwise drops QoS 1
-messages for slow subscribers beyond 1000 queued (facts.md §L0.2).
+messages for slow subscribers beyond 1000 queued (docs/references.md §L0.2).
 """
 
 from __future__ import annotations

@@ -340,11 +340,11 @@ def uplink_from_json(obj: Any) -> tuple[int, bytes, str | None, str | None]:
     if not isinstance(obj, dict):
         raise ToolError("the uplink must be a JSON object")
     try:
-        if "uplink_message" in obj:  # The Things Stack v3 (facts.md §M)
+        if "uplink_message" in obj:  # The Things Stack v3 (docs/references.md §M)
             up = obj["uplink_message"]
             dev = (obj.get("end_device_ids") or {}).get("device_id")
             return int(up["f_port"]), base64.b64decode(up.get("frm_payload", "")), up.get("received_at"), dev
-        if "fPort" in obj:  # ChirpStack v4 (facts.md §L)
+        if "fPort" in obj:  # ChirpStack v4 (docs/references.md §L)
             dev = (obj.get("deviceInfo") or {}).get("devEui")
             return int(obj["fPort"]), base64.b64decode(obj.get("data", "")), obj.get("time"), dev
         if "fport" in obj and "hex" in obj:

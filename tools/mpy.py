@@ -40,7 +40,7 @@ def find_micropython() -> str:
 
 
 def micropypath(*extra: str | os.PathLike[str]) -> str:
-    """A MICROPYPATH that keeps '.frozen' (facts.md §A: it replaces sys.path)."""
+    """A MICROPYPATH that keeps '.frozen' (docs/references.md §A: it replaces sys.path)."""
     parts = [".frozen", *(str(p) for p in extra)]
     return ":".join(parts)
 

@@ -2,7 +2,7 @@
 # create buses; the node asks a profile for ready objects (style.md "inject hardware").
 #
 #   esp32_devkit_rak3172  ESP32 DevKitC: RAK3172 on UART2 (TX GPIO17 -> RAK RX, RX GPIO16 <- RAK TX,
-#                         115200 8N1, facts.md §C.1), BME280 on I2C0 (SDA GPIO21, SCL GPIO22),
+#                         115200 8N1, docs/references.md §C.1), BME280 on I2C0 (SDA GPIO21, SCL GPIO22),
 #                         battery divider on GPIO34 (ADC1_CH6, input only, 11 dB attenuation),
 #                         one UART sensor (SDS011 or A02YYUW, 9600 8N1) on UART1 remapped to
 #                         TX GPIO27 -> sensor RX, RX GPIO26 <- sensor TX: UART1's default pins

@@ -1,5 +1,5 @@
 # The node's own airtime account for EU868 sub-band M (868.0-868.6 MHz, the three default
-# channels): 1 % duty cycle (ETSI EN 300 220; facts.md §E, §J). Rule (ETSI Ton/Toff):
+# channels): 1 % duty cycle (ETSI EN 300 220; docs/references.md §E, §J). Rule (ETSI Ton/Toff):
 # a transmission of airtime T starting at t blocks the band until t + T / 1 %, so the
 # node never exceeds 1 % over any window, whatever the module would allow.
 # The state is one integer (State.dc_free_ms) kept in RTC memory.
@@ -10,7 +10,7 @@ from payload_codec.airtime import EU868, LORAWAN_OVERHEAD, time_on_air_us
 
 _DUTY_DIV = const(100)  # 1 % -> off-time factor 100 (T_on + T_off = 100 * T_on)
 _JOIN_REQUEST_PHY = const(23)  # MHDR 1 + JoinEUI 8 + DevEUI 8 + DevNonce 2 + MIC 4
-FRAME_CAP = const(51)  # largest frame this node sends: fits every EU868 DR (facts.md §J)
+FRAME_CAP = const(51)  # largest frame this node sends: fits every EU868 DR (docs/references.md §J)
 
 
 def airtime_us(app_len, dr):

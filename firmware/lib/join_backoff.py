@@ -1,4 +1,4 @@
-# LoRaWAN 1.0.4 join-request back-off for EU868 (facts.md §E, "retransmission back-off",
+# LoRaWAN 1.0.4 join-request back-off for EU868 (docs/references.md §E, "retransmission back-off",
 # as LoRaMac-node RegionCommon.c implements it). Pure integer maths, MicroPython and CPython.
 # Time is seconds since the device powered up (the epoch the spec counts from); keep it in
 # RTC memory / flash across deep sleep and persist ``state()`` with it.
@@ -18,10 +18,10 @@ _DAY_S = const(86400)  # after 11 h: <= 8.7 s per 24 h
 _BUDGET_FIRST_MS = const(36000)
 _BUDGET_SECOND_MS = const(36000)
 _BUDGET_DAY_MS = const(8700)
-_DC_FACTOR = const(100)  # 1 % duty cycle on the join channels (868.0-868.6 MHz, facts.md §E)
+_DC_FACTOR = const(100)  # 1 % duty cycle on the join channels (868.0-868.6 MHz, docs/references.md §E)
 
 # Time on air of a Join-Request (PHY 23 bytes: MHDR 1 + JoinEUI 8 + DevEUI 8 + DevNonce 2
-# + MIC 4) at EU868 DR0..DR5, rounded up to ms; facts.md §J table (10 B app + 13 = 23 B PHY).
+# + MIC 4) at EU868 DR0..DR5, rounded up to ms; docs/references.md §J table (10 B app + 13 = 23 B PHY).
 _JOIN_TOA_MS = (1483, 824, 371, 206, 114, 62)
 
 

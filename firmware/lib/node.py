@@ -17,7 +17,7 @@ from payload_codec.airtime import max_payload
 from sensor import SensorError
 
 FIRMWARE = "trosmart-node 0.1.0"
-_DEEPSLEEP_RESET = const(4)  # machine.DEEPSLEEP_RESET on ESP32 (facts.md §F)
+_DEEPSLEEP_RESET = const(4)  # machine.DEEPSLEEP_RESET on ESP32 (docs/references.md §F)
 _JOIN_RETRY_MS = const(60000)  # a failed join waits at least this long (plus duty cycle)
 _SEND_TIMEOUT_MS = const(20000)
 _RESULT_OK = "ok"
@@ -47,7 +47,7 @@ class Node:
 
     # --- boot -------------------------------------------------------------------------
     def boot(self, overrides):
-        """Tell the reset causes apart (facts.md §F) and restore state accordingly."""
+        """Tell the reset causes apart (docs/references.md §F) and restore state accordingly."""
         s = self.state
         self.overrides = overrides
         cause = self.board.reset_cause()
@@ -184,7 +184,7 @@ class Node:
             m.configure_otaa(sec["deveui"], sec["appeui"], sec["appkey"], band=4, lora_class="A")
             self.configured = True
         dr = self.cfg["data_rate"]
-        # LoRaWAN 1.0.4 join back-off, counted from power-up (join_backoff.py, facts.md §E)
+        # LoRaWAN 1.0.4 join back-off, counted from power-up (join_backoff.py, docs/references.md §E)
         s = self.state
         now = self.board.now_ms()
         up_s = (now - s.boot_ms) // 1000

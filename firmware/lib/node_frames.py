@@ -1,4 +1,4 @@
-# Measurement frames under the payload limit (facts.md §J; docs/firmware.md "Payload rule"):
+# Measurement frames under the payload limit (docs/references.md §J; docs/firmware.md "Payload rule"):
 # quantities are taken in priority order (the config's "quantities" list) and packed
 # greedily into frames of at most `limit` bytes; a quantity that fits no frame on its own
 # is dropped. Frames go out in order; frames the duty cycle cannot carry in this cycle are

@@ -1,5 +1,5 @@
 # Persisted node state: what changes every cycle lives in RTC memory (survives deep sleep,
-# soft/WDT reset, not power loss; facts.md §F: at most 2048 B on ESP32), what must survive
+# soft/WDT reset, not power loss; docs/references.md §F: at most 2048 B on ESP32), what must survive
 # power loss lives on flash and is written rarely (docs/firmware.md "Flash wear"):
 #   counter.dat  sample-counter ceiling, rewritten once per _RESERVE samples
 #   applied.json remote configuration, rewritten only when a downlink changes it

@@ -1,5 +1,5 @@
 # RAK3172 (RUI3 firmware) LoRaWAN modem driver over AT commands, for MicroPython.
-# Facts: facts.md §C (RUI3 AT set: framing §C.1, status strings §C.2, commands §C.3, events §C.4),
+# Facts: docs/references.md §C (RUI3 AT set: framing §C.1, status strings §C.2, commands §C.3, events §C.4),
 # §E (EU868 join back-off, see join_backoff.py). The UART-like object is passed in; no pins here.
 # Runs unchanged on CPython for host tests (inject ticks_ms / sleep_ms there).
 
@@ -34,7 +34,7 @@ _EXP_JOIN = const(1)
 _EXP_SEND = const(2)
 
 _SECRET_CMDS = ("AT+APPKEY", "AT+NWKSKEY", "AT+APPSKEY")
-# Lines that only a booting module prints. RUI3's banner text is not in facts.md §C; these
+# Lines that only a booting module prints. RUI3's banner text is not in docs/references.md §C; these
 # markers match the stock AT firmware's "RAKwireless ..." / "Current Work Mode: ..." lines
 # (unverified: extend the tuple when a real unit prints something else).
 BANNER_MARKERS = ("RAKWIRELESS", "CURRENT WORK MODE")

@@ -1,4 +1,4 @@
-"""Faithful ChirpStack v4 / The Things Stack v3 MQTT messages (facts.md §L, §M, §L0.6).
+"""Faithful ChirpStack v4 / The Things Stack v3 MQTT messages (docs/references.md §L, §M, §L0.6).
 
 This is the fake at the physical edge: the network servers themselves are not installable
 here. Known differences from the real servers: one gateway per uplink unless asked, no
@@ -101,7 +101,7 @@ def tts_up(dev_eui: str, f_cnt: int, data: bytes, *, f_port: int = 1, t: float =
     }
     if decoded is not None:
         up["decoded_payload"] = decoded
-    # TTS omits every field whose value is 0, false or "" (facts.md §L0.6)
+    # TTS omits every field whose value is 0, false or "" (docs/references.md §L0.6)
     for k in [k for k, v in up.items() if v in (0, False, "")]:
         up.pop(k)
     return {

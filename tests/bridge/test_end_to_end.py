@@ -158,7 +158,7 @@ def test_lpp_device(mosquitto: Mosquitto, tmp_path: Path) -> None:
     eui = "70b3d57ed000aaaa"
     r = Rig(mosquitto, tmp_path, decode={"devices": {eui: "lpp"}})
     try:
-        frame = bytes.fromhex("016700EB026864037327100402015E")  # facts.md §P reference frame
+        frame = bytes.fromhex("016700EB026864037327100402015E")  # docs/references.md §P reference frame
         r.up(lns.cs_up(eui, 1, frame, t=1767225600), eui=eui)
         (pack,) = r.col.wait_for(f"{eui}/senml")
         assert pack[0]["bn"] == f"urn:dev:mac:{eui}:" and pack[0]["bt"] == 1767225600

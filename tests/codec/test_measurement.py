@@ -49,7 +49,7 @@ def test_invalid_marker_is_all_ones_in_the_field():
     assert pc.decode(frame)["samples"][0]["values"]["humidity"] == 48.5
 
 
-# Cayenne LPP bytes for the reference profiles (facts.md §H): record = channel + type + data.
+# Cayenne LPP bytes for the reference profiles (docs/references.md §H): record = channel + type + data.
 # Native LPP types: temperature 2, humidity 1, barometer 2, presence 1. No LPP v1 type for PM, battery
 # voltage, CO2, battery level, water level, noise, counter: analog input (2 bytes, 0.01) is the nearest.
 LPP_RECORD = {"temperature": 4, "humidity": 3, "pressure": 4, "occupancy": 3, "water_temperature": 4}
@@ -104,7 +104,7 @@ def test_half_steps_round_away_from_zero_never_truncate(value, expected):
 def test_float32_inputs_round_like_their_decimal_value():
     import struct
 
-    # facts.md §H.4(1): float32(42.3519) * 10000 = 423518.97 -> truncation gives 42.3518
+    # docs/references.md §H.4.1: float32(42.3519) * 10000 = 423518.97 -> truncation gives 42.3518
     f32 = struct.unpack("<f", struct.pack("<f", 42.3519))[0]
     assert pc.decode(pc.encode({"latitude": f32}))["samples"][0]["values"]["latitude"] == 42.3519
     f32 = struct.unpack("<f", struct.pack("<f", 21.35))[0]

@@ -41,7 +41,7 @@ CONTRACT_NAMES = [
     "altitude",
 ]
 
-# RFC 8428 primary units and the RFC 8798 secondary units we use (facts.md §K)
+# RFC 8428 primary units and the RFC 8798 secondary units we use (docs/references.md §K)
 PRIMARY = {
     "Cel",
     "%RH",

@@ -1,4 +1,4 @@
-"""SenML mapping (RFC 8428/9100) and the time-on-air formula (facts.md §J)."""
+"""SenML mapping (RFC 8428/9100) and the time-on-air formula (docs/references.md §J)."""
 
 import pytest
 
@@ -45,7 +45,7 @@ def test_unknown_port_is_a_decode_error():
         pc.decode_uplink(77, b"\x21")
 
 
-# lorawan-stack pkg/toa/toa_test.go reference values (facts.md §J): (PL, SF, BW kHz, CR) -> ms
+# lorawan-stack pkg/toa/toa_test.go reference values (docs/references.md §J): (PL, SF, BW kHz, CR) -> ms
 TOA = [(10, 7, 125, 1, 41.216), (10, 8, 125, 1, 72.192), (10, 9, 125, 1, 144.384), (10, 10, 125, 1, 288.768),
        (10, 11, 125, 1, 577.536), (10, 12, 125, 1, 991.232), (10, 7, 250, 1, 20.608), (10, 7, 500, 1, 10.304),
        (10, 7, 125, 2, 45.312), (10, 7, 125, 3, 49.408), (10, 7, 125, 4, 53.504), (13, 7, 125, 1, 46.336),

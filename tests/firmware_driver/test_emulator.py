@@ -1,4 +1,4 @@
-"""The RAK3172 emulator speaks the RUI3 dialect of facts.md §C over a real pty."""
+"""The RAK3172 emulator speaks the RUI3 dialect of docs/references.md §C over a real pty."""
 
 from __future__ import annotations
 
@@ -154,7 +154,7 @@ def test_uplink_counters_and_confirmed_failure(emu: Rak3172Emulator, at: AtClien
     assert at.wait_for("+EVT:")[-1] == "+EVT:SEND_CONFIRMED_FAILED(4)"
     assert at.cmd("AT+CFS=?") == ["AT+CFS=0", "OK"]
     assert (emu.uplinks, emu.fcnt_up) == (2, 2)
-    # airtime: join + 1 uplink of 2 B + 3 transmissions of 1 B at DR5 (SF7), facts.md §J
+    # airtime: join + 1 uplink of 2 B + 3 transmissions of 1 B at DR5 (SF7), docs/references.md §J
     want = (uplink_time_on_air_us(10, 7) + uplink_time_on_air_us(2, 7) + 3 * uplink_time_on_air_us(1, 7)) / 1000
     assert emu.airtime_ms_total == pytest.approx(want)
 

@@ -22,7 +22,7 @@ PAYLOAD = st.binary(min_size=0, max_size=242)
 def rx_line(slot: str, rssi: int, snr: int, port: int, data: bytes, multicast: bool, style: int) -> str:
     cast = "MULTICAST" if multicast else "UNICAST"
     hexs = data.hex()
-    if style == 0:  # RUI3 >= 3.2 (facts.md §C.4)
+    if style == 0:  # RUI3 >= 3.2 (docs/references.md §C.4)
         return f"+EVT:RX_{slot}:{rssi}:{snr}:{cast}:{port}:{hexs}"
     if style == 1:  # lower case, spaces around separators
         return f"+evt:rx_{slot.lower()} : {rssi} : {snr} : {cast.lower()} : {port} : {hexs.upper()}"
@@ -117,7 +117,7 @@ def test_line_reader_reassembles_any_chunking(lines: list[str], chunk: int, junk
     assert got == lines
 
 
-# ---- join back-off (LoRaWAN 1.0.4, facts.md §E) ---------------------------------------------
+# ---- join back-off (LoRaWAN 1.0.4, docs/references.md §E) ---------------------------------------------
 BUDGETS = ((0, 3600, 36000), (3600, 39600, 36000))  # (start, end, ms) of hour 0 and hours 1-11
 
 
@@ -169,7 +169,7 @@ def test_join_airtime_table_matches_the_formula() -> None:
 
     for dr in range(6):
         sf, bw, _ = EU868[dr]
-        exact_us = uplink_time_on_air_us(10, sf, bw)  # 23-byte PHY = 10 + 13 (facts.md §J)
+        exact_us = uplink_time_on_air_us(10, sf, bw)  # 23-byte PHY = 10 + 13 (docs/references.md §J)
         assert rak3172.join_airtime_ms(dr) == -(-exact_us // 1000)
     with pytest.raises(ValueError, match=r"0\.\.5"):
         rak3172.join_airtime_ms(6)

@@ -231,7 +231,7 @@ def test_ledger_never_exceeds_one_percent():
     led = Ledger(s)
     t = 0
     spent = 0
-    air = airtime_us(51, 0)  # SF12, 2793.5 ms (facts.md §J)
+    air = airtime_us(51, 0)  # SF12, 2793.5 ms (docs/references.md §J)
     assert 2793000 <= air <= 2794000, air
     while t < 3600000:
         w = led.wait_ms(t)

@@ -1,5 +1,5 @@
 """The virtual board's reset paths: watchdog, deep sleep, machine.reset, power loss, with the
-RTC memory kept or lost as on an ESP32 (facts.md §F). A tiny main.py walks through them."""
+RTC memory kept or lost as on an ESP32 (docs/references.md §F). A tiny main.py walks through them."""
 
 from __future__ import annotations
 

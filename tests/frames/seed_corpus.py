@@ -168,7 +168,7 @@ def malformed() -> list:
     return out
 
 
-MYDEVICES = "myDevicesIoT/cayenne-docs docs/LORA.md (facts.md §H.1)"
+MYDEVICES = "myDevicesIoT/cayenne-docs docs/LORA.md (docs/references.md §H.1)"
 
 
 def lpp_spec() -> list:
@@ -176,22 +176,22 @@ def lpp_spec() -> list:
         ("lpp-mydevices-2-temperatures", "03670110056700FF", MYDEVICES),
         ("lpp-mydevices-temp-accel", "0167FFD70671 04D2FB2E0000".replace(" ", ""), MYDEVICES),
         ("lpp-mydevices-gps", "018806765FF2960A0003E8", MYDEVICES),
-        ("lpp-tts-example", "03670110056700FF", "TTI docs payload-formatters/cayenne (facts.md §H.5)"),
+        ("lpp-tts-example", "03670110056700FF", "TTI docs payload-formatters/cayenne (docs/references.md §H.5)"),
         ("ec-gps-truncated", "018806765EF2960A0003E8",
-         "ElectronicCats API.md addGPS(1, 42.3519, -87.9094, 10) truncates to 42.3518 (facts.md §H.4.1)"),
+         "ElectronicCats API.md addGPS(1, 42.3519, -87.9094, 10) truncates to 42.3518 (docs/references.md §H.4.1)"),
         ("lpp-ec-aunit-concentration-fixed", "047D0FEF",
-         "ElectronicCats test/aunit addConcentration(4, 4079), channel corrected (facts.md §H.4.3)"),
+         "ElectronicCats test/aunit addConcentration(4, 4079), channel corrected (docs/references.md §H.4.3)"),
         ("lpp-ec-aunit-colour-fixed", "078718EF0F",
-         "ElectronicCats test/aunit addColour(7, 24, 239, 15), byte order corrected (facts.md §H.4.3)"),
-        ("lpp-npm-duplicate-presence", "156601156600", "npm cayenne-lpp test (facts.md §H.4.7)"),
+         "ElectronicCats test/aunit addColour(7, 24, 239, 15), byte order corrected (docs/references.md §H.4.3)"),
+        ("lpp-npm-duplicate-presence", "156601156600", "npm cayenne-lpp test (docs/references.md §H.4.7)"),
         ("lpp-voltage-ffff-unsigned", "0174FFFF",
-         "facts.md §H.4.2: 655.35 V, unsigned"),
-        ("lpp-tts-presence-50", "066632", "lorawan-stack cayennelpp_test.go (facts.md §H.4.6)"),
-        ("lpp-tts-digital-out-100", "020164", "lorawan-stack cayennelpp_test.go (facts.md §H.4.6)"),
-        ("lpp-benchmark-anchor", "016700EB026864037327100402015E", "facts.md §P benchmark frame"),
+         "docs/references.md §H.4.2: 655.35 V, unsigned"),
+        ("lpp-tts-presence-50", "066632", "lorawan-stack cayennelpp_test.go (docs/references.md §H.4.6)"),
+        ("lpp-tts-digital-out-100", "020164", "lorawan-stack cayennelpp_test.go (docs/references.md §H.4.6)"),
+        ("lpp-benchmark-anchor", "016700EB026864037327100402015E", "docs/references.md §P benchmark frame"),
         ("lpp-rak-battery", "01740172", "RAK Standardized Payload README: battery ch 1 type 116"),
         ("lpp-rak-pm-as-temperature", "28670017296700232A670031",
-         "RAK README: PM on channels 40-42 sent as type 103 (facts.md §H.3)"),
+         "RAK README: PM on channels 40-42 sent as type 103 (docs/references.md §H.3)"),
     ]
     out = []
     for fid, h, ref in spec:
@@ -223,7 +223,7 @@ def lpp_types() -> list:
 def lpp_malformed() -> list:
     bad = [
         ("lpp-janpieper-2-byte-humidity", "0167011B02680195",
-         "janpieper/cayenne_lpp README payload: humidity as 2 bytes (facts.md §H.4.5)"),
+         "janpieper/cayenne_lpp README payload: humidity as 2 bytes (docs/references.md §H.4.5)"),
         ("lpp-unknown-type", "01FE00", None), ("lpp-empty", "", None),
         ("lpp-record-cut", "0167", None), ("lpp-gps-cut", "0188067665", None),
         ("lpp-header-cut", "0367011005", None), ("lpp-polyline-unsupported", "01F00800", None),

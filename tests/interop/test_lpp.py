@@ -24,7 +24,7 @@ PYCAYENNE_TYPES = (0, 1, 2, 3, 100, 101, 102, 103, 104, 113, 115, 116, 117, 118,
 DRIVER = Path(__file__).with_name("mpy_lpp_driver.py")
 
 
-# published frames and the values their documents give (facts.md §H)
+# published frames and the values their documents give (docs/references.md §H)
 @pytest.mark.parametrize(("hexframe", "expected"), [
     ("03670110056700FF", [(3, 103, 27.2), (5, 103, 25.5)]),  # myDevices / TTS example
     ("0167FFD7067104D2FB2E0000", [(1, 103, -4.1), (6, 113, {"x": 1.234, "y": -1.234, "z": 0})]),
@@ -135,7 +135,7 @@ def test_we_encode_like_pycayennelpp_except_where_it_truncates(items: list) -> N
             a = int.from_bytes(ours[pos:pos + c[1]], "big", signed=bool(c[2]))
             b = int.from_bytes(theirs[pos:pos + c[1]], "big", signed=bool(c[2]))
             assert a == round(v * c[3])  # ours: the grid value itself
-            assert b == int(v * c[3])  # theirs: int() truncates toward zero (facts.md §H.4.1)
+            assert b == int(v * c[3])  # theirs: int() truncates toward zero (docs/references.md §H.4.1)
             pos += c[1]
     assert pos == len(ours) == len(theirs)
 

@@ -16,7 +16,7 @@ from payload_codec import cbor, downlink, fports, lpp, measurement, registry, se
 
 TEMPLATE = Path(__file__).with_name("template.js")
 ENTRY_POINTS = ("decodeUplink", "decodeLppUplink", "encodeDownlink", "decodeDownlink")
-MAX_SIZE = 40 * 1024  # The Things Stack's limit for a custom formatter (facts.md §I)
+MAX_SIZE = 40 * 1024  # The Things Stack's limit for a custom formatter (docs/references.md §I)
 
 
 def _js(value: Any) -> str:

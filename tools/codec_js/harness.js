@@ -11,7 +11,7 @@ const readline = require("readline");
 const source = fs.readFileSync(process.argv[2], "utf8");
 const ctx = vm.createContext({});
 // --es5: remove the built-ins ECMAScript 2015+ added, so a codec using one fails here
-// as it would on an ES5.1 runtime (The Things Stack, facts.md §I)
+// as it would on an ES5.1 runtime (The Things Stack, docs/references.md §I)
 const ES5_PRELUDE = `
   ["Map", "Set", "WeakMap", "WeakSet", "Symbol", "Promise", "Proxy", "Reflect", "ArrayBuffer",
    "DataView", "Uint8Array", "Int8Array", "Uint16Array", "Int16Array", "Uint32Array", "Int32Array",

@@ -1,4 +1,4 @@
-"""The complete codec package (facts.md §I): index.js, metadata.json, examples.json,
+"""The complete codec package (docs/references.md §I): index.js, metadata.json, examples.json,
 uplink.schema.json, downlink.schema.json and a TTN device-repository codec YAML.
 
 Examples come from the corpus (tests/frames), their outputs from the Python reference,
@@ -238,7 +238,7 @@ def _yaml_examples(items: list[dict[str, Any]], indent: str) -> list[str]:
 
 
 def ttn_yaml(exs: list[dict[str, Any]]) -> str:
-    """TheThingsNetwork/lorawan-devices codec YAML (facts.md §I.2.1). Values are JSON flow
+    """TheThingsNetwork/lorawan-devices codec YAML (docs/references.md §I.2.1). Values are JSON flow
     mappings, which YAML reads as they are; outputs spell out errors/warnings as the
     repository's exact comparison needs."""
     up = [e for e in exs if e["type"] == "uplink"]

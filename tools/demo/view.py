@@ -19,7 +19,7 @@ from .state import DemoState, NodeRow, format_value
 HIDE_CURSOR, SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
 HOME, CLEAR_EOL, CLEAR_EOS, CLEAR = "\x1b[H", "\x1b[K", "\x1b[J", "\x1b[2J"
 BOLD, DIM, RESET = "\x1b[1m", "\x1b[2m", "\x1b[0m"
-DUTY_BUDGET_MS_PER_H = 36000.0  # 1 % of an hour (EU868 sub-band M, facts.md §E)
+DUTY_BUDGET_MS_PER_H = 36000.0  # 1 % of an hour (EU868 sub-band M, docs/references.md §E)
 
 
 def hms(seconds: float) -> str:

@@ -1,4 +1,4 @@
-"""One MQTT subscriber that feeds the demo state: LNS events (ChirpStack v4 JSON, facts.md §L)
+"""One MQTT subscriber that feeds the demo state: LNS events (ChirpStack v4 JSON, docs/references.md §L)
 and the bridge's city topics (``{prefix}/{device}/senml``, ``{prefix}/_deadletter``)."""
 
 from __future__ import annotations

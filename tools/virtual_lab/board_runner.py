@@ -55,7 +55,7 @@ def find_mpy_cross() -> str:
 
 
 def compile_mpy(folder: Path) -> None:
-    """Precompile every .py below ``folder`` to .mpy and drop the source (facts.md §F: a
+    """Precompile every .py below ``folder`` to .mpy and drop the source (docs/references.md §F: a
     node imports bytecode without compiling, which a 64 KiB heap cannot afford)."""
     exe = find_mpy_cross()
     for src in sorted(folder.rglob("*.py")):

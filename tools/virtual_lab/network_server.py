@@ -1,4 +1,4 @@
-"""A simulated LoRaWAN network server speaking ChirpStack v4's MQTT integration (facts.md §L).
+"""A simulated LoRaWAN network server speaking ChirpStack v4's MQTT integration (docs/references.md §L).
 
 Emulated modems hand it joins and uplinks; it publishes ``event/join``, ``event/up``,
 ``event/txack``, ``event/ack`` and ``event/log`` as ChirpStack v4 JSON on a real broker, and
@@ -46,7 +46,7 @@ class NetworkServerError(ToolError):
 
 
 def rfc3339_now() -> str:
-    """UTC time with nanoseconds and '+00:00', as ChirpStack prints it (facts.md §L)."""
+    """UTC time with nanoseconds and '+00:00', as ChirpStack prints it (docs/references.md §L)."""
     ns = time.time_ns()
     secs, frac = divmod(ns, 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + ".%09d+00:00" % frac
@@ -280,7 +280,7 @@ class SimNetworkServer:
         })
         return down.fport, down.data
 
-    # ---- downlink commands (facts.md §L DownlinkCommand) --------------------------------
+    # ---- downlink commands (docs/references.md §L DownlinkCommand) --------------------------------
     def _refuse(self, deveui: str, code: str, description: str) -> None:
         self.rejected += 1
         log.warning("network server: downlink for %s refused: %s", deveui, description)

@@ -1,15 +1,15 @@
-"""A RAK3172 (RUI3 firmware) emulated on a pseudo-terminal: the AT dialect of facts.md §C.
+"""A RAK3172 (RUI3 firmware) emulated on a pseudo-terminal: the AT dialect of docs/references.md §C.
 
 The emulator serves one pty in a thread. Its LoRaWAN side is simulated: joins and uplinks
 go to a ``SimNetworkServer`` (or an always-accepting stand-in when none is given), with
-EU868 timing, airtime and per-sub-band duty cycle (facts.md §E, §J) on a simulated clock
+EU868 timing, airtime and per-sub-band duty cycle (docs/references.md §E, §J) on a simulated clock
 that runs ``1 / time_scale`` times faster than the wall clock.
 
 Known differences from a real module (choices written down here, see docs/rak3172.md):
 
 * Echo (``ATE``) repeats a whole line when its CR/LF arrives, not byte by byte.
 * A send or join refused by the duty cycle answers ``AT_BUSY_ERROR`` (RUI3's exact answer is
-  not in facts.md); a payload larger than the data rate allows answers ``AT_PARAM_ERROR``.
+  not in docs/references.md); a payload larger than the data rate allows answers ``AT_PARAM_ERROR``.
 * The boot banner is ``RAKwireless RAK3172-E Example`` / dashes / ``Version: ...`` /
   ``Current Work Mode: LoRaWAN.`` (not verified against a unit).
 * Not produced: ``AT_TEST_PARAM_OVERFLOW`` and ``AT_RX_ERROR`` (RF test and P2P receive are
@@ -51,7 +51,7 @@ BANNER = (
 JOIN_REQUEST_PHY = 23  # MHDR 1 + JoinEUI 8 + DevEUI 8 + DevNonce 2 + MIC 4
 JOIN_ACCEPT_PHY = 17  # MHDR 1 + 12 + MIC 4 (no CFList)
 LORAWAN_OVERHEAD = 13
-DC_WINDOW_S = 3600.0  # ETSI observation period (facts.md §E)
+DC_WINDOW_S = 3600.0  # ETSI observation period (docs/references.md §E)
 BOOT_S = 0.05  # simulated boot time before the banner
 RX_WINDOW_S = 0.2  # how long an RX window stays open when nothing arrives
 ACK_STATUS_RX2_TIMEOUT = 4
@@ -60,7 +60,7 @@ MAX_NAME = 32  # §C.1: command name <= 32 chars
 MAX_ARGS = 25
 
 # EU868 channels: default join channels 868.1/.3/.5 in sub-band M, CFList channels
-# 867.1..867.9 in sub-band L (facts.md §E); both sub-bands allow 1 % (36 s per hour).
+# 867.1..867.9 in sub-band L (docs/references.md §E); both sub-bands allow 1 % (36 s per hour).
 SUBBANDS = {"L": 0.01, "M": 0.01}
 CHANNELS_JOIN = ((868100000, "M"), (868300000, "M"), (868500000, "M"))
 CHANNELS_SESSION = CHANNELS_JOIN + tuple((867100000 + 200000 * i, "L") for i in range(5))

@@ -1,5 +1,5 @@
 # ruff: noqa: RUF005  (list concatenation kept: this file also runs on MicroPython)
-# Byte-exact RUI3 transcripts (facts.md §C) played to the RAK3172 driver; MicroPython + CPython.
+# Byte-exact RUI3 transcripts (docs/references.md §C) played to the RAK3172 driver; MicroPython + CPython.
 # run(name) -> a JSON-able dict: what the action returned or raised, transcript problems,
 # steps left unplayed, the fake clock at the end and whether a secret reached the log.
 

@@ -1,7 +1,7 @@
 # mypy: ignore-errors
 """``machine`` for the MicroPython Unix port: the virtual board (architecture.md).
 
-Shadows the built-in ``machine`` when this folder is on MICROPYPATH (facts.md §A). The
+Shadows the built-in ``machine`` when this folder is on MICROPYPATH (docs/references.md §A). The
 runner (tools/virtual_lab/board_runner.py) writes the board file named by
 $TROSMART_BOARD (JSON: uart pty paths, scenario, RTC memory file, reset cause, virtual
 clock, time scale) and reads control lines on the pipe named by $TROSMART_CTL:
