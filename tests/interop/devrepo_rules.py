@@ -136,7 +136,7 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _load(path: Path) -> Any:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 (a safe loader)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # a safe loader
 
 
 def _schema_errors(kind: str, obj: Any, where: str) -> list[str]:

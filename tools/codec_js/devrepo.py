@@ -232,7 +232,7 @@ def export_ttn(out_dir: str | Path, vendor_id: str = "trosmart", product_url: st
             codec_yaml(examples(corpus_dir or CORPUS_DIR), CODEC_STEM + ".js"), header),
     }
     for radio in RADIOS:
-        files[folder + radio.stem + ".yaml"] = yaml_layout.dump(profile(radio), header + (radio.description,))
+        files[folder + radio.stem + ".yaml"] = yaml_layout.dump(profile(radio), (*header, radio.description))
     for node in NODE_TYPES:
         files[folder + node.stem + ".yaml"] = yaml_layout.dump(device(node, product_url), header)
         files[folder + node.stem + ".png"] = photo(node)
