@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 DEBS   := mosquitto mosquitto-clients nodejs socat
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all setup debs test lint typecheck pytest bench demo clean
+.PHONY: all setup debs npm test lint typecheck pytest bench demo clean
 
 all: test
 
@@ -20,6 +20,7 @@ debs:
 	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	command -v mosquitto_pub >/dev/null 2>&1 || missing="$$missing mosquitto-clients"; \
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	command -v socat >/dev/null 2>&1 || missing="$$missing socat"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -32,7 +33,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,bench]'
 	@touch $(STAMP)
 
-setup: debs $(STAMP)
+# npm packages the tests and the portal use, each folder with its package.json and lock file
+NPM_DIRS := tests/interop
+
+npm: debs
+	@for d in $(NPM_DIRS); do \
+	  if [ ! -d $$d/node_modules ] || [ $$d/package-lock.json -nt $$d/node_modules ]; then \
+	    echo "npm ci in $$d"; (cd $$d && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
+	    touch $$d/node_modules; \
+	  fi; \
+	done
+
+setup: debs $(STAMP) npm
 
 lint: setup
 	$(VENV)/bin/ruff check payload_codec bridge tools tests hil_tests

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from trosmart_tools.codec_js import reference
-from trosmart_tools.codec_js.generate import MAX_SIZE, render
+from trosmart_tools.codec_js.generate import BUDGET, MAX_SIZE, render
 from trosmart_tools.codec_js.node import NodeCodec
 from trosmart_tools.corpus import corpus_files, js_request, load
 
@@ -41,7 +41,8 @@ def _python_rate(frames: list[Any]) -> float:
 def run(args: list[str]) -> None:
     frames = _frames()
     size = len(render().encode())
-    print("index.js: %d bytes (limit %d, %.0f %% used)" % (size, MAX_SIZE, 100 * size / MAX_SIZE))
+    print("index.js: %d bytes (limit %d, %.1f %% used; budget %d, margin %d bytes to the budget, %d to the limit)"
+          % (size, MAX_SIZE, 100 * size / MAX_SIZE, BUDGET, BUDGET - size, MAX_SIZE - size))
     reqs = [js_request(f) for f in frames]
     for r in reqs:
         r.pop("recvTime", None)
@@ -59,3 +60,21 @@ def run(args: list[str]) -> None:
           "worst %.0f us; budget 100 ms)" % (js_rate, best["p50_us"], best["p99_us"], best["worst_us"]))
     print("Python decoder + SenML:     %10.0f decodes/s" % py_rate)
     print("ratio JS/Python: %.2f" % (js_rate / py_rate))
+    _quickjs_times(frames)
+
+
+def _quickjs_times(frames: list[Any]) -> None:
+    """Each call as ChirpStack makes it (a fresh QuickJS runtime that compiles the codec)."""
+    from trosmart_tools.codec_js import chirpstack_js
+
+    codec = render()
+    times = []
+    for f in frames:
+        if f.codec == "lpp":
+            continue
+        t0 = time.perf_counter()
+        chirpstack_js.call(codec, "decodeUplink", {"bytes": list(f.data), "fPort": f.fport}, f.recv_ms)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    print("QuickJS as ChirpStack runs it: %d calls, median %.1f ms, worst %.1f ms (limit %.0f ms)"
+          % (len(times), 1000 * times[len(times) // 2], 1000 * times[-1], 1000 * chirpstack_js.MAX_EXECUTION_S))

@@ -17,6 +17,12 @@ from payload_codec import cbor, downlink, fports, lpp, measurement, registry, se
 TEMPLATE = Path(__file__).with_name("template.js")
 ENTRY_POINTS = ("decodeUplink", "decodeLppUplink", "encodeDownlink", "decodeDownlink")
 MAX_SIZE = 40 * 1024  # The Things Stack's limit for a custom formatter (docs/references.md §I)
+<<<<<<< HEAD
+=======
+# The generator's own budget, 90 % of that limit, so quantities can be added for a while
+# before a network server refuses the codec (tests/interop/test_devrepo.py guards both).
+BUDGET = 36 * 1024
+>>>>>>> wave/devrepo
 
 
 def _js(value: Any) -> str:
@@ -70,15 +76,14 @@ def render(lpp_fports: Iterable[int] = ()) -> str:
     )
     # built-ins as parameters too: a sandbox's global object makes each "Math." a slow lookup
     builtins = "Math, Object, String, Array, Infinity, NaN, isFinite, parseInt"
-    return (head + "var TROSMART_CODEC = (function (%s) {\n" % builtins + "\n".join(lines) + "\n"
-            + _compact(body) + "return {%s};\n})(%s);\n" % (api, builtins) + wrappers)
+    code = ("var TROSMART_CODEC = (function (%s) {\n" % builtins + "\n".join(lines) + "\n"
+            + body + "return {%s};\n})(%s);\n" % (api, builtins) + wrappers)
+    return head.rstrip() + "\n" + _minify(code)
 
 
-def _compact(body: str) -> str:
-    """Drop comment-only lines and indentation (the 40 KB budget); template.js stays readable."""
-    out = []
-    for line in body.splitlines():
-        s = line.strip()
-        if s and not s.startswith("//"):
-            out.append(s)
-    return "\n".join(out) + "\n"
+def _minify(code: str) -> str:
+    """Comments and white space out, names and semantics untouched (rJSmin, a kept minifier):
+    the 40 KB budget. The header comment stays; tools/codec_js/template.js is the readable source."""
+    import rjsmin
+
+    return rjsmin.jsmin(code, keep_bang_comments=False) + "\n"

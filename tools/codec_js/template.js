@@ -4,6 +4,8 @@
 // status.py + cbor.py, downlink.py, senml.py, lpp.py): decodeUplink(input).data holds
 // the decoded frame plus "senml", exactly what the TroSmart bridge publishes.
 // Errors come back in errors[] as "<ErrorClass>: <message>", never as exceptions.
+// Minified to fit network servers' size limits; the readable source is tools/codec_js/
+// template.js (the logic) and generate.py (the tables) in the TroSmart repository.
 
 /*@TABLES@*/
 
