@@ -17,12 +17,9 @@ from payload_codec import cbor, downlink, fports, lpp, measurement, registry, se
 TEMPLATE = Path(__file__).with_name("template.js")
 ENTRY_POINTS = ("decodeUplink", "decodeLppUplink", "encodeDownlink", "decodeDownlink")
 MAX_SIZE = 40 * 1024  # The Things Stack's limit for a custom formatter (docs/references.md §I)
-<<<<<<< HEAD
-=======
 # The generator's own budget, 90 % of that limit, so quantities can be added for a while
 # before a network server refuses the codec (tests/interop/test_devrepo.py guards both).
 BUDGET = 36 * 1024
->>>>>>> wave/devrepo
 
 
 def _js(value: Any) -> str:
