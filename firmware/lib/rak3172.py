@@ -870,6 +870,7 @@ class RAK3172:
         # process lines for up to ``ms`` or until a downlink beyond the first n_rx arrived
         deadline = self._deadline(ms)
         while len(self._rx) <= n_rx:
+            self._check_reboot()
             line = self._readline(deadline)
             if line is None:
                 return
