@@ -8,8 +8,9 @@ import json
 import os
 import sys
 
-import payload_codec
 import rak3172
+
+import payload_codec
 from payload_codec.status import decode_status
 
 FLASH = sys.argv[1] if __name__ == "__main__" else None
@@ -152,7 +153,7 @@ def test_status_send_error_keeps_the_command_result():
 
 
 def test_downlink_handler_modem_error_is_a_result():
-    n, board, modem, logs = _node()
+    n, board, modem, _ = _node()
     _cycles(n, board, 1)
     modem.dr_error = rak3172.RakTimeout("AT+DR=3: no status within 2000 ms")
     cmd = payload_codec.encode_downlink({"set_data_rate": {"dr": 3, "adr": False}})
@@ -163,7 +164,7 @@ def test_downlink_handler_modem_error_is_a_result():
 
 
 def test_downlink_of_a_failed_send_is_handled():
-    n, board, modem, logs = _node()
+    n, board, modem, _ = _node()
     for _ in range(5):  # past the power-on status: the next send is a measurement
         if any(p == payload_codec.MEASUREMENT for p, _ in modem.sent):
             break
@@ -178,7 +179,7 @@ def test_downlink_of_a_failed_send_is_handled():
 
 
 def test_bad_command_frames_never_escape():
-    n, board, modem, logs = _node()
+    n, board, modem, _ = _node()
     _cycles(n, board, 1)
     for data in (b"", b"\x20", b"\xff" * 51, b"\x20\x02\xff\xff\xff\xff\xff", bytes(range(40))):
         modem.queue = [DL(payload_codec.COMMAND, data)]
@@ -188,7 +189,7 @@ def test_bad_command_frames_never_escape():
 
 
 def test_restricted_wait_goes_to_the_ledger():
-    n, board, modem, logs = _node()
+    n, board, modem, _ = _node()
     modem.fail[payload_codec.MEASUREMENT] = rak3172.DutyCycleRestricted(1800000, "AT+SEND")
     for _ in range(5):
         ms = n.run_cycle()
