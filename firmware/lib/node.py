@@ -198,15 +198,28 @@ class Node:
         s.join_backoff = jb.state()
         self.ledger.record(now, join_airtime_us(dr))
         s.save()
+        expected = getattr(m, "join_requests", 0) + 1  # rak3172 counts the module's requests
         try:
             m.join(timeout_ms=self.cfg["join_timeout_ms"])
         except Exception as e:  # JoinFailed, RakTimeout, AtError: retry after a pause
             self.log("node: join failed (%s)" % e.__class__.__name__)
             self._defer(e)
             return _JOIN_RETRY_MS
+        finally:
+            self._count_module_joins(jb, expected, up_s, air_ms, now, dr)
         self.log("node: joined")
         m.set_data_rate(dr, self.cfg["adr"])
         return 0
+
+    def _count_module_joins(self, jb, expected, up_s, air_ms, now, dr):
+        """Join-Requests the module sent by itself (its own retries) count like ours."""
+        extra = getattr(self.modem, "join_requests", expected) - expected
+        for _ in range(extra if extra > 0 else 0):
+            jb.record(up_s, air_ms)
+            self.ledger.record(now, join_airtime_us(dr))
+        if extra > 0:
+            self.state.join_backoff = jb.state()
+            self.log("node: the module sent %d more Join-Request(s)" % extra)
 
     def _send(self, port, frame, confirmed):
         now = self.board.now_ms()

@@ -200,6 +200,30 @@ def test_restricted_wait_goes_to_the_ledger():
     assert n.ledger.wait_ms(board.t) >= 1790000  # the module's 30 min, not our own 1 %
 
 
+def test_module_join_retries_go_to_the_ledger():
+    n, board, modem, logs = _node()
+    modem.is_joined = lambda: False
+
+    def join(timeout_ms=30000):  # the module's retry answered: two requests for one join()
+        modem.join_requests += 2
+        modem.is_joined = lambda: True
+
+    modem.join_requests = 0
+    modem.join = join
+    modem.configure_otaa = lambda *a, **k: 0
+    before = n.state.dc_free_ms
+    for _ in range(5):
+        board.t += n.run_cycle()
+        if modem.join_requests:
+            break
+    from duty_cycle import join_airtime_us
+
+    # both requests are in the 1 % account (the first one at least 100 x its airtime)
+    assert n.state.dc_free_ms - max(before, 1000000) >= 2 * join_airtime_us(5) * 100 // 1000 - 1, logs
+    assert n.state.join_backoff[1] == 2 * 62, n.state.join_backoff  # join_airtime_ms(5) = 62
+    assert any("1 more Join-Request" in x for x in logs), logs
+
+
 def test_oversize_config_falls_back_with_the_reason():
     import node_config
 
