@@ -43,9 +43,9 @@ _EXP_JOIN = const(1)
 _EXP_SEND = const(2)
 
 _SECRET_CMDS = ("AT+APPKEY", "AT+NWKSKEY", "AT+APPSKEY")
-# Lines that only a booting module prints. RUI3's banner text is not in facts.md §C; these
-# markers match the stock AT firmware's "RAKwireless ..." / "Current Work Mode: ..." lines
-# (unverified: extend the tuple when a real unit prints something else).
+# Lines that only a booting module prints: "RAKwireless RAK3172-E[ Example]", a dash line,
+# "Version: RUI_<v>_RAK3172-E" (is_banner), "Current Work Mode: LoRaWAN." (strings of
+# RAK-STM32-RUI prebuilt/RUI_5.0.0_RAK3172-E.bin; rui_inner_main.c; 4.0.x forum logs).
 BANNER_MARKERS = ("RAKWIRELESS", "CURRENT WORK MODE")
 
 

@@ -7,7 +7,7 @@ the file it comes from where it is emulated. docs/rak3172.md §5 has the table.
 
 The emulator serves one pty in a thread. Its LoRaWAN side is simulated: joins and uplinks
 go to a ``SimNetworkServer`` (or an always-accepting stand-in when none is given), with
-EU868 timing, airtime and per-sub-band duty cycle (facts.md §E, §J) on a simulated clock
+EU868 timing, airtime and per-sub-band duty cycle (docs/references.md §E, §J) on a simulated clock
 that runs ``1 / time_scale`` times faster than the wall clock.
 
 Known differences from a real module (choices written down here, see docs/rak3172.md):
@@ -61,7 +61,7 @@ JOIN_REARM_SINCE = (4, 1, 0)  # service_lora_join re-arms after a refused join f
 JOIN_REQUEST_PHY = 23  # MHDR 1 + JoinEUI 8 + DevEUI 8 + DevNonce 2 + MIC 4
 JOIN_ACCEPT_PHY = 17  # MHDR 1 + 12 + MIC 4 (no CFList)
 LORAWAN_OVERHEAD = 13
-DC_WINDOW_S = 3600.0  # ETSI observation period (facts.md §E)
+DC_WINDOW_S = 3600.0  # ETSI observation period (docs/references.md §E)
 BOOT_S = 0.05  # simulated boot time before the banner
 RX_WINDOW_S = 0.2  # how long an RX window stays open when nothing arrives
 ACK_STATUS_RX2_TIMEOUT = 4
@@ -70,7 +70,7 @@ MAX_NAME = 32  # §C.1: command name <= 32 chars
 MAX_ARGS = 25
 
 # EU868 channels: default join channels 868.1/.3/.5 in sub-band M, CFList channels
-# 867.1..867.9 in sub-band L (facts.md §E); both sub-bands allow 1 % (36 s per hour).
+# 867.1..867.9 in sub-band L (docs/references.md §E); both sub-bands allow 1 % (36 s per hour).
 SUBBANDS = {"L": 0.01, "M": 0.01}
 CHANNELS_JOIN = ((868100000, "M"), (868300000, "M"), (868500000, "M"))
 CHANNELS_SESSION = CHANNELS_JOIN + tuple((867100000 + 200000 * i, "L") for i in range(5))
