@@ -322,6 +322,8 @@ def version_code(text):
 
 def restricted_wait_ms(line):
     """The <ms> of RUI3's 'Restricted_Wait_<ms>_ms' line, else -1."""
+    if line[:1] not in "Rr":
+        return -1  # most lines: no allocation
     u = line.strip().upper()
     if not u.startswith("RESTRICTED_WAIT_"):
         return -1
@@ -831,9 +833,12 @@ class RAK3172:
             # McpsConfirm, v4.0.3_233 and older): it is over when RX2 has closed. The module's
             # own values, read now (ADR and the network's RXParamSetupReq change them).
             dr = _digits(self.query("DR"))
-            rx2_ms = _digits(self.query("RX2DL")) * 1000  # seconds (atcmd_nwk_management.c)
+            rx2_s = _digits(self.query("RX2DL"))  # seconds (atcmd_nwk_management.c)
             rx2_dr = _digits(self.query("RX2DR"))
-            windows_ms = toa_ms(len(data) + 13, dr) + rx2_ms + _RX_OPEN_MS + toa_ms(_DL_PHY_MAX, rx2_dr)
+            dr = dr if 0 <= dr <= 6 else 0  # an odd answer: assume the slowest
+            rx2_dr = rx2_dr if 0 <= rx2_dr <= 6 else 0
+            rx2_s = rx2_s if 0 < rx2_s <= 16 else 16
+            windows_ms = toa_ms(len(data) + 13, dr) + rx2_s * 1000 + _RX_OPEN_MS + toa_ms(_DL_PHY_MAX, rx2_dr)
         cfm = 1 if confirmed else 0
         if self._cfm != cfm:
             self.command("AT+CFM=%d" % cfm)
