@@ -32,7 +32,7 @@ _JOIN_PERIOD_S = const(10)  # AT+JOIN period 7..255 s (§C.3) between the module
 _EV_TAIL_MS = const(2000)  # margin on top of the caller's timeout for the closing event
 # After +EVT:TX_DONE / SEND_CONFIRMED_*: LoRaMacProcess handles the confirm before the
 # indication (docs/rak3172.md §5), so an +EVT:RX_<n> of the same MAC pass follows at once.
-_IND_GRACE_MS = const(300)
+_IND_GRACE_MS = const(200)  # a 518-char RX line takes 45 ms at 115200 baud
 _RX_OPEN_MS = const(500)  # an RX window without a preamble closes within this
 _DL_PHY_MAX = const(64)  # largest downlink this node takes: 51 B payload + 13 B overhead (§J)
 _V_RUI3 = const(30000)  # version codes: major * 10000 + minor * 100 + patch

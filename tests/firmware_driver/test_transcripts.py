@@ -45,7 +45,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "join_failed_status": {"exc": "JoinFailed", "reason": "JOIN_FAILED_7"},
     "join_timeout": {"exc": "RakTimeout", "ms": 8000},
     "join_event_after_noise": {"result": None},
-    "send_unconfirmed": {"result": [], "ms": 1800},  # + _IND_GRACE_MS after TX_DONE
+    "send_unconfirmed": {"result": [], "ms": 1700},  # + _IND_GRACE_MS after TX_DONE
     "send_confirmed_rx_before_ok": {"result": [["1", -70, 8, 10, "01ff", False]]},
     "send_confirmed_failed": {"result": ["SendFailed", 4, [["2", -99, -3, 10, "00", False]]]},
     "send_cfm_cached": {"result": [0, 0]},
@@ -72,7 +72,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "nwm_ok_glued_to_banner": {"result": [1, 0]},
     "join_module_retries": {"result": [None, 3, True]},
     "join_late_joined_is_a_result": {"result": [["RakTimeout", None], True, 1, 2]},
-    "rx_after_tx_done": {"result": [["1", -60, 7, 10, "01", False]], "ms": 1105},  # not 1400
+    "rx_after_tx_done": {"result": [["1", -60, 7, 10, "01", False]], "ms": 1105},  # not 1300
     "rx_after_confirmed_ok": {"result": [["1", -60, 7, 10, "0203", False]]},
     "send_restricted": {"exc": "DutyCycleRestricted", "status": "AT_BUSY_ERROR", "wait_ms": 81234, "ms": 0},
     "join_restricted_then_rearmed": {"result": [["DutyCycleRestricted", 2500], 2500, [], True, 1]},
