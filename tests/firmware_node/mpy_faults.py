@@ -9,6 +9,9 @@ import os
 import sys
 
 import rak3172
+from mpy_units import Downlink as DL  # the node unit tests' board, downlink and WDT doubles
+from mpy_units import FakeBoard as Board
+from mpy_units import FakeWdt as Wdt
 
 import payload_codec
 from payload_codec.status import decode_status
@@ -20,38 +23,6 @@ def _clean():
     assert FLASH and "flash" in FLASH, "refusing to empty %r" % (FLASH,)
     for n in os.listdir(FLASH):
         os.remove(FLASH + "/" + n)
-
-
-class RTC:
-    def __init__(self):
-        self.mem = b""
-
-    def memory(self, data=None):
-        if data is None:
-            return self.mem
-        self.mem = bytes(data)
-
-
-class Board:
-    def __init__(self):
-        self.rtc = RTC()
-        self.t = 1000000
-        self.resets = 0
-
-    def now_ms(self):
-        return self.t
-
-    def reset_cause(self):
-        return 1
-
-    def reset(self):
-        self.resets += 1
-
-
-class DL:
-    def __init__(self, port, data):
-        self.port = port
-        self.data = data
 
 
 class Modem:
@@ -86,11 +57,6 @@ class Modem:
         out = self.pending
         self.pending = []
         return out
-
-
-class Wdt:
-    def feed(self):
-        pass
 
 
 class Sensor:

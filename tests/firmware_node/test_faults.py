@@ -3,31 +3,20 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
 
-from trosmart_tools.mpy import REPO_ROOT, run
+from .test_units import run_verdicts
 
-HERE = Path(__file__).parent
-SCRIPT = HERE / "mpy_faults.py"
+SCRIPT = Path(__file__).parent / "mpy_faults.py"
 NAMES = sorted(set(re.findall(r"^def (test_\w+)\(", SCRIPT.read_text(), re.M)))
-MPY_PATH = [REPO_ROOT / "firmware" / "lib", REPO_ROOT / "tools" / "virtual_lab" / "board"]
 
 
 @pytest.fixture(scope="module")
 def verdicts(micropython: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    flash = tmp_path_factory.mktemp("flash")
-    r = run([str(SCRIPT), str(flash)], path=MPY_PATH, heapsize="256k", timeout=120)
-    out = {}
-    for line in r.stdout.splitlines():
-        if line.startswith("{"):
-            d = json.loads(line)
-            out[d["name"]] = d
-    assert out, f"micropython printed no verdicts: {r.stderr[-2000:]}"
-    return out
+    return run_verdicts(SCRIPT, tmp_path_factory)
 
 
 def test_every_test_reported(verdicts: dict[str, dict]) -> None:
@@ -36,6 +25,5 @@ def test_every_test_reported(verdicts: dict[str, dict]) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_on_micropython(verdicts: dict[str, dict], name: str) -> None:
-    v = verdicts.get(name)
-    assert v is not None, f"{name} did not run"
-    assert v["ok"], v.get("error")
+    assert name in verdicts, f"{name} did not run"
+    assert verdicts[name]["ok"], verdicts[name].get("error")

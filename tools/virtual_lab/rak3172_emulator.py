@@ -429,8 +429,7 @@ class Rak3172Emulator:
         try:
             values, after = self._dispatch(line.strip())
         except CommandError as e:
-            for text in e.lines:
-                self._out(text)
+            self._print_refusal(e)
             self._out(e.args[0])
             if e.after is not None:
                 e.after()
@@ -601,6 +600,10 @@ class Rak3172Emulator:
             raise CommandError(BUSY, ("Restricted_Wait_%d_ms" % self._dc_wait_ms(toa_ms, session, now),))
         return self._rng.choice(chans)
 
+    def _print_refusal(self, e: CommandError) -> None:
+        for text in e.lines:  # e.g. Restricted_Wait_<ms>_ms, printed whether or not a status follows
+            self._out(text)
+
     def _dc_wait_ms(self, toa_ms: float, session: bool, now: float) -> int:
         """Simulated ms until some sub-band of these channels has room for ``toa_ms``."""
         best = DC_WINDOW_S
@@ -673,8 +676,7 @@ class Rak3172Emulator:
                 self._join_timer(period)  # < 4.1.0: the timer is periodic (HTMR_PERIODIC)
             if not from_timer:
                 raise
-            for text in e.lines:
-                self._out(text)
+            self._print_refusal(e)
             return
         self._busy = "join"
         self._transmit(band, toa)
@@ -808,8 +810,7 @@ class Rak3172Emulator:
         try:
             _, band = self._pick_channel(toa, session=True)
         except CommandError as e:
-            for text in e.lines:
-                self._out(text)
+            self._print_refusal(e)
             return
         self._busy = "send"
         self._transmit(band, toa)

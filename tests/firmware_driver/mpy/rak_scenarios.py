@@ -55,6 +55,18 @@ def _ver(v="4.0.5"):
     return ok("AT+VER=?", "AT+VER=RUI_%s_RAK3172-E" % v)
 
 
+def _configured():
+    # the queries of configure_otaa() on a module that has every setting already
+    return (
+        ok("AT+NJM=?", "AT+NJM=1")
+        + ok("AT+BAND=?", "AT+BAND=4")
+        + ok("AT+CLASS=?", "AT+CLASS=A")
+        + ok("AT+DEVEUI=?", "AT+DEVEUI=" + DEVEUI)
+        + ok("AT+APPEUI=?", "AT+APPEUI=" + APPEUI)
+        + ok("AT+APPKEY=?", "AT+APPKEY=" + KEY)
+    )
+
+
 def _join_ok():
     return [W("AT+JOIN=1:0:10:0"), R("OK\r\n"), T(5500, "+EVT:JOINED\r\n")]
 
@@ -169,14 +181,7 @@ def _scenarios():
         lambda m: _raises_then(m, lambda: m.query("DR"), lambda: m.query("DR")),
     )
     s["configure_nothing_to_do"] = (
-        _ver()
-        + ok("AT+NWM=?", "AT+NWM=1")
-        + ok("AT+NJM=?", "AT+NJM=1")
-        + ok("AT+BAND=?", "AT+BAND=4")
-        + ok("AT+CLASS=?", "AT+CLASS=A")
-        + ok("AT+DEVEUI=?", "AT+DEVEUI=" + DEVEUI)
-        + ok("AT+APPEUI=?", "AT+APPEUI=" + APPEUI)
-        + ok("AT+APPKEY=?", "AT+APPKEY=" + KEY),
+        _ver() + ok("AT+NWM=?", "AT+NWM=1") + _configured(),
         lambda m: m.configure_otaa(DEVEUI.lower(), APPEUI, KEY),
     )
     s["configure_from_p2p"] = (
@@ -242,12 +247,7 @@ def _issue22(s):
         + ok("AT+NWM=?", "AT+NWM=0")
         + [W("AT+NWM=1"), R("OK"), T(150, BANNER_42 + "Current Work Mode: LoRaWAN.\r\n")]
         + ok("AT")
-        + ok("AT+NJM=?", "AT+NJM=1")
-        + ok("AT+BAND=?", "AT+BAND=4")
-        + ok("AT+CLASS=?", "AT+CLASS=A")
-        + ok("AT+DEVEUI=?", "AT+DEVEUI=" + DEVEUI)
-        + ok("AT+APPEUI=?", "AT+APPEUI=" + APPEUI)
-        + ok("AT+APPKEY=?", "AT+APPKEY=" + KEY),
+        + _configured(),
         lambda m: [m.configure_otaa(DEVEUI, APPEUI, KEY), m.garbage],
     )
     # 4. the module's own retries: one JOIN_FAILED per request, then JOINED
