@@ -5,9 +5,9 @@
 # The modem double raises the driver's own exception classes (firmware/lib/rak3172.py).
 
 import json
-import os
 import sys
 
+import mpy_units
 import rak3172
 from mpy_units import Downlink as DL  # the node unit tests' board, downlink and WDT doubles
 from mpy_units import FakeBoard as Board
@@ -17,12 +17,8 @@ import payload_codec
 from payload_codec.status import decode_status
 
 FLASH = sys.argv[1] if __name__ == "__main__" else None
-
-
-def _clean():
-    assert FLASH and "flash" in FLASH, "refusing to empty %r" % (FLASH,)
-    for n in os.listdir(FLASH):
-        os.remove(FLASH + "/" + n)
+mpy_units.FLASH = FLASH  # its _clean() empties this scratch folder
+_clean = mpy_units._clean
 
 
 class Modem:
