@@ -376,7 +376,7 @@ def _safe(cmd):
 class RAK3172:
     """Blocking RUI3 AT driver. Every wait is bounded; errors are typed (RakError tree)."""
 
-    def __init__(self, uart, ticks_ms=None, sleep_ms=None, log=None):
+    def __init__(self, uart, ticks_ms=None, sleep_ms=None, log=None, rx_grace_ms=_IND_GRACE_MS):
         self._uart = uart
         self._readinto = getattr(uart, "readinto", None)
         if ticks_ms is None:
@@ -388,6 +388,7 @@ class RAK3172:
         self._tadd = getattr(time, "ticks_add", None)
         self._tdiff = getattr(time, "ticks_diff", None)
         self._log_fn = log
+        self._grace = rx_grace_ms  # listening after TX_DONE for an RX event of the same MAC pass
         self._line = bytearray(_LINE_MAX)
         self._n = 0
         self._overflow = False
@@ -862,7 +863,7 @@ class RAK3172:
                 ev = self._wait_result("send", timeout_ms + _EV_TAIL_MS)
                 # the confirm comes before the indication of the same MAC pass (LoRaMac.c
                 # LoRaMacProcess): an RX event may still follow TX_DONE
-                self._listen(_IND_GRACE_MS, n_rx)
+                self._listen(self._grace, n_rx)
         finally:
             self._expect = _EXP_NONE
             self._result = None
