@@ -417,7 +417,7 @@ class Rak3172Emulator:
                     if self._booting:
                         continue  # a booting module hears nothing
                     if self.nvm["ECHO"]:
-                        self._out("", "\n\r")  # service_mode_cli.c: Enter echoes LF CR
+                        self._out("", "\n\r")  # service_mode_cli.c (v3.5.2 .. v5.0.0): Enter echoes LF CR
                     self._line(line)
             elif len(self._inbuf) < 1024 and not self._booting:
                 self._inbuf.append(b)
@@ -450,7 +450,8 @@ class Rak3172Emulator:
             self.nvm["ECHO"] = not self.nvm["ECHO"]
             return [], None
         if u == "ATZ":
-            # atcmd_general.c At_Reboot: udrv_system_reboot() before "return AT_OK": no status
+            # atcmd_general.c At_Reboot (v3.5.2 .. v5.0.0): udrv_system_reboot() before
+            # "return AT_OK": no status line
             return None, self._restart
         if u == "ATR":
             keep = {k: self.nvm[k] for k in ("DEVEUI", "ECHO", "NWM")}
@@ -512,7 +513,7 @@ class Rak3172Emulator:
         if name == "JOIN":
             return "%d:%d:%d:%d" % self.nvm["JOIN"]
         if name == "VER":
-            return "RUI_%s_RAK3172-E" % self.rui  # atcmd_general.c At_GetFwVersion: sw_version
+            return "RUI_%s_RAK3172-E" % self.rui  # atcmd_general.c At_GetFwVersion: sw_version (version.c)
         if name == "NJS":
             return "1" if self.joined else "0"
         if name == "CFS":
@@ -730,8 +731,9 @@ class Rak3172Emulator:
             raise CommandError(BUSY)
         dr = self.nvm["DR"]
         if len(payload) > EU868[min(dr, 6)][2]:
-            # service_lora_send: LoRaMacMcpsRequest goes ahead without the payload (tx_possible
-            # false) and returns -UDRV_WRONG_ARG -> AT_PARAM_ERROR; the empty frame still goes out
+            # service_lora.c service_lora_send (v3.5.2 .. v5.0.0): LoRaMacMcpsRequest goes ahead
+            # without the payload (tx_possible false), -UDRV_WRONG_ARG -> AT_PARAM_ERROR
+            # (atcmd_join_send.c At_Send); the empty frame still goes out
             raise CommandError(PARAM, after=self._empty_uplink)
         toa = airtime_ms(len(payload) + LORAWAN_OVERHEAD, dr)
         freq, band = self._pick_channel(toa, session=True)
@@ -800,7 +802,8 @@ class Rak3172Emulator:
         if pending:
             self._pending_next -= 1
         if pending or d_confirmed:
-            # McpsIndication: FramePending (class A) or a confirmed downlink -> service_lora_send_null
+            # service_lora.c McpsIndication (v3.5.2 .. v5.0.0): FramePending (class A) or a
+            # confirmed downlink -> service_lora_send_null, an unconfirmed empty uplink
             self._empty_uplink()
 
     def _empty_uplink(self) -> None:
