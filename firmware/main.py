@@ -56,6 +56,11 @@ def main():
     from rak3172 import RAK3172
 
     modem = RAK3172(board.uart)
+    try:  # RUI3 version, read once per boot; pre-RUI3 firmware is refused here, by name
+        modem.firmware()
+        print("node: RAK3172 firmware %s" % modem.rui_text)
+    except Exception as e:  # UnsupportedFirmware, RakTimeout: logged, the cycle retries
+        print("node: %s" % e)
     import payload_codec.measurement  # noqa: F401 - load the codec before the first cycle
 
     gc.collect()

@@ -38,6 +38,11 @@ class Ledger:
         start = now_ms if now_ms > self._s.dc_free_ms else self._s.dc_free_ms
         self._s.dc_free_ms = start + (airtime * _DUTY_DIV + 999) // 1000
 
+    def defer(self, now_ms, wait_ms):
+        """The module refused to transmit for ``wait_ms`` (RUI3 Restricted_Wait_<ms>_ms)."""
+        if now_ms + wait_ms > self._s.dc_free_ms:
+            self._s.dc_free_ms = now_ms + wait_ms
+
     def assume_worst(self, now_ms, dr):
         """After power loss the account is gone: assume a full frame just went out."""
         self.record(now_ms, airtime_us(FRAME_CAP, dr))

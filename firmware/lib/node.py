@@ -198,23 +198,70 @@ class Node:
         s.join_backoff = jb.state()
         self.ledger.record(now, join_airtime_us(dr))
         s.save()
+        expected = getattr(m, "join_requests", 0) + 1  # rak3172 counts the module's requests
         try:
             m.join(timeout_ms=self.cfg["join_timeout_ms"])
         except Exception as e:  # JoinFailed, RakTimeout, AtError: retry after a pause
             self.log("node: join failed (%s)" % e.__class__.__name__)
+            self._defer(e)
             return _JOIN_RETRY_MS
+        finally:
+            self._count_module_joins(jb, expected, up_s, air_ms, now, dr)
         self.log("node: joined")
         m.set_data_rate(dr, self.cfg["adr"])
         return 0
+
+    def _count_module_joins(self, jb, expected, up_s, air_ms, now, dr):
+        """Join-Requests the module sent by itself (its own retries) count like ours."""
+        extra = getattr(self.modem, "join_requests", expected) - expected
+        for _ in range(extra if extra > 0 else 0):
+            jb.record(up_s, air_ms)
+            self.ledger.record(now, join_airtime_us(dr))
+        if extra > 0:
+            self.state.join_backoff = jb.state()
+            self.log("node: the module sent %d more Join-Request(s)" % extra)
 
     def _send(self, port, frame, confirmed):
         now = self.board.now_ms()
         self.ledger.record(now, airtime_us(len(frame), self.cfg["data_rate"]))
         self.state.save()  # the airtime is spent even if we are reset during the send
-        downlinks = self.modem.send(port, frame, confirmed=confirmed, timeout_ms=_SEND_TIMEOUT_MS)
+        try:
+            downlinks = self.modem.send(port, frame, confirmed=confirmed, timeout_ms=_SEND_TIMEOUT_MS)
+        except Exception as e:
+            self._defer(e)
+            # downlinks of a failed send (SendFailed keeps them): their commands still count
+            pop = getattr(self.modem, "pop_downlinks", None)
+            self._handle_downlinks(pop() if pop else ())
+            raise
+        self._handle_downlinks(downlinks)
+
+    def _defer(self, e):
+        """A duty-cycle refusal (rak3172.DutyCycleRestricted.wait_ms) closes the ledger's band."""
+        w = getattr(e, "wait_ms", 0)
+        if isinstance(w, int) and w > 0:
+            self.ledger.defer(self.board.now_ms(), w)
+            return w
+        return 0
+
+    def _handle_downlinks(self, downlinks):
+        # every handler inside the cycle's error handling: a bad command or a modem error
+        # while applying it becomes the command's result, never a board reset
         for d in downlinks or ():
             if d.port == payload_codec.COMMAND:
-                self.handle_command(d.data)
+                try:
+                    self.handle_command(d.data)
+                except Exception as e:
+                    self._command_failed(d.data, e)
+
+    def _command_failed(self, data, e):
+        from payload_codec.downlink import NAMES, OPCODES
+        from payload_codec.status import RESULTS
+
+        s = self.state
+        s.flags |= FLAG_STATUS_DUE
+        s.cmd_op = data[1] if len(data) > 1 and data[1] in NAMES else OPCODES["request_status"]
+        s.cmd_result = RESULTS.index("busy")
+        self.log("node: command failed (%s: %s)" % (e.__class__.__name__, e))
 
     # --- downlinks --------------------------------------------------------------------
     def handle_command(self, data):
@@ -238,7 +285,11 @@ class Node:
         fail = _RESULT_OK
         changed = False
         for name in cmd:
-            r, ch = self._apply(name, cmd[name])
+            try:
+                r, ch = self._apply(name, cmd[name])
+            except Exception as e:  # e.g. the modem times out on AT+DR: "busy", try again
+                self.log("node: %s failed (%s: %s)" % (name, e.__class__.__name__, e))
+                r, ch = "busy", False
             changed = changed or ch
             last = OPCODES[name]
             if r != _RESULT_OK and not fail_op:
@@ -327,16 +378,26 @@ class Node:
                 s.save()
                 return wait
             frame = self.status_frame()
+            kept = (s.status_cause, s.since_status, s.cmd_op)
             s.flags &= ~FLAG_STATUS_DUE
             s.status_cause = 0
             s.since_status = 0
             s.cmd_op = 0
-            self._send(payload_codec.STATUS, frame, False)
-            self.log("node: status sent (%d B)" % len(frame))
-            self.wdt.feed()
-            if self.reboot_pending:
-                self.log("node: rebooting on command")
-                self.board.reset()
+            try:
+                self._send(payload_codec.STATUS, frame, False)
+            except Exception as e:  # modem error: the status and its command result go next time
+                s.tx_errors += 1
+                s.flags |= FLAG_STATUS_DUE
+                s.status_cause = s.status_cause or kept[0]
+                s.since_status = kept[1]
+                s.cmd_op = s.cmd_op or kept[2]  # a command that came meanwhile is newer
+                self.log("node: status send failed (%s: %s)" % (e.__class__.__name__, e))
+            else:
+                self.log("node: status sent (%d B)" % len(frame))
+                self.wdt.feed()
+                if self.reboot_pending:
+                    self.log("node: rebooting on command")
+                    self.board.reset()
         frames, dropped = build_frames(self.values, cfg["quantities"], self._limit())
         if dropped:
             s.dropped_frames += 1

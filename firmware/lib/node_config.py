@@ -119,18 +119,49 @@ def apply_overrides(cfg, overrides):
                 cfg[k] = v
 
 
+# A real config.json is well under 1 KB (every key of SCHEMA, 16 quantities); a bigger file is
+# refused before it is read: json.load of a 300 KB file is a MemoryError on the node's heap,
+# and an exception here would reset the board at every boot.
+CONFIG_MAX_BYTES = 4096
+
+
+def _too_big(path):
+    import os
+
+    try:
+        return os.stat(path)[6] > CONFIG_MAX_BYTES  # st_size
+    except OSError:
+        return False  # missing: open() below says so
+
+
 def load(path=CONFIG_FILE, log=print):
-    """Read and validate the config file; never raises for a bad file."""
+    """Read and validate the config file; never raises for a bad file.
+
+    A file that cannot be used gives the defaults and one error naming the reason, which the
+    status frame carries: "config.json" (missing), "config.json:size" (over CONFIG_MAX_BYTES),
+    "config.json:json" (not JSON), "config.json:read" (anything else: bad UTF-8, no memory).
+    """
+    if _too_big(path):
+        log("config: %s is over %d bytes, using defaults" % (path, CONFIG_MAX_BYTES))
+        return defaults(), ["config.json:size"]
     try:
         with open(path) as f:
             raw = json.load(f)
     except OSError:
         log("config: %s missing, using defaults" % path)
         return defaults(), ["config.json"]
-    except ValueError:
+    except ValueError as e:  # UnicodeError is a ValueError too
+        why = "json" if not isinstance(e, UnicodeError) else "read"
         log("config: %s is not valid JSON, using defaults" % path)
-        return defaults(), ["config.json"]
-    cfg, errors = validate(raw)
+        return defaults(), ["config.json:" + why]
+    except Exception as e:  # MemoryError, RuntimeError (nesting): never a boot loop
+        log("config: %s unreadable (%s), using defaults" % (path, e.__class__.__name__))
+        return defaults(), ["config.json:read"]
+    try:
+        cfg, errors = validate(raw)
+    except Exception as e:  # a validator bug must not reset the board either
+        log("config: %s rejected (%s), using defaults" % (path, e.__class__.__name__))
+        return defaults(), ["config.json:read"]
     for k in errors:
         log("config: bad or unknown key %r, using its default" % k)
     return cfg, errors

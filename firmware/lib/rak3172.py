@@ -1,6 +1,8 @@
 # RAK3172 (RUI3 firmware) LoRaWAN modem driver over AT commands, for MicroPython.
-# Facts: docs/references.md §C (RUI3 AT set: framing §C.1, status strings §C.2, commands §C.3, events §C.4),
-# §E (EU868 join back-off, see join_backoff.py). The UART-like object is passed in; no pins here.
+# Facts: docs/references.md §C (RUI3 AT set: framing §C.1, status strings §C.2, commands §C.3,
+# events §C.4), §E (EU868 join back-off, see join_backoff.py). Version differences read in RUI3's
+# own source (RAKWireless/RAK-STM32-RUI, tags v3.5.2 .. v5.0.0_329): docs/rak3172.md §5.
+# The UART-like object is passed in; no pins here.
 # Runs unchanged on CPython for host tests (inject ticks_ms / sleep_ms there).
 
 import binascii
@@ -26,17 +28,24 @@ _BUSY_RETRIES = const(5)  # AT_BUSY_ERROR retries: 100, 200, 400, 800, 1600 ms (
 _BUSY_FIRST_MS = const(100)
 _REBOOT_MS = const(3000)  # banner after AT+NWM / ATZ (§C.3: AT+NWM "reboots the module")
 _PROBE_MS = const(1000)
-_JOIN_PERIOD_S = const(10)  # AT+JOIN period 7..255 s (§C.3); one attempt per join() call
+_JOIN_PERIOD_S = const(10)  # AT+JOIN period 7..255 s (§C.3) between the module's own retries
 _EV_TAIL_MS = const(2000)  # margin on top of the caller's timeout for the closing event
+# After +EVT:TX_DONE / SEND_CONFIRMED_*: LoRaMacProcess handles the confirm before the
+# indication (docs/rak3172.md §5), so an +EVT:RX_<n> of the same MAC pass follows at once.
+_IND_GRACE_MS = const(200)  # a 518-char RX line takes 45 ms at 115200 baud
+_RX_OPEN_MS = const(500)  # an RX window without a preamble closes within this
+_DL_PHY_MAX = const(64)  # largest downlink this node takes: 51 B payload + 13 B overhead (§J)
+_V_RUI3 = const(30000)  # version codes: major * 10000 + minor * 100 + patch
+_V_TX_DONE = const(40004)  # +EVT:TX_DONE and SEND_CONFIRMED_FAILED(<n>) exist from 4.0.4 on
 
 _EXP_NONE = const(0)
 _EXP_JOIN = const(1)
 _EXP_SEND = const(2)
 
 _SECRET_CMDS = ("AT+APPKEY", "AT+NWKSKEY", "AT+APPSKEY")
-# Lines that only a booting module prints. RUI3's banner text is not in docs/references.md §C; these
-# markers match the stock AT firmware's "RAKwireless ..." / "Current Work Mode: ..." lines
-# (unverified: extend the tuple when a real unit prints something else).
+# Lines that only a booting module prints: "RAKwireless RAK3172-E[ Example]", a dash line,
+# "Version: RUI_<v>_RAK3172-E" (is_banner), "Current Work Mode: LoRaWAN." (strings of
+# RAK-STM32-RUI prebuilt/RUI_5.0.0_RAK3172-E.bin; rui_inner_main.c; 4.0.x forum logs).
 BANNER_MARKERS = ("RAKWIRELESS", "CURRENT WORK MODE")
 
 
@@ -109,6 +118,26 @@ AT_ERRORS = {
     "AT_COMMAND_NOT_FOUND": AtCommandNotFound,
     "AT_UNSUPPORTED_BAND": AtUnsupportedBand,
 }
+
+
+class DutyCycleRestricted(AtBusyError):
+    """``Restricted_Wait_<ms>_ms`` then AT_BUSY_ERROR: the module's duty cycle forbids the
+    join or send for ``wait_ms`` (RUI3 service_lora.c, every version); not retried."""
+
+    def __init__(self, wait_ms, command=""):
+        self.wait_ms = wait_ms
+        super().__init__("AT_BUSY_ERROR", command)
+
+
+class UnsupportedFirmware(RakError):
+    """The module runs firmware this driver refuses (pre-RUI3 V1.0.x); ``version`` is its text."""
+
+    def __init__(self, version):
+        self.version = version
+        super().__init__(
+            "RAK3172 firmware %s predates RUI3 (V1.0.x AT firmware, 9600 baud): flash RUI3 >= 3.5 "
+            "with RAK's WisToolBox or RAK DFU tool, see docs/rak3172.md" % version
+        )
 
 
 class RakTimeout(RakError):
@@ -271,8 +300,56 @@ def parse_event(line):
     return ("OTHER", body)
 
 
+def version_code(text):
+    """'RUI_4.0.5_RAK3172-E', '4.0.5', '3.2.0-p2_22q1_final.87' -> 40005, 40005, 30200;
+    'V1.0.4' (pre-RUI3) -> 10004; -1 when no a.b.c is found."""
+    parts = []
+    v = -1
+    for c in text + " ":
+        if "0" <= c <= "9":
+            v = (0 if v < 0 else v * 10) + ord(c) - 48
+            continue
+        if v >= 0:
+            parts.append(v)
+            v = -1
+            if c == "." and len(parts) < 3:
+                continue
+            if len(parts) == 3:
+                return parts[0] * 10000 + parts[1] * 100 + parts[2]
+        parts = []
+    return -1
+
+
+def restricted_wait_ms(line):
+    """The <ms> of RUI3's 'Restricted_Wait_<ms>_ms' line, else -1."""
+    if line[:1] not in "Rr":
+        return -1  # most lines: no allocation
+    u = line.strip().upper()
+    if not u.startswith("RESTRICTED_WAIT_"):
+        return -1
+    return _digits(u[16:])
+
+
+def toa_ms(phy_len, dr):
+    """LoRa time on air (ms, rounded up) of a ``phy_len``-byte PHY payload at EU868 ``dr``:
+    DR0..5 SF12..7 at 125 kHz, DR6 SF7 at 250 kHz; CR 4/5, explicit header, CRC, 8-symbol
+    preamble (§J; checked against payload_codec.airtime in the tests)."""
+    sf = 12 - dr if dr < 6 else 7
+    bw = 250 if dr == 6 else 125
+    de = 2 if sf >= 11 and bw == 125 else 0  # 2 * DE (low data-rate optimisation)
+    num = 8 * phy_len - 4 * sf + 44  # + 28 + 16 (CRC), header explicit
+    den = 4 * (sf - de)
+    n = (num + den - 1) // den * 5
+    n = 8 + (n if n > 0 else 0)
+    # symbols: preamble 8 + 4.25, then n; T_sym = 2^sf / bw; in quarter symbols: 49 + 4 n
+    us = ((49 + 4 * n) << sf) * 1000 // (4 * bw)
+    return (us + 999) // 1000
+
+
 def is_banner(line):
     u = line.upper()
+    if u.startswith("-----") or u.startswith("VERSION: RUI_"):
+        return True  # the banner's dash and version lines (prebuilt/RUI_5.0.0_RAK3172-E.bin)
     for m in BANNER_MARKERS:
         if m in u:
             return True
@@ -299,7 +376,7 @@ def _safe(cmd):
 class RAK3172:
     """Blocking RUI3 AT driver. Every wait is bounded; errors are typed (RakError tree)."""
 
-    def __init__(self, uart, ticks_ms=None, sleep_ms=None, log=None):
+    def __init__(self, uart, ticks_ms=None, sleep_ms=None, log=None, rx_grace_ms=_IND_GRACE_MS):
         self._uart = uart
         self._readinto = getattr(uart, "readinto", None)
         if ticks_ms is None:
@@ -311,6 +388,7 @@ class RAK3172:
         self._tadd = getattr(time, "ticks_add", None)
         self._tdiff = getattr(time, "ticks_diff", None)
         self._log_fn = log
+        self._grace = rx_grace_ms  # listening after TX_DONE for an RX event of the same MAC pass
         self._line = bytearray(_LINE_MAX)
         self._n = 0
         self._overflow = False
@@ -326,6 +404,13 @@ class RAK3172:
         self._banner_at = None  # deadline until which banner lines belong to the last restart
         self._joined = None  # None: unknown until is_joined()/join()
         self._cfm = -1
+        self.rui = None  # version code (firmware()): AT+VER is read once per boot
+        self.rui_text = ""
+        self._restricted = -1  # <ms> of a Restricted_Wait_<ms>_ms line of this command
+        self.dc_wait_ms = 0  # the last duty-cycle wait the module announced
+        self._join_left = 0  # Join-Requests the module may still send by itself
+        self.join_requests = 0  # Join-Requests the module reported (+EVT:JOINED / JOIN_FAILED_*)
+        self.late_joins = 0  # joins completed by the module's own retry after join() returned
         self.last_event = None
         self.last_linkcheck = None  # (status, margin, gateways, rssi, snr) of +EVT:LINKCHECK
         self.garbage = 0  # lines skipped as noise (count, for diagnostics)
@@ -404,6 +489,13 @@ class RAK3172:
         if ev is not None:
             self._on_event(ev)
             return True
+        w = restricted_wait_ms(line)
+        if w >= 0:
+            # printed before AT_BUSY_ERROR when the duty cycle refuses a join or send
+            # (RUI3 service_lora.c service_lora_join / service_lora_send, v3.2.0 .. v5.0.0)
+            self._restricted = w
+            self.dc_wait_ms = w
+            return True
         if is_banner(line):
             # a banner spans several lines: lines within _REBOOT_MS belong to one restart
             fresh = self._banner_at is None or self._left(self._banner_at) <= 0
@@ -417,6 +509,7 @@ class RAK3172:
         self._log("module reboot: " + reason)
         self._joined = False
         self._cfm = -1
+        self._join_left = 0
         if self._reboot is None:
             self._reboot = reason
 
@@ -427,8 +520,25 @@ class RAK3172:
             self._rx.append(ev[1])  # kept whenever it arrives (before TX_DONE or late)
             self._log("downlink port %d, %d bytes" % (ev[1].port, len(ev[1].data)))
         elif kind == "JOINED" or kind == "JOIN_FAILED":
+            # one event per Join-Request: RUI3 MlmeConfirm (service_lora.c) prints JOINED or
+            # JOIN_FAILED_* for each, then re-arms its timer while ++retry_cnt <= max_cnt
+            self.join_requests += 1
             if self._expect == _EXP_JOIN:
-                self._result = ev
+                if kind == "JOIN_FAILED" and self._join_left > 1:
+                    self._join_left -= 1
+                    self._log("join attempt failed (%s); the module retries" % ev[1])
+                else:
+                    self._join_left = 0
+                    self._result = ev
+            elif self._join_left > 0:
+                # the module's own retry of a join() that gave up or was refused: a result
+                self._join_left = 0 if kind == "JOINED" else self._join_left - 1
+                if kind == "JOINED":
+                    self._joined = True
+                    self.late_joins += 1
+                    self._log("joined by the module's own retry")
+                else:
+                    self._log("retry " + ev[1])
             elif kind == "JOINED":
                 # auto-join after a restart we did not ask for
                 self._saw_reboot("unexpected +EVT:JOINED")
@@ -485,6 +595,7 @@ class RAK3172:
 
     def _command_once(self, cmd, name, timeout_ms):
         self._pump(0)  # what arrived since the last exchange, without waiting
+        self._restricted = -1
         self._write(cmd)
         deadline = self._deadline(timeout_ms)
         values = []
@@ -527,6 +638,10 @@ class RAK3172:
                 values = self._command_once(cmd, name, timeout_ms)
             except AtBusyError:
                 self._check_reboot()
+                if self._restricted >= 0:  # the duty cycle, not a busy MAC: retrying is futile
+                    wait = self._restricted
+                    self._restricted = -1
+                    raise DutyCycleRestricted(wait, _safe(cmd)) from None
                 tries += 1
                 if tries > _BUSY_RETRIES:
                     raise
@@ -556,17 +671,48 @@ class RAK3172:
     def version(self):
         return self.query("VER")
 
+    def firmware(self):
+        """The module's RUI3 version code (4.0.5 -> 40005), read with AT+VER once per boot.
+
+        Raises UnsupportedFirmware for the pre-RUI3 AT firmware (V1.0.x), and RakTimeout
+        naming the baud rates when the module does not answer at all.
+        """
+        if self.rui is None:
+            try:
+                text = self.version()
+            except RakTimeout:
+                for line in self._bare:
+                    if version_code(line) >= 0:
+                        raise UnsupportedFirmware(line.strip()) from None
+                raise RakTimeout(
+                    "no answer to AT+VER=? (RUI3 talks at 115200 baud, pre-RUI3 V1.0.x at 9600)"
+                ) from None
+            if version_code(text) < _V_RUI3:
+                raise UnsupportedFirmware(text)
+            self.rui = version_code(text)
+            self.rui_text = text
+            self._log("firmware " + text)
+        return self.rui
+
     def _reboot_command(self, cmd):
-        # AT+NWM=<n> and ATZ answer OK and restart (§C.3); wait for the banner, then probe
+        # ATZ restarts before any status line (RUI3 atcmd_general.c At_Reboot calls
+        # udrv_system_reboot() before "return AT_OK", every version); AT+NWM=<n> prints "OK"
+        # without CR LF and restarts (atcmd_p2p.c At_NwMode, v3.5.2 .. v5.0.0; v3.2.0 no OK).
+        # So: write, wait for the banner (an "OK" glued to it or alone is skipped), then probe.
         self._expect_reboot = True
         try:
-            self.command(cmd)
+            self._pump(0)
+            self._reboot = None
+            self._write(cmd)
             deadline = self._deadline(_REBOOT_MS)
             while self._reboot is None:
                 line = self._readline(deadline)
                 if line is None:
                     break
-                if not self._async(line) and status_of(line) is None:
+                st = status_of(line)
+                if st is not None and st != "OK":
+                    raise AT_ERRORS[st](st, _safe(cmd))  # refused: no restart follows
+                if st is None and not self._async(line):
                     self._noise(line)
             self._reboot = None
             self._joined = False
@@ -595,6 +741,7 @@ class RAK3172:
             if len(val) != n:
                 raise AtParamError("AT_PARAM_ERROR", "id/key length")
             binascii.unhexlify(val)  # ValueError on non-hex, before anything is written
+        self.firmware()  # refuses pre-RUI3 modules before anything is written
         written = 0
         if self.query("NWM").strip() != "1":
             self._reboot_command("AT+NWM=1")  # LoRaWAN mode; the module restarts
@@ -638,13 +785,30 @@ class RAK3172:
         self._check_reboot()
         return self._result
 
-    def join(self, timeout_ms=30000):
-        """One OTAA attempt: AT+JOIN=1:0:<period>:1, then +EVT:JOINED or JoinFailed."""
+    def join(self, timeout_ms=30000, retries=0):
+        """OTAA join: AT+JOIN=1:0:<period>:<retries>, then +EVT:JOINED or JoinFailed.
+
+        The module sends 1 + ``retries`` Join-Requests, _JOIN_PERIOD_S apart (RUI3
+        service_lora.c MlmeConfirm: it stops once ++auto_join_retry_cnt > max_cnt); each
+        counts in ``join_requests``. ``timeout_ms`` is per request. A JOINED printed after
+        join() gave up (timeout, or a refused join that RUI3 >= 4.1.0 re-arms) is taken as a
+        late result (``late_joins``), not as a reboot. DutyCycleRestricted has ``wait_ms``.
+        """
+        if retries < 0 or retries > 255:
+            raise AtParamError("AT_PARAM_ERROR", "join retries must be 0..255")
         self._result = None
-        self.command("AT+JOIN=1:0:%d:1" % _JOIN_PERIOD_S)
+        self._join_left = 0
+        try:
+            self.command("AT+JOIN=1:0:%d:%d" % (_JOIN_PERIOD_S, retries))
+        except DutyCycleRestricted:
+            # v4.1.0_258 .. v5.0.0 service_lora_join: the refused request counts as one try
+            # and the retry timer is re-armed while tries remain
+            self._join_left = retries
+            raise
+        self._join_left = retries + 1
         self._expect = _EXP_JOIN
         try:
-            ev = self._wait_result("join", timeout_ms)
+            ev = self._wait_result("join", timeout_ms * (retries + 1) + retries * _JOIN_PERIOD_S * 1000)
         finally:
             self._expect = _EXP_NONE
             self._result = None
@@ -664,11 +828,24 @@ class RAK3172:
             raise AtParamError("AT_PARAM_ERROR", "port must be 1..223")
         if not data or len(data) > 250:
             raise AtParamError("AT_PARAM_ERROR", "payload must be 1..250 bytes")
+        silent = self.firmware() < _V_TX_DONE and not confirmed
+        if silent:
+            # before 4.0.4 an unconfirmed send prints no closing event (RUI3 service_lora.c
+            # McpsConfirm, v4.0.3_233 and older): it is over when RX2 has closed. The module's
+            # own values, read now (ADR and the network's RXParamSetupReq change them).
+            dr = _digits(self.query("DR"))
+            rx2_s = _digits(self.query("RX2DL"))  # seconds (atcmd_nwk_management.c)
+            rx2_dr = _digits(self.query("RX2DR"))
+            dr = dr if 0 <= dr <= 6 else 0  # an odd answer: assume the slowest
+            rx2_dr = rx2_dr if 0 <= rx2_dr <= 6 else 0
+            rx2_s = rx2_s if 0 < rx2_s <= 16 else 16
+            windows_ms = toa_ms(len(data) + 13, dr) + rx2_s * 1000 + _RX_OPEN_MS + toa_ms(_DL_PHY_MAX, rx2_dr)
         cfm = 1 if confirmed else 0
         if self._cfm != cfm:
             self.command("AT+CFM=%d" % cfm)
             self._cfm = cfm
         self._result = None
+        n_rx = len(self._rx)
         hexs = binascii.hexlify(data).decode().upper()
         try:
             self.command("AT+SEND=%d:%s" % (port, hexs))
@@ -679,13 +856,32 @@ class RAK3172:
             raise
         self._expect = _EXP_SEND
         try:
-            ev = self._wait_result("send", timeout_ms + _EV_TAIL_MS)
+            if silent:
+                self._listen(windows_ms, n_rx)  # a downlink ends it early (class A: one)
+                ev = ("TX_DONE", None)
+            else:
+                ev = self._wait_result("send", timeout_ms + _EV_TAIL_MS)
+                # the confirm comes before the indication of the same MAC pass (LoRaMac.c
+                # LoRaMacProcess): an RX event may still follow TX_DONE
+                self._listen(self._grace, n_rx)
         finally:
             self._expect = _EXP_NONE
             self._result = None
+        self._check_reboot()
         if ev[0] == "CONFIRMED_FAILED":
             raise SendFailed(ev[1])
         return self.pop_downlinks()
+
+    def _listen(self, ms, n_rx):
+        # process lines for up to ``ms`` or until a downlink beyond the first n_rx arrived
+        deadline = self._deadline(ms)
+        while len(self._rx) <= n_rx:
+            self._check_reboot()
+            line = self._readline(deadline)
+            if line is None:
+                return
+            if not self._async(line) and status_of(line) is None:
+                self._noise(line)
 
     def set_data_rate(self, dr, adr):
         """AT+ADR=<0|1> then AT+DR=<dr> (EU868 0..7, §C.3)."""

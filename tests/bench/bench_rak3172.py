@@ -39,7 +39,8 @@ def run(args: list[str]) -> None:
         ns.start()
         emu = Rak3172Emulator("70B3D57ED0000B01", network=ns, time_scale=0.0005, seed=1)
         uart = HostUart(emu.start())
-        m = rak3172.RAK3172(uart)
+        # the emulator prints TX_DONE and RX in one write: 10 ms of the 200 ms grace suffice here
+        m = rak3172.RAK3172(uart, rx_grace_ms=10)
         m.configure_otaa("70B3D57ED0000B01", "0000000000000000", "2B7E151628AED2A6ABF7158809CF4F3C")
         rtt = []
         for _ in range(300):

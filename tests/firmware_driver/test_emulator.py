@@ -39,9 +39,9 @@ def join(at: AtClient) -> None:
 
 
 def test_byte_exact_framing_and_case_insensitive_names(at: AtClient) -> None:
-    assert at.cmd("at+ver=?") == ["AT+VER=4.0.5", "OK"]
+    assert at.cmd("at+ver=?") == ["AT+VER=RUI_4.0.5_RAK3172-E", "OK"]
     assert at.cmd("At+DevEui=?") == ["AT+DEVEUI=70B3D57ED0000001", "OK"]
-    assert at.raw == b"AT+VER=4.0.5\r\nOK\r\nAT+DEVEUI=70B3D57ED0000001\r\nOK\r\n"
+    assert at.raw == b"AT+VER=RUI_4.0.5_RAK3172-E\r\nOK\r\nAT+DEVEUI=70B3D57ED0000001\r\nOK\r\n"
 
 
 def test_help_form(at: AtClient) -> None:
@@ -73,7 +73,7 @@ def test_error_strings(at: AtClient, command: str, status: str) -> None:
 
 
 @pytest.mark.time_scale(0.1)
-def test_send_argument_errors_after_join(at: AtClient) -> None:
+def test_send_argument_errors_after_join(emu: Rak3172Emulator, at: AtClient) -> None:
     join(at)
     assert at.cmd("AT+SEND=224:01") == ["AT_PARAM_ERROR"]
     assert at.cmd("AT+SEND=1:012") == ["AT_PARAM_ERROR"]
@@ -81,6 +81,9 @@ def test_send_argument_errors_after_join(at: AtClient) -> None:
     assert at.cmd("AT+SEND=1") == ["AT_PARAM_ERROR"]
     assert at.cmd("AT+DR=0") == ["OK"]
     assert at.cmd("AT+SEND=1:" + "00" * 52) == ["AT_PARAM_ERROR"]  # DR0 carries 51 bytes (§J)
+    # ... yet the MAC sends the frame without its payload (service_lora_send: tx_possible false)
+    assert at.wait_for("+EVT:")[-1] == "+EVT:TX_DONE"
+    assert emu.empty_uplinks == 1
     assert at.cmd("AT+SEND=1:" + "00" * 51) == ["OK"]
     assert at.cmd("AT+SEND=1:00") == ["AT_BUSY_ERROR"]  # the first one is still in the air
     assert at.wait_for("+EVT:")[-1] == "+EVT:TX_DONE"
@@ -108,21 +111,26 @@ def test_join_failures_on_demand_with_attempts(emu: Rak3172Emulator, at: AtClien
 
 
 def test_echo_toggles(at: AtClient) -> None:
+    """service_mode_cli.c: each byte is echoed as it arrives, Enter echoes LF CR."""
     assert at.cmd("ATE") == ["OK"]
-    assert at.cmd("AT+NJS=?") == ["AT+NJS=?", "AT+NJS=0", "OK"]
-    assert at.cmd("ATE") == ["ATE", "OK"]
+    at.raw = b""
+    assert at.cmd("AT+NJS=?") == ["AT+NJS=?\n\rAT+NJS=0", "OK"]
+    assert at.raw == b"AT+NJS=?\n\rAT+NJS=0\r\nOK\r\n"
+    at.uart.write(b"ATE\r\n")  # echo off: "ATE" and LF CR still come back, then the status
+    assert at.line() == "ATE\n\rOK"
     assert at.cmd("AT") == ["OK"]
 
 
 def test_nwm_reboots_into_p2p_and_back(emu: Rak3172Emulator, at: AtClient) -> None:
-    assert at.cmd("AT+NWM=0") == ["OK"]
-    assert at.wait_for("Current Work Mode")[-1] == "Current Work Mode: LoRa P2P."
+    at.uart.write(b"AT+NWM=0\r\n")  # "OK" without CR LF, then the banner (At_NwMode)
+    lines = at.wait_for("Current Work Mode")
+    assert lines[0] == "OKRAKwireless RAK3172-E Example" and lines[-1] == "Current Work Mode: LoRa P2P."
     assert at.cmd("AT+NJS=?") == ["AT_MODE_NO_SUPPORT"]
     assert at.cmd("AT+PSEND=01") == ["AT_ERROR"]  # P2P itself is not emulated
-    assert at.cmd("AT+VER=?") == ["AT+VER=4.0.5", "OK"]
-    assert at.cmd("AT+NWM=1") == ["OK"]
+    assert at.cmd("AT+VER=?") == ["AT+VER=RUI_4.0.5_RAK3172-E", "OK"]
+    at.uart.write(b"AT+NWM=1\r\n")
     banner = at.wait_for("Current Work Mode")
-    assert banner[0].startswith("RAKwireless") and banner[-1] == "Current Work Mode: LoRaWAN."
+    assert banner[0].startswith("OKRAKwireless") and banner[-1] == "Current Work Mode: LoRaWAN."
     assert emu.reboots == 2
 
 
@@ -180,8 +188,13 @@ def test_duty_cycle_per_subband(fast_at: tuple[Rak3172Emulator, AtClient]) -> No
     sent = 0
     t_first = emu.sim_time_s()
     while True:
+        now = emu.sim_time_s()
         reply = at.cmd("AT+SEND=1:" + "00" * 51)
-        if reply == ["AT_BUSY_ERROR"]:
+        if reply[-1] == "AT_BUSY_ERROR":
+            # the wait the module announces: until the first uplink leaves the 1 h window
+            assert len(reply) == 2 and reply[0].startswith("Restricted_Wait_"), reply
+            wait_s = int(reply[0].split("_")[2]) / 1000
+            assert t_first + 3600 - now - 5 <= wait_s <= t_first + 3600 - now + 5, (wait_s, now - t_first)
             break
         assert reply == ["OK"]
         assert at.wait_for("+EVT:")[-1] == "+EVT:TX_DONE"

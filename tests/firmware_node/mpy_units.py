@@ -160,7 +160,7 @@ def test_config_missing_or_broken_file_falls_back():
     with open(FLASH + "/config.json", "w") as f:
         f.write("{not json")
     cfg, errs = node_config.load(FLASH + "/config.json", log=logs.append)
-    assert errs == ["config.json"] and len(logs) == 2
+    assert errs == ["config.json:json"] and len(logs) == 2  # the reason goes to the status frame
     with open(FLASH + "/config.json", "w") as f:
         json.dump({"interval_s": 60, "board": "virtual", "sleep_mode": "light"}, f)
     cfg, errs = node_config.load(FLASH + "/config.json", log=logs.append)

@@ -77,12 +77,14 @@ class Events:
 class Lab:
     def __init__(self, broker: Mosquitto, image: Path, workdir: Path, *, config: dict,
                  scenario: Path | None, heapsize: str | None = None,
-                 time_scale: float = TIME_SCALE) -> None:
+                 time_scale: float = TIME_SCALE, rui: str = "4.0.5") -> None:
         self.broker = broker
         self.events = Events(broker)
         self.ns = SimNetworkServer(broker.host, broker.port)
         self.ns.start()
-        self.emulator = Rak3172Emulator(network=self.ns, time_scale=time_scale, seed=1)
+        self.emulator = Rak3172Emulator(network=self.ns, time_scale=time_scale, seed=1, rui=rui)
+        # RX2 at DR3 (as TTN): before 4.0.4 the driver waits for RX2 in real time, 2.9 s per send
+        self.emulator.nvm["RX2DR"] = 3
         pty = self.emulator.start()
         self.node = VirtualNode(workdir, uart_pty=pty, config=config, secrets=SECRETS,
                                 scenario=scenario, time_scale=time_scale, heapsize=heapsize)

@@ -1,4 +1,9 @@
-"""A RAK3172 (RUI3 firmware) emulated on a pseudo-terminal: the AT dialect of docs/references.md §C.
+"""A RAK3172 (RUI3 firmware) emulated on a pseudo-terminal: the AT dialect of docs/references.md §C,
+in the version given (``rui="4.0.5"``; see ``VERSIONS``).
+
+Every version-dependent behaviour was read in RUI3's own source, RAKWireless/RAK-STM32-RUI (the
+RUI3 SDK; read only, nothing copied), at the tag and commit ``VERSIONS`` names; each one cites
+the file it comes from where it is emulated. docs/rak3172.md §5 has the table.
 
 The emulator serves one pty in a thread. Its LoRaWAN side is simulated: joins and uplinks
 go to a ``SimNetworkServer`` (or an always-accepting stand-in when none is given), with
@@ -7,11 +12,10 @@ that runs ``1 / time_scale`` times faster than the wall clock.
 
 Known differences from a real module (choices written down here, see docs/rak3172.md):
 
-* Echo (``ATE``) repeats a whole line when its CR/LF arrives, not byte by byte.
-* A send or join refused by the duty cycle answers ``AT_BUSY_ERROR`` (RUI3's exact answer is
-  not in docs/references.md); a payload larger than the data rate allows answers ``AT_PARAM_ERROR``.
-* The boot banner is ``RAKwireless RAK3172-E Example`` / dashes / ``Version: ...`` /
-  ``Current Work Mode: LoRaWAN.`` (not verified against a unit).
+* The 3.5.x banner is assumed to be the 4.0.x one (no console log of it was found), and the
+  3.5.x ``AT+VER=?`` answer is assumed to follow the ``RUI_<v>_RAK3172-E`` pattern.
+* The module's own empty uplinks (after an oversize payload, a confirmed downlink or FPending)
+  reach no network server; they only cost airtime, a frame counter and a busy MAC.
 * Not produced: ``AT_TEST_PARAM_OVERFLOW`` and ``AT_RX_ERROR`` (RF test and P2P receive are
   not emulated); P2P commands answer ``AT_MODE_NO_SUPPORT`` in LoRaWAN mode and ``AT_ERROR``
   in P2P mode; class-B commands answer ``AT_NO_CLASSB_ENABLE`` unless class B is set.
@@ -42,12 +46,18 @@ from payload_codec.airtime import EU868, time_on_air_us
 
 log = logging.getLogger(__name__)
 
-VERSION = "4.0.5"
-BANNER = (
-    "RAKwireless RAK3172-E Example",
-    "------------------------------------------------------",
-    "Version: RUI_%s_RAK3172-E" % VERSION,
-)
+# RUI3 versions reproduced -> the RAK-STM32-RUI tag and commit their behaviour was read at
+VERSIONS = {
+    "3.5.2": "v3.5.2 66772fa4",
+    "4.0.1": "v4.0.1 95c6d532",
+    "4.0.5": "v4.0.5_241 65e8e336",
+    "4.2.1": "v4.2.1_313 a8dcbdfb",
+    "5.0.0": "v5.0.0_329 e5a28be8",
+}
+VERSION = "4.0.5"  # the default
+DASH = "-" * 54
+TX_DONE_SINCE = (4, 0, 4)  # service_lora.c McpsConfirm prints +EVT:TX_DONE and (<status>) from v4.0.4_236
+JOIN_REARM_SINCE = (4, 1, 0)  # service_lora_join re-arms after a refused join from v4.1.0_258
 JOIN_REQUEST_PHY = 23  # MHDR 1 + JoinEUI 8 + DevEUI 8 + DevNonce 2 + MIC 4
 JOIN_ACCEPT_PHY = 17  # MHDR 1 + 12 + MIC 4 (no CFList)
 LORAWAN_OVERHEAD = 13
@@ -99,7 +109,32 @@ class _AcceptAll:
 
 
 class CommandError(Exception):
-    """An AT status other than OK; args[0] is the §C.2 string."""
+    """An AT status other than OK; args[0] is the §C.2 string. ``lines`` are printed before
+    it, ``after`` runs after it (the module acts although the command failed)."""
+
+    def __init__(self, status: str, lines: tuple[str, ...] = (), after: Callable[[], None] | None = None) -> None:
+        super().__init__(status)
+        self.lines = lines
+        self.after = after
+
+
+def version_tuple(rui: str) -> tuple[int, int, int]:
+    parts = rui.split(".")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"RUI3 version must look like 4.0.5, not {rui!r}")
+    v = (int(parts[0]), int(parts[1]), int(parts[2]))
+    if not (3, 5, 0) <= v < (5, 1, 0):
+        raise ValueError(f"RUI3 {rui} is not emulated (3.5.0 .. 5.0.x; see VERSIONS)")
+    return v
+
+
+def banner(rui: str) -> tuple[str, ...]:
+    """The boot lines of stock RUI3 AT firmware on a RAK3172-E."""
+    # >= 4.2: strings of prebuilt/RUI_5.0.0_RAK3172-E.bin (e5a28be8), 4.2.1 as in the forum logs;
+    # 4.0.x: forum logs quoted in issue 22 ("... Example"); 3.5.x assumed the same
+    first = "RAKwireless RAK3172-E" if version_tuple(rui) >= (4, 2, 0) else "RAKwireless RAK3172-E Example"
+    # "Current Work Mode: " + mode: variants/WisDuo_RAK3172_Evaluation_Board/rui_inner_main.c
+    return (first, DASH, "Version: RUI_%s_RAK3172-E" % rui)
 
 
 def _hex_value(n: int) -> tuple[Callable[[str], str], Callable[[str], str]]:
@@ -217,9 +252,13 @@ class Rak3172Emulator:
         dr: int = 5,
         echo: bool = False,
         seed: int | None = None,
+        rui: str = VERSION,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be > 0")
+        self.rui = rui
+        self.v = version_tuple(rui)
+        self.banner = banner(rui)
         self.network: NetworkLike = network if network is not None else _AcceptAll()
         self.time_scale = time_scale
         self._rng = random.Random(seed)
@@ -228,12 +267,13 @@ class Rak3172Emulator:
         self.nvm["DR"] = dr
         self.nvm["ECHO"] = bool(echo)
         self.nvm["NWM"] = 1
-        self.nvm["JOIN"] = (0, 0, 8, 0)  # start, auto_join, period_s, attempts
+        self.nvm["JOIN"] = (0, 0, 8, 0)  # start, auto_join, period_s, max retries
         # counters
         self.uplinks = 0
         self.fcnt_up = 0
         self.airtime_ms_total = 0.0
         self.joins_sent = 0
+        self.empty_uplinks = 0  # uplinks the module sent by itself (send_null, oversize payload)
         self.reboots = 0
         self.dropped_bytes = 0
         self.trace: deque[tuple[float, str]] = deque(maxlen=512)  # (sim s, +EVT/banner line)
@@ -244,8 +284,10 @@ class Rak3172Emulator:
         self._last_rx: tuple[int, bytes] | None = None
         self._rssi, self._snr = 0, 0
         self._cfs = 0
-        self._join_left = 0
+        self._join_cnt = 0  # service_lora.c auto_join_retry_cnt
+        self._join_gen = 0  # bumped to cancel the join retry timer
         self._fail_joins = 0
+        self._pending_next = 0
         self._drop_acks = 0
         self._dc: dict[str, list[tuple[float, float]]] = {b: [] for b in SUBBANDS}
         # machinery
@@ -304,6 +346,11 @@ class Rak3172Emulator:
         with self._lock:
             self._fail_joins = n
 
+    def frame_pending_next(self, n: int) -> None:
+        """The next ``n`` downlinks carry FPending: the module answers each with an empty uplink."""
+        with self._lock:
+            self._pending_next = n
+
     def drop_next_acks(self, n: int) -> None:
         """The ACKs of the next ``n`` confirmed uplinks are lost (with retransmissions)."""
         with self._lock:
@@ -348,10 +395,10 @@ class Rak3172Emulator:
         if self._wake_w >= 0 and threading.current_thread() is not self._thread:
             os.write(self._wake_w, b"x")
 
-    def _out(self, text: str) -> None:
-        if text.startswith("+EVT:") or text == BANNER[0]:
+    def _out(self, text: str, end: str = "\r\n") -> None:
+        if text.startswith(("+EVT:", "Restricted_Wait_")) or text == self.banner[0]:
             self.trace.append((self.sim_time_s(), text))
-        data = (text + "\r\n").encode()
+        data = (text + end).encode()
         try:
             n = os.write(self._master, data)
         except BlockingIOError:
@@ -370,26 +417,32 @@ class Rak3172Emulator:
                     if self._booting:
                         continue  # a booting module hears nothing
                     if self.nvm["ECHO"]:
-                        self._out(line)
+                        self._out("", "\n\r")  # service_mode_cli.c (v3.5.2 .. v5.0.0): Enter echoes LF CR
                     self._line(line)
-            elif len(self._inbuf) < 1024:
+            elif len(self._inbuf) < 1024 and not self._booting:
                 self._inbuf.append(b)
+                if self.nvm["ECHO"]:
+                    self._out(chr(b), "")  # service_mode_cli.c: each byte echoed as it arrives
 
     def _line(self, line: str) -> None:
         log.debug("< %s", _masked(line))
         try:
             values, after = self._dispatch(line.strip())
         except CommandError as e:
+            self._print_refusal(e)
             self._out(e.args[0])
+            if e.after is not None:
+                e.after()
             return
-        for v in values:
-            self._out(v)
-        self._out(OK)
+        if values is not None:  # None: the command prints no status line
+            for v in values:
+                self._out(v)
+            self._out(OK)
         if after is not None:
             after()
 
     # ---- command dispatch --------------------------------------------------------------
-    def _dispatch(self, line: str) -> tuple[list[str], Callable[[], None] | None]:
+    def _dispatch(self, line: str) -> tuple[list[str] | None, Callable[[], None] | None]:
         u = line.upper()
         if u == "AT":
             return [], None
@@ -397,7 +450,9 @@ class Rak3172Emulator:
             self.nvm["ECHO"] = not self.nvm["ECHO"]
             return [], None
         if u == "ATZ":
-            return [], self._restart
+            # atcmd_general.c At_Reboot (v3.5.2 .. v5.0.0): udrv_system_reboot() before
+            # "return AT_OK": no status line
+            return None, self._restart
         if u == "ATR":
             keep = {k: self.nvm[k] for k in ("DEVEUI", "ECHO", "NWM")}
             self.nvm.update(DEFAULTS, **keep)
@@ -458,7 +513,7 @@ class Rak3172Emulator:
         if name == "JOIN":
             return "%d:%d:%d:%d" % self.nvm["JOIN"]
         if name == "VER":
-            return VERSION
+            return "RUI_%s_RAK3172-E" % self.rui  # atcmd_general.c At_GetFwVersion: sw_version (version.c)
         if name == "NJS":
             return "1" if self.joined else "0"
         if name == "CFS":
@@ -476,7 +531,7 @@ class Rak3172Emulator:
             return "869525000"
         raise CommandError(PARAM)  # SEND has no query form
 
-    def _set(self, name: str, args: list[str]) -> tuple[list[str], Callable[[], None] | None]:
+    def _set(self, name: str, args: list[str]) -> tuple[list[str] | None, Callable[[], None] | None]:
         if name == "SEND":
             return self._send(args)
         if name == "JOIN":
@@ -485,7 +540,9 @@ class Rak3172Emulator:
             if len(args) != 1 or args[0] not in ("0", "1", "2"):
                 raise CommandError(PARAM)
             self.nvm["NWM"] = int(args[0])
-            return [], self._restart  # §C.3: setting NWM prints OK and reboots
+            # atcmd_p2p.c At_NwMode (v3.5.2 .. v5.0.0): atcmd_printf("OK") without CR LF, then
+            # udrv_system_reboot(): the status line never completes
+            return None, self._ok_then_restart
         if name not in SETTINGS or len(args) != 1:
             raise CommandError(PARAM)
         value = SETTINGS[name][2][0](args[0])
@@ -499,12 +556,16 @@ class Rak3172Emulator:
         return [], None
 
     # ---- reboot -----------------------------------------------------------------------
+    def _ok_then_restart(self) -> None:
+        self._out(OK, "")
+        self._restart()
+
     def _restart(self) -> None:
         self._epoch += 1  # drops every scheduled event
         self._events.clear()
         self.joined = False
         self._busy = None
-        self._join_left = 0
+        self._join_cnt = 0
         self._booting = True
         self._inbuf.clear()
         self.reboots += 1
@@ -512,13 +573,13 @@ class Rak3172Emulator:
 
     def _booted(self) -> None:
         self._booting = False
-        for line in BANNER:
+        for line in self.banner:
             self._out(line)
         mode = {0: "LoRa P2P", 1: "LoRaWAN", 2: "FSK P2P"}[self.nvm["NWM"]]
         self._out("Current Work Mode: %s." % mode)
-        _start, auto, period, attempts = self.nvm["JOIN"]
+        _start, auto, _period, _retries = self.nvm["JOIN"]
         if auto and self.nvm["NWM"] == 1 and self.nvm["NJM"] == 1:
-            self._start_join(period, attempts)
+            self._join_request(from_timer=True)  # service_lora_start: auto join
 
     # ---- duty cycle (ETSI, 1 h observation window per sub-band) -------------------------
     def _band_used_ms(self, band: str, now: float) -> float:
@@ -535,54 +596,92 @@ class Rak3172Emulator:
             if self._band_used_ms(c[1], now) + toa_ms <= SUBBANDS[c[1]] * DC_WINDOW_S * 1000
         ]
         if not chans:
-            raise CommandError(BUSY)
+            # service_lora.c (every version): LORAMAC_STATUS_DUTYCYCLE_RESTRICTED prints
+            # "Restricted_Wait_%d_ms" (ReqReturn.DutyCycleWaitTime), the command AT_BUSY_ERROR
+            raise CommandError(BUSY, ("Restricted_Wait_%d_ms" % self._dc_wait_ms(toa_ms, session, now),))
         return self._rng.choice(chans)
+
+    def _print_refusal(self, e: CommandError) -> None:
+        for text in e.lines:  # e.g. Restricted_Wait_<ms>_ms, printed whether or not a status follows
+            self._out(text)
+
+    def _dc_wait_ms(self, toa_ms: float, session: bool, now: float) -> int:
+        """Simulated ms until some sub-band of these channels has room for ``toa_ms``."""
+        best = DC_WINDOW_S
+        for band in {c[1] for c in (CHANNELS_SESSION if session else CHANNELS_JOIN)}:
+            limit = SUBBANDS[band] * DC_WINDOW_S * 1000
+            used = self._band_used_ms(band, now)
+            for t, a in self._dc[band]:  # oldest first: each expiry frees its airtime
+                if used + toa_ms <= limit:
+                    break
+                used -= a
+                best = min(best, t + DC_WINDOW_S - now) if used + toa_ms <= limit else best
+        return max(1, int(best * 1000))
 
     def _transmit(self, band: str, toa_ms: float) -> None:
         self._dc[band].append((self.sim_time_s(), toa_ms))
         self.airtime_ms_total += toa_ms
 
     # ---- join (§C.3 AT+JOIN, §C.4 events, §E JOIN_ACCEPT_DELAY1/2) ----------------------
-    def _join(self, args: list[str]) -> tuple[list[str], Callable[[], None] | None]:
+    # service_lora.c service_lora_join / MlmeConfirm and atcmd_join_send.c At_Join, at every
+    # tag of VERSIONS: AT+JOIN=<start>:<auto>:<period>:<max>; after each failed request
+    # ++auto_join_retry_cnt > max stops, else the timer sends the next one `period` s later,
+    # so max = n gives 1 + n Join-Requests. The MAC is busy only while a request is in flight.
+    def _join(self, args: list[str]) -> tuple[list[str] | None, Callable[[], None] | None]:
         if not 1 <= len(args) <= 4 or not all(a.isdigit() for a in args):
             raise CommandError(PARAM)
         vals = [int(a) for a in args] + [0, 8, 0][len(args) - 1 :]
-        start, auto, period, attempts = vals
-        if start > 1 or auto > 1 or not 7 <= period <= 255 or attempts > 255:
+        start, auto, period, retries = vals
+        if start > 1 or auto > 1 or not 7 <= period <= 255 or retries > 255:
             raise CommandError(PARAM)
-        if start == 0:  # stop joining
-            if self._busy == "join":
-                self._epoch += 1
-                self._events.clear()
-                self._busy = None
-            self.nvm["JOIN"] = (0, auto, period, attempts)
+        self.nvm["JOIN"] = (start, auto, period, retries)
+        if start == 0:  # stop joining: the retry timer stops, a request in flight goes on
+            self._join_gen += 1
+            self._join_cnt = 0
             return [], None
         if self.nvm["NJM"] != 1:
             raise CommandError(AT_ERROR)
         if self._busy:
             raise CommandError(BUSY)
-        toa = airtime_ms(JOIN_REQUEST_PHY, self.nvm["DR"])
-        self._pick_channel(toa, session=False)  # refuse now if the duty cycle forbids it
-        self.nvm["JOIN"] = (1, auto, period, attempts)
-        return [], lambda: self._start_join(period, attempts)
-
-    def _start_join(self, period: int, attempts: int) -> None:
         self.joined = False
-        self._busy = "join"
-        self._join_left = max(1, attempts)
-        self._join_attempt(period)
+        self._join_gen += 1
+        self._join_request(from_timer=False)  # raises CommandError when refused
+        return [], None
 
-    def _join_attempt(self, period: int) -> None:
+    def _join_timer(self, period: int) -> None:
+        gen = self._join_gen
+
+        def fire() -> None:
+            if gen == self._join_gen and not self._busy:
+                self._join_request(from_timer=True)
+
+        self._after(period, fire)
+
+    def _join_request(self, from_timer: bool) -> None:
+        """One Join-Request now, or the duty-cycle refusal (raised for AT+JOIN, printed for the timer)."""
+        _start, _auto, period, retries = self.nvm["JOIN"]
         dr = min(self.nvm["DR"], 5)
         toa = airtime_ms(JOIN_REQUEST_PHY, dr)
         try:
             _, band = self._pick_channel(toa, session=False)
-        except CommandError:
-            self._after(period, lambda: self._join_attempt(period))  # wait for the duty cycle
+        except CommandError as e:
+            if self.v >= JOIN_REARM_SINCE:
+                # v4.1.0_258 .. v5.0.0 service_lora_join: the refusal counts as a try; the
+                # one-shot timer is re-armed while ++auto_join_retry_cnt <= max
+                self._join_cnt += 1
+                if self._join_cnt > retries:
+                    self._join_cnt = 0
+                else:
+                    self._join_timer(period)
+            elif from_timer:
+                self._join_timer(period)  # < 4.1.0: the timer is periodic (HTMR_PERIODIC)
+            if not from_timer:
+                raise
+            self._print_refusal(e)
             return
+        self._busy = "join"
         self._transmit(band, toa)
         self.joins_sent += 1
-        self._join_left -= 1
         accept_at = toa / 1000 + self.nvm["JN1DL"]
         if self._fail_joins > 0:
             self._fail_joins -= 1
@@ -594,24 +693,29 @@ class Rak3172Emulator:
             self._after(accept_at + ja, self._joined_ok)
         else:
             fail_at = toa / 1000 + self.nvm["JN2DL"] + RX_WINDOW_S
-            self._after(fail_at, lambda: self._join_failed(period, fail_at))
+            self._after(fail_at, self._join_failed)
 
     def _joined_ok(self) -> None:
         self.joined = True
         self._busy = None
+        self._join_cnt = 0
+        self._join_gen += 1
         self.fcnt_up = 0
         self.nvm["DEVADDR"] = "%08X" % self._rng.getrandbits(32)
         self._out("+EVT:JOINED")
 
-    def _join_failed(self, period: int, elapsed: float) -> None:
+    def _join_failed(self) -> None:
+        self._busy = None
         self._out("+EVT:JOIN_FAILED_RX_TIMEOUT")
-        if self._join_left > 0:
-            self._after(max(0.0, period - elapsed), lambda: self._join_attempt(period))
+        _start, _auto, period, retries = self.nvm["JOIN"]
+        self._join_cnt += 1  # MlmeConfirm: if (++auto_join_retry_cnt > max) stop
+        if self._join_cnt > retries:
+            self._join_cnt = 0
         else:
-            self._busy = None
+            self._join_timer(period)
 
     # ---- send (§C.3 AT+SEND, §C.4 events, §E RECEIVE_DELAY1/2) --------------------------
-    def _send(self, args: list[str]) -> tuple[list[str], Callable[[], None] | None]:
+    def _send(self, args: list[str]) -> tuple[list[str] | None, Callable[[], None] | None]:
         if len(args) != 2 or not args[0].isdigit():
             raise CommandError(PARAM)
         port, hexs = int(args[0]), args[1]
@@ -627,7 +731,10 @@ class Rak3172Emulator:
             raise CommandError(BUSY)
         dr = self.nvm["DR"]
         if len(payload) > EU868[min(dr, 6)][2]:
-            raise CommandError(PARAM)
+            # service_lora.c service_lora_send (v3.5.2 .. v5.0.0): LoRaMacMcpsRequest goes ahead
+            # without the payload (tx_possible false), -UDRV_WRONG_ARG -> AT_PARAM_ERROR
+            # (atcmd_join_send.c At_Send); the empty frame still goes out
+            raise CommandError(PARAM, after=self._empty_uplink)
         toa = airtime_ms(len(payload) + LORAWAN_OVERHEAD, dr)
         freq, band = self._pick_channel(toa, session=True)
         confirmed = self.nvm["CFM"] == 1
@@ -653,9 +760,10 @@ class Rak3172Emulator:
                         lambda: self._retransmit(payload, dr, self.nvm["RETY"]))
             return
         if down is not None and down[1]:
-            d_port, d_data = down
+            d_port, d_data = down[0], down[1]
+            d_confirmed = len(down) > 2 and bool(down[2])
             d_toa = airtime_ms(len(d_data) + LORAWAN_OVERHEAD, dr) / 1000
-            self._after(rx1 + d_toa, lambda: self._downlink(d_port, d_data, rssi, snr, confirmed))
+            self._after(rx1 + d_toa, lambda: self._downlink(d_port, d_data, rssi, snr, confirmed, d_confirmed))
         elif confirmed:  # ACK-only downlink in RX1: no RX event (§C.4)
             self._after(rx1 + 0.05, lambda: self._tx_end(confirmed, acked=True))
         else:
@@ -666,7 +774,10 @@ class Rak3172Emulator:
         if left <= 0:
             self._cfs = 0
             self._busy = None
-            self._out("+EVT:SEND_CONFIRMED_FAILED(%d)" % ACK_STATUS_RX2_TIMEOUT)
+            if self.v >= TX_DONE_SINCE:  # McpsConfirm prints the status from v4.0.4_236 on
+                self._out("+EVT:SEND_CONFIRMED_FAILED(%d)" % ACK_STATUS_RX2_TIMEOUT)
+            else:
+                self._out("+EVT:SEND_CONFIRMED_FAILED")
             return
         toa = airtime_ms(len(payload) + LORAWAN_OVERHEAD, dr)
         try:
@@ -678,19 +789,45 @@ class Rak3172Emulator:
         self._after(toa / 1000 + self.nvm["RX2DL"] + RX_WINDOW_S,
                     lambda: self._retransmit(payload, dr, left - 1))
 
-    def _downlink(self, port: int, data: bytes, rssi: int, snr: int, confirmed: bool) -> None:
+    def _downlink(self, port: int, data: bytes, rssi: int, snr: int, confirmed: bool,
+                  d_confirmed: bool = False) -> None:
         self._last_rx = (port, data)
         self._rssi, self._snr = rssi, snr
-        self._out("+EVT:RX_1:%d:%d:UNICAST:%d:%s" % (rssi, snr, port, data.hex()))  # hex %02x
+        # LoRaMac.c LoRaMacProcess (LoRaMac-node 4.4.7 bundled in every tag of VERSIONS) runs
+        # LoRaMacHandleMcpsRequest (-> McpsConfirm: TX_DONE / SEND_CONFIRMED_OK) before
+        # LoRaMacHandleIndicationEvents (-> McpsIndication: +EVT:RX_<slot>): confirm first
         self._tx_end(confirmed, acked=True)
+        self._out("+EVT:RX_1:%d:%d:UNICAST:%d:%s" % (rssi, snr, port, data.hex()))  # hex %02x
+        pending = self._pending_next > 0
+        if pending:
+            self._pending_next -= 1
+        if pending or d_confirmed:
+            # service_lora.c McpsIndication (v3.5.2 .. v5.0.0): FramePending (class A) or a
+            # confirmed downlink -> service_lora_send_null, an unconfirmed empty uplink
+            self._empty_uplink()
+
+    def _empty_uplink(self) -> None:
+        """service_lora_send_null / an oversize payload: an unconfirmed frame without payload."""
+        dr = self.nvm["DR"]
+        toa = airtime_ms(LORAWAN_OVERHEAD, dr)
+        try:
+            _, band = self._pick_channel(toa, session=True)
+        except CommandError as e:
+            self._print_refusal(e)
+            return
+        self._busy = "send"
+        self._transmit(band, toa)
+        self.fcnt_up += 1
+        self.empty_uplinks += 1
+        self._after(toa / 1000 + self.nvm["RX2DL"] + RX_WINDOW_S, lambda: self._tx_end(False, acked=False))
 
     def _tx_end(self, confirmed: bool, acked: bool) -> None:
         self._busy = None
         if confirmed:
             self._cfs = 1 if acked else 0
             self._out("+EVT:SEND_CONFIRMED_OK")
-        else:
-            self._out("+EVT:TX_DONE")
+        elif self.v >= TX_DONE_SINCE:
+            self._out("+EVT:TX_DONE")  # service_lora.c McpsConfirm, from v4.0.4_236 (27d728b0)
 
 
 def _masked(line: str) -> str:

@@ -9,7 +9,10 @@ from rak_fake_uart import FakeClock, FakeUart
 KEY = "000102030405060708090A0B0C0D0E0F"
 DEVEUI = "70B3D57ED0000001"
 APPEUI = "0000000000000000"
-BANNER = "RAKwireless RAK3172-E Example\r\n------------------------------------------------------\r\n"
+DASH = "------------------------------------------------------"
+BANNER = "RAKwireless RAK3172-E Example\r\n" + DASH + "\r\n"  # 4.0.x, as shipped (forum logs)
+# 4.2.x / 5.0.0 (strings of RAK-STM32-RUI prebuilt/RUI_5.0.0_RAK3172-E.bin, e5a28be8)
+BANNER_42 = "RAKwireless RAK3172-E\r\n" + DASH + "\r\nVersion: RUI_4.2.1_RAK3172-E\r\n"
 
 
 def W(s):
@@ -46,8 +49,26 @@ def _dl(d):
     return [d.slot, d.rssi, d.snr, d.port, "".join("%02x" % b for b in d.data), d.multicast]
 
 
+def _ver(v="4.0.5"):
+    # AT+VER=? prints sw_version = FW_REVISION (RUI3 atcmd_general.c At_GetFwVersion), e.g.
+    # RUI_5.0.0_RAK3172-E (prebuilt/RUI_5.0.0_RAK3172-E.bin); 3.2.0 printed 3.2.0-p2_22q1_final.87
+    return ok("AT+VER=?", "AT+VER=RUI_%s_RAK3172-E" % v)
+
+
+def _configured():
+    # the queries of configure_otaa() on a module that has every setting already
+    return (
+        ok("AT+NJM=?", "AT+NJM=1")
+        + ok("AT+BAND=?", "AT+BAND=4")
+        + ok("AT+CLASS=?", "AT+CLASS=A")
+        + ok("AT+DEVEUI=?", "AT+DEVEUI=" + DEVEUI)
+        + ok("AT+APPEUI=?", "AT+APPEUI=" + APPEUI)
+        + ok("AT+APPKEY=?", "AT+APPKEY=" + KEY)
+    )
+
+
 def _join_ok():
-    return [W("AT+JOIN=1:0:10:1"), R("OK\r\n"), T(5500, "+EVT:JOINED\r\n")]
+    return [W("AT+JOIN=1:0:10:0"), R("OK\r\n"), T(5500, "+EVT:JOINED\r\n")]
 
 
 def _send(port, hexs, cfm=None):
@@ -59,7 +80,7 @@ def _send(port, hexs, cfm=None):
 
 def _scenarios():
     s = {}
-    s["version"] = (ok("AT+VER=?", "AT+VER=4.0.5"), lambda m: m.version())
+    s["version"] = (_ver(), lambda m: [m.firmware(), m.firmware(), m.rui_text])
     s["query_echo"] = (
         [W("AT+DEVEUI=?"), R("AT+DEVEUI=?\r\nAT+DEVEUI=" + DEVEUI + "\r\nOK\r\n")],
         lambda m: m.query("deveui"),
@@ -88,60 +109,67 @@ def _scenarios():
     )
     s["join_ok"] = (_join_ok(), lambda m: [m.join(), m._joined])
     s["join_failed"] = (
-        [W("AT+JOIN=1:0:10:1"), R("OK\r\n"), T(6200, "+EVT:JOIN_FAILED_RX_TIMEOUT\r\n")],
+        [W("AT+JOIN=1:0:10:0"), R("OK\r\n"), T(6200, "+EVT:JOIN_FAILED_RX_TIMEOUT\r\n")],
         lambda m: m.join(),
     )
     s["join_failed_status"] = (
-        [W("AT+JOIN=1:0:10:1"), R("OK\r\n"), T(100, "+EVT:JOIN_FAILED_7\r\n")],
+        [W("AT+JOIN=1:0:10:0"), R("OK\r\n"), T(100, "+EVT:JOIN_FAILED_7\r\n")],
         lambda m: m.join(),
     )
-    s["join_timeout"] = ([W("AT+JOIN=1:0:10:1"), R("OK\r\n")], lambda m: m.join(timeout_ms=8000))
+    s["join_timeout"] = ([W("AT+JOIN=1:0:10:0"), R("OK\r\n")], lambda m: m.join(timeout_ms=8000))
     s["join_event_after_noise"] = (
-        [W("AT+JOIN=1:0:10:1"), R("OK\r\n"), T(5000, "Wait for LoRaWAN join...+EVT:JOINED\r\n")],
+        [W("AT+JOIN=1:0:10:0"), R("OK\r\n"), T(5000, "Wait for LoRaWAN join...+EVT:JOINED\r\n")],
         lambda m: m.join(),
     )
     s["send_unconfirmed"] = (
-        _send(2, "0109C4", cfm=0) + [T(1500, "+EVT:TX_DONE\r\n")],
+        _ver()
+        + _send(2, "0109C4", cfm=0) + [T(1500, "+EVT:TX_DONE\r\n")],
         lambda m: [_dl(d) for d in m.send(2, b"\x01\x09\xc4")],
     )
     s["send_confirmed_rx_before_ok"] = (
-        _send(1, "AABB", cfm=1)
+        _ver()
+        + _send(1, "AABB", cfm=1)
         + [T(1200, "+EVT:RX_1:-70:8:UNICAST:10:01ff\r\n"), T(5, "+EVT:SEND_CONFIRMED_OK\r\n")],
         lambda m: [_dl(d) for d in m.send(1, b"\xaa\xbb", confirmed=True)],
     )
     s["send_confirmed_failed"] = (
-        _send(1, "AA", cfm=1)
+        _ver()
+        + _send(1, "AA", cfm=1)
         + [T(900, "+EVT:RX_2:-99:-3:UNICAST:10:00\r\n"), T(4000, "+EVT:SEND_CONFIRMED_FAILED(4)\r\n")],
         lambda m: _failed_then_pending(m),
     )
     s["send_cfm_cached"] = (
-        _send(1, "01", cfm=0) + [T(10, "+EVT:TX_DONE\r\n")] + _send(1, "02") + [T(10, "+EVT:TX_DONE\r\n")],
+        _ver()
+        + _send(1, "01", cfm=0) + [T(10, "+EVT:TX_DONE\r\n")] + _send(1, "02") + [T(10, "+EVT:TX_DONE\r\n")],
         lambda m: [len(m.send(1, b"\x01")), len(m.send(1, b"\x02"))],
     )
     s["send_rx_before_status"] = (
-        [W("AT+CFM=0"), R("OK\r\n"), W("AT+SEND=3:01")]
+        _ver()
+        + [W("AT+CFM=0"), R("OK\r\n"), W("AT+SEND=3:01")]
         + [R("+EVT:RX_1:-50:9:UNICAST:3:beef\r\nOK\r\n"), T(20, "+EVT:TX_DONE\r\n")],
         lambda m: [_dl(d) for d in m.send(3, b"\x01")],
     )
     s["late_rx_after_tx_done"] = (
-        _send(1, "01", cfm=0) + [T(50, "+EVT:TX_DONE\r\n"), T(100, "+EVT:RX_C:-80:2:MULTICAST:20:0a0b\r\n")],
+        _ver()
+        + _send(1, "01", cfm=0) + [T(50, "+EVT:TX_DONE\r\n"), T(100, "+EVT:RX_C:-80:2:MULTICAST:20:0a0b\r\n")],
         lambda m: [len(m.send(1, b"\x01")), [_dl(d) for d in m.poll(500)]],
     )
     s["stray_tx_done_ignored"] = (
         [R("+EVT:TX_DONE\r\nOK\r\n")] + ok("AT+NJS=?", "AT+NJS=1"),
         lambda m: m.is_joined(),
     )
-    s["send_timeout"] = (_send(1, "01", cfm=0), lambda m: m.send(1, b"\x01", timeout_ms=3000))
+    s["send_timeout"] = (_ver() + _send(1, "01", cfm=0), lambda m: m.send(1, b"\x01", timeout_ms=3000))
     s["reboot_mid_send"] = (
-        _send(1, "01", cfm=0) + [T(300, BANNER)] + ok("AT+NJS=?", "AT+NJS=0"),
+        _ver()
+        + _send(1, "01", cfm=0) + [T(300, BANNER)] + ok("AT+NJS=?", "AT+NJS=0"),
         lambda m: _raises_then(m, lambda: m.send(1, b"\x01"), lambda: m.is_joined()),
     )
     s["join_lost_after_join"] = (
-        _join_ok() + [W("AT+CFM=0"), R("OK\r\n"), W("AT+SEND=1:01"), R("AT_NO_NETWORK_JOINED\r\n")],
+        _join_ok() + _ver() + [W("AT+CFM=0"), R("OK\r\n"), W("AT+SEND=1:01"), R("AT_NO_NETWORK_JOINED\r\n")],
         lambda m: [m.join(), m.send(1, b"\x01")],
     )
     s["not_joined_fresh_driver"] = (
-        [W("AT+CFM=0"), R("OK\r\n"), W("AT+SEND=1:01"), R("AT_NO_NETWORK_JOINED\r\n")],
+        _ver() + [W("AT+CFM=0"), R("OK\r\n"), W("AT+SEND=1:01"), R("AT_NO_NETWORK_JOINED\r\n")],
         lambda m: m.send(1, b"\x01"),
     )
     s["unexpected_joined_during_query"] = (
@@ -153,18 +181,14 @@ def _scenarios():
         lambda m: _raises_then(m, lambda: m.query("DR"), lambda: m.query("DR")),
     )
     s["configure_nothing_to_do"] = (
-        ok("AT+NWM=?", "AT+NWM=1")
-        + ok("AT+NJM=?", "AT+NJM=1")
-        + ok("AT+BAND=?", "AT+BAND=4")
-        + ok("AT+CLASS=?", "AT+CLASS=A")
-        + ok("AT+DEVEUI=?", "AT+DEVEUI=" + DEVEUI)
-        + ok("AT+APPEUI=?", "AT+APPEUI=" + APPEUI)
-        + ok("AT+APPKEY=?", "AT+APPKEY=" + KEY),
+        _ver() + ok("AT+NWM=?", "AT+NWM=1") + _configured(),
         lambda m: m.configure_otaa(DEVEUI.lower(), APPEUI, KEY),
     )
     s["configure_from_p2p"] = (
-        ok("AT+NWM=?", "AT+NWM=0")
-        + [W("AT+NWM=1"), R("OK\r\n"), T(200, BANNER + "Current Work Mode: LoRaWAN.\r\n")]
+        _ver()
+        + ok("AT+NWM=?", "AT+NWM=0")
+        # "OK" without CR LF, then the restart (RUI3 atcmd_p2p.c At_NwMode, v3.5.2 .. v5.0.0)
+        + [W("AT+NWM=1"), R("OK"), T(200, BANNER + "Current Work Mode: LoRaWAN.\r\n")]
         + ok("AT")
         + ok("AT+NJM=?", "AT+NJM=0")
         + ok("AT+NJM=1")
@@ -184,7 +208,107 @@ def _scenarios():
     )
     s["set_data_rate"] = (ok("AT+ADR=0") + ok("AT+DR=3"), lambda m: m.set_data_rate(3, False))
     s["bad_port"] = ([], lambda m: m.send(224, b"\x01"))
+    _issue22(s)
     return s
+
+
+def _old_send(v, port, hexs, dr="5", rx2dl="2", rx2dr="0"):
+    # < 4.0.4: the driver reads the data rate and the RX2 window, then sends
+    return (
+        _ver(v)
+        + ok("AT+DR=?", "AT+DR=" + dr)
+        + ok("AT+RX2DL=?", "AT+RX2DL=" + rx2dl)
+        + ok("AT+RX2DR=?", "AT+RX2DR=" + rx2dr)
+        + _send(port, hexs, cfm=0)
+    )
+
+
+def _issue22(s):
+    """Replays of issue 22: real RUI3 behaviour the driver must survive (docs/rak3172.md §5)."""
+    # 1. no +EVT:TX_DONE before 4.0.4: done after OK + airtime + RX2DL + open window + the
+    #    longest RX2 downlink (SF12: 2.8 s)
+    s["old_send_unconfirmed_no_tx_done"] = (_old_send("4.0.1", 2, "0109C4"), lambda m: m.send(2, b"\x01\x09\xc4"))
+    s["old_send_downlink_in_rx1"] = (
+        _old_send("3.5.2", 1, "01") + [T(1100, "+EVT:RX_1:-70:5:UNICAST:10:0102\r\n")],
+        lambda m: [_dl(d) for d in m.send(1, b"\x01")],
+    )
+    s["old_send_confirmed_failed_no_status"] = (
+        _ver("4.0.3") + _send(1, "AA", cfm=1) + [T(4000, "+EVT:SEND_CONFIRMED_FAILED\r\n")],
+        lambda m: m.send(1, b"\xaa", confirmed=True),
+    )
+    # 2. ATZ prints no status line: the banner is the answer
+    s["reset_no_ok"] = (
+        [W("ATZ"), T(60, BANNER_42 + "Current Work Mode: LoRaWAN.\r\n")] + ok("AT"),
+        lambda m: m.reset(),
+    )
+    # 3. AT+NWM: "OK" without CR LF glued to the 4.2.x banner
+    s["nwm_ok_glued_to_banner"] = (
+        _ver("4.2.1")
+        + ok("AT+NWM=?", "AT+NWM=0")
+        + [W("AT+NWM=1"), R("OK"), T(150, BANNER_42 + "Current Work Mode: LoRaWAN.\r\n")]
+        + ok("AT")
+        + _configured(),
+        lambda m: [m.configure_otaa(DEVEUI, APPEUI, KEY), m.garbage],
+    )
+    # 4. the module's own retries: one JOIN_FAILED per request, then JOINED
+    s["join_module_retries"] = (
+        [W("AT+JOIN=1:0:10:2"), R("OK\r\n"), T(6200, "+EVT:JOIN_FAILED_RX_TIMEOUT\r\n")]
+        + [T(10000, "+EVT:JOIN_FAILED_RX_TIMEOUT\r\n"), T(10000, "+EVT:JOINED\r\n")],
+        lambda m: [m.join(timeout_ms=8000, retries=2), m.join_requests, m._joined],
+    )
+    # join() gives up (7 s per request + the 10 s period); the module's retry then succeeds
+    s["join_late_joined_is_a_result"] = (
+        [W("AT+JOIN=1:0:10:1"), R("OK\r\n"), T(6200, "+EVT:JOIN_FAILED_RX_TIMEOUT\r\n")]
+        + [W("AT+NJS=?"), R("+EVT:JOINED\r\nAT+NJS=1\r\nOK\r\n")],
+        lambda m: [_exc(lambda: m.join(timeout_ms=7000, retries=1)), m.is_joined(), m.late_joins, m.join_requests],
+    )
+    # 5. RX after TX_DONE (LoRaMacProcess: confirm before indication) comes with the send
+    s["rx_after_tx_done"] = (
+        _ver("4.0.5")
+        + _send(1, "01", cfm=0)
+        + [T(1100, "+EVT:TX_DONE\r\n"), T(4, "+EVT:RX_1:-60:7:UNICAST:10:01\r\n")],
+        lambda m: [_dl(d) for d in m.send(1, b"\x01")],
+    )
+    s["rx_after_confirmed_ok"] = (
+        _ver("5.0.0")
+        + _send(1, "01", cfm=1)
+        + [T(1100, "+EVT:SEND_CONFIRMED_OK\r\n+EVT:RX_1:-60:7:UNICAST:10:0203\r\n")],
+        lambda m: [_dl(d) for d in m.send(1, b"\x01", confirmed=True)],
+    )
+    # 6. duty-cycle refusal: the wait goes to the caller, no 3.1 s of busy retries
+    s["send_restricted"] = (
+        _ver("4.2.1") + _send(1, "01", cfm=0)[:-1] + [R("Restricted_Wait_81234_ms\r\nAT_BUSY_ERROR\r\n")],
+        lambda m: m.send(1, b"\x01"),
+    )
+    s["join_restricted_then_rearmed"] = (
+        [W("AT+JOIN=1:0:10:1"), R("Restricted_Wait_2500_ms\r\nAT_BUSY_ERROR\r\n")]
+        + [T(10000, "+EVT:JOINED\r\n")]
+        + ok("AT+NJS=?", "AT+NJS=1"),
+        lambda m: [_exc(lambda: m.join(retries=1)), m.dc_wait_ms, m.poll(11000), m.is_joined(), m.late_joins],
+    )
+    # 7. echo per byte then LF CR; a stray TX_DONE of the module's own empty uplink with a
+    #    short AT_BUSY_ERROR window (after a confirmed downlink or FPending)
+    s["echo_lf_cr"] = ([W("AT+NJS=?"), R("AT+NJS=?\n\rAT+NJS=1\r\nOK\r\n")], lambda m: m.is_joined())
+    s["own_empty_uplink_busy"] = (
+        _ver("4.0.5")
+        + _send(1, "01", cfm=0)
+        + [T(1100, "+EVT:RX_1:-60:7:UNICAST:10:01\r\n+EVT:TX_DONE\r\n")]
+        + [W("AT+SEND=1:02"), R("AT_BUSY_ERROR\r\n"), T(100, "+EVT:TX_DONE\r\n")]
+        + [W("AT+SEND=1:02"), R("OK\r\n"), T(1500, "+EVT:TX_DONE\r\n")],
+        lambda m: [len(m.send(1, b"\x01")), len(m.send(1, b"\x02"))],
+    )
+    # 8. pre-RUI3 firmware is refused with its version; a silent module names the baud rates
+    s["pre_rui3_refused"] = ([W("AT+VER=?"), R("V1.0.4\r\nOK\r\n")], lambda m: m.configure_otaa(DEVEUI, APPEUI, KEY))
+    s["pre_rui3_no_ok"] = ([W("AT+VER=?"), R("V1.0.4\r\n")], lambda m: m.firmware())
+    s["silent_module"] = ([W("AT+VER=?")], lambda m: m.firmware())
+
+
+def _exc(fn):
+    try:
+        fn()
+    except rak3172.RakError as e:
+        return [type(e).__name__, getattr(e, "wait_ms", None)]
+    return None
 
 
 def _failed_then_pending(m):
@@ -218,7 +342,8 @@ def run(name):
         out["result"] = action(m)
     except rak3172.RakError as e:
         out["exc"] = type(e).__name__
-        for attr in ("status", "reason"):
+        out["msg"] = str(e)
+        for attr in ("status", "reason", "wait_ms", "version"):
             if hasattr(e, attr):
                 out[attr] = getattr(e, attr)
     out["problems"] = uart.problems
