@@ -78,9 +78,14 @@ def run(port: str, args: Sequence[str], *, on_line: Callable[[str], None] | None
     for i, pause in enumerate(attempts):
         if pause:
             time.sleep(pause)  # back-off before retrying the raw REPL, not a synchronisation
-        out, err, rc = _run_once(cmd, on_line, timeout_s)
+        out, err, rc, timed_out = _run_once(cmd, on_line, timeout_s)
         if rc == 0:
             return out
+        if timed_out:  # mpremote waits for ever on a silent port (its serial timeout is None)
+            if not os.path.exists(port):
+                raise Unplugged(f"{port} went away: plug the board in again and rerun the same command")
+            raise NotABoard(f"nothing answered on {port} within {timeout_s:.0f} s: is it a TroSmart node "
+                            "running MicroPython? Check the port, press EN (reset) and retry")
         failure = _classify(port, existed, err + out)
         if failure is not None:
             raise failure
@@ -90,7 +95,8 @@ def run(port: str, args: Sequence[str], *, on_line: Callable[[str], None] | None
                     "TroSmart node? Press EN (reset) and retry, or flash MicroPython with --firmware")
 
 
-def _run_once(cmd: list[str], on_line: Callable[[str], None] | None, timeout_s: float) -> tuple[str, str, int]:
+def _run_once(cmd: list[str], on_line: Callable[[str], None] | None,
+              timeout_s: float) -> tuple[str, str, int, bool]:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             stdin=subprocess.DEVNULL)
     timed_out = threading.Event()
@@ -119,9 +125,7 @@ def _run_once(cmd: list[str], on_line: Callable[[str], None] | None, timeout_s: 
             proc.kill()
             proc.wait()
         drain.join(timeout=10)
-    if timed_out.is_set():
-        err_chunks.append(f"no answer within {timeout_s:.0f} s")
-    return "".join(lines), "".join(err_chunks), rc
+    return "".join(lines), "".join(err_chunks), rc, timed_out.is_set()
 
 
 def results(stdout: str) -> list[object]:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from . import mpremote
 from .errors import DeviceError
 
+TIMEOUT_S = 30.0  # hashing every file of a full ESP32 flash takes a few seconds
+
 # runs on the board; MicroPython and CPython syntax alike, no allocation in the hash loop
 PROBE = r"""
 import sys, os, gc
@@ -81,7 +83,7 @@ def parse(value: object) -> BoardInfo:
 
 def probe(port: str, *, extra: list[list[str]] | None = None) -> tuple[BoardInfo, list[object]]:
     """BoardInfo, plus the MARKER results of ``extra`` commands chained after the probe."""
-    out = mpremote.run(port, mpremote.chain(["exec", PROBE], *(extra or [])))
+    out = mpremote.run(port, mpremote.chain(["exec", PROBE], *(extra or [])), timeout_s=TIMEOUT_S)
     res = mpremote.results(out)
     if not res:
         raise DeviceError(f"the board on {port} did not answer the probe: {out.strip()[-200:]!r}")
