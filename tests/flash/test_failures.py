@@ -66,7 +66,7 @@ def test_not_a_board(node_files: tuple[Path, Path], tmp_path: Path, capsys: pyte
     finally:
         os.close(master)
         os.close(slave)
-    assert rc == 2 and "nothing answered" in _one_line(err) and "TroSmart node" in err
+    assert rc == 2 and "neither a MicroPython REPL nor an ESP ROM bootloader" in _one_line(err)
 
 
 def test_wrong_board(board: Board, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,10 +113,11 @@ def test_config_not_json(board: Board, tmp_path: Path, capsys: pytest.CaptureFix
     assert rc == 2 and "not valid JSON" in _one_line(err)
 
 
-def test_firmware_on_a_board_without_rom_loader(board: Board, node_files: tuple[Path, Path], tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_firmware_that_is_not_an_image(board: Board, node_files: tuple[Path, Path], tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
     image = tmp_path / "micropython.bin"
-    image.write_bytes(b"\xe9" + bytes(255))
+    image.write_bytes(b"<html>not found</html>")  # what a failed download leaves
     rc, err = _run(capsys, "--port", board.port, "--board", "virtual", "--config", str(node_files[0]),
                    "--firmware", str(image), "--log", str(tmp_path / "log.jsonl"))
-    assert rc == 2 and "no ROM bootloader" in _one_line(err)
+    assert rc == 2 and "is not an ESP firmware image" in _one_line(err)
+    assert board.files() == {}

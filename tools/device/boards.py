@@ -23,7 +23,8 @@ class BoardProfile:
 
 BOARDS = {
     "esp32_devkit_rak3172": BoardProfile("esp32_devkit_rak3172", "esp32", "ESP32", 0x1000, "xtensawin"),
-    "virtual": BoardProfile("virtual", "linux", None, 0, None),
+    # the virtual board stands for an ESP32: its ROM loader is tools/virtual_lab/rom_emulator.py
+    "virtual": BoardProfile("virtual", "linux", "ESP32", 0x1000, None),
 }
 
 

@@ -89,14 +89,16 @@ def flash_board(port: str, board_name: str, config: dict[str, Any], secrets: dic
         prog.step("detect")
         if firmware is not None:
             rom.write_micropython(port, prof, firmware, prog)
-            prog.step("detect")
-        try:
-            info, extra = probe.probe(port, extra=[test_cmd])
-        except NotABoard:
-            if prof.chip is None or firmware is not None:
+            prog.step("reboot")
+            info, extra = _wait_for_repl(port, firmware, [test_cmd])
+        else:
+            try:
+                info, extra = probe.probe(port, extra=[test_cmd])
+            except NotABoard:
+                if prof.chip is None:
+                    raise
+                rom.explain_no_micropython(port, prof)  # raises the precise error
                 raise
-            rom.explain_no_micropython(port, prof)  # raises the precise error
-            raise
         result.chip_id, result.micropython = info.chip_id, info.mp_version
         if info.platform != prof.platform:
             raise WrongBoard(f"{port} has a MicroPython board for platform {info.platform!r}, not "
@@ -121,6 +123,23 @@ def flash_board(port: str, board_name: str, config: dict[str, Any], secrets: dic
     result.failures = judged.failures
     result.report = judged.lines()
     return result
+
+
+REBOOT_TIMEOUT_S = 90.0  # MicroPython's first boot formats the filesystem
+REBOOT_PROBE_S = 10.0
+
+
+def _wait_for_repl(port: str, image: Path, extra: list[list[str]]) -> tuple[probe.BoardInfo, list[object]]:
+    """The REPL of the freshly written MicroPython, asked again until it answers (bounded)."""
+    deadline = time.monotonic() + REBOOT_TIMEOUT_S
+    while True:
+        try:
+            return probe.probe(port, extra=extra, timeout_s=REBOOT_PROBE_S)
+        except DeviceError:
+            if time.monotonic() > deadline:
+                raise NotABoard(f"MicroPython did not start on {port} after writing {image.name}: is it the "
+                                "image for this chip? Press EN and run the same command without --firmware") from None
+            time.sleep(0.2)  # the port may be gone while the board reboots: look again shortly
 
 
 def flash_or_error(port: str, board_name: str, config: dict[str, Any], secrets: dict[str, str] | None,

@@ -81,9 +81,10 @@ def parse(value: object) -> BoardInfo:
         raise DeviceError(f"the board's answer to the probe is incomplete ({e})") from None
 
 
-def probe(port: str, *, extra: list[list[str]] | None = None) -> tuple[BoardInfo, list[object]]:
+def probe(port: str, *, extra: list[list[str]] | None = None,
+          timeout_s: float | None = None) -> tuple[BoardInfo, list[object]]:
     """BoardInfo, plus the MARKER results of ``extra`` commands chained after the probe."""
-    out = mpremote.run(port, mpremote.chain(["exec", PROBE], *(extra or [])), timeout_s=TIMEOUT_S)
+    out = mpremote.run(port, mpremote.chain(["exec", PROBE], *(extra or [])), timeout_s=timeout_s or TIMEOUT_S)
     res = mpremote.results(out)
     if not res:
         raise DeviceError(f"the board on {port} did not answer the probe: {out.strip()[-200:]!r}")

@@ -23,7 +23,20 @@ CONNECT_ATTEMPTS = 3
 _current = threading.local()  # the Progress of the board this thread is flashing
 
 
+_installed = threading.Lock()
+_logger_set = False
+
+
 def _install_logger() -> None:
+    """Once per process: esptool's log proxy then points at our logger (which has no set_logger)."""
+    global _logger_set
+    with _installed:
+        if not _logger_set:
+            _set_logger()
+            _logger_set = True
+
+
+def _set_logger() -> None:
     from esptool.logger import TemplateLogger, log
 
     class _ToProgress(TemplateLogger):
@@ -67,7 +80,11 @@ def _fatal(port: str, e: Exception) -> RomLoaderError:
     text = " ".join(str(e).split())
     if "could not open" in text.lower():
         return RomLoaderError(f"esptool could not open {port} (busy or gone): close other programs and retry")
-    return RomLoaderError(f"esptool on {port}: {text[:300]}: hold BOOT, press EN, release BOOT, then retry")
+    low = text.lower()
+    if "failed to connect" in low or "boot mode" in low or "no serial data" in low or "stopped responding" in low:
+        return RomLoaderError(f"esptool on {port}: {text[:300]}: hold BOOT, press EN, release BOOT, then retry")
+    return RomLoaderError(f"esptool on {port}: {text[:300]}: check that the image is for this chip and fits "
+                          "its flash, then retry (the old firmware may be damaged: --firmware is needed)")
 
 
 def detect(port: str) -> tuple[str, str]:
