@@ -156,3 +156,19 @@ def test_ports_all_flashes_three_boards_at_once(boards: Boards, node_files: tupl
         assert f"{b.port} (node-" in out  # a result line per board
         assert _on_board(b) == _staged(tmp_path, cfg, sec)
     assert sorted(json.loads(ln)["port"] for ln in log.read_text().splitlines()) == sorted(b.port for b in bs)
+
+
+def test_a_damaged_copy_is_not_put_in_place(board: Board, tmp_path: Path) -> None:
+    from trosmart_tools.device import mpremote, sync
+    from trosmart_tools.device.errors import DeviceError
+
+    staged = stage.stage_firmware(tmp_path / "s", {"board": "virtual"}, None)
+    p = sync.plan(stage.manifest(staged), {})
+    cmds = sync.commands(staged, p)
+    i = next(k for k, c in enumerate(cmds) if c[0] == "exec" and "is damaged" in c[1])
+    good = stage.manifest(staged)["lib/node.mpy"]
+    cmds[i] = ["exec", cmds[i][1].replace(good, "0" * 64)]  # as if bytes were lost on the wire
+    with pytest.raises(DeviceError, match="arrived damaged"):
+        mpremote.run(board.port, mpremote.chain(*cmds))
+    files = board.files()
+    assert "lib/node.mpy.tmp" in files and not any(f.endswith(".mpy") for f in files)

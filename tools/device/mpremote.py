@@ -58,6 +58,9 @@ def _classify(port: str, existed: bool, text: str) -> DeviceError | None:
         return Unplugged(f"{port} went away: plug the board in again and rerun the same command")
     if "input/output error" in low or "device disconnected" in low or "device reports readiness" in low:
         return Unplugged(f"lost the connection to {port}: plug the board in again and rerun the same command")
+    if "is damaged" in low:
+        return DeviceError(f"a file arrived damaged on {port}: rerun the same command (nothing damaged was "
+                           "put in place)")
     last = [ln for ln in text.strip().splitlines() if ln.strip()]
     msg = last[-1] if last else "no output"
     return DeviceError(f"mpremote on {port} failed ({msg})")
@@ -136,5 +139,9 @@ def results(stdout: str) -> list[object]:
     for line in stdout.splitlines():
         i = line.find(MARKER)
         if i >= 0:
-            out.append(json.loads(line[i + len(MARKER):]))
+            try:
+                out.append(json.loads(line[i + len(MARKER):]))
+            except ValueError:  # serial noise or a board that is not ours: never a traceback
+                raise DeviceError(f"the board sent an unreadable answer ({line[i:i + 80]!r}): reset it "
+                                  "and retry") from None
     return out

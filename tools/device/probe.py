@@ -12,13 +12,11 @@ from .errors import DeviceError
 TIMEOUT_S = 30.0  # hashing every file of a full ESP32 flash takes a few seconds
 
 # runs on the board; MicroPython and CPython syntax alike, no allocation in the hash loop
-PROBE = r"""
-import sys, os, gc
+HASH_FN = r"""
 try:
     import hashlib
 except ImportError:
     hashlib = None
-import json
 def _h(p):
     if hashlib is None:
         return ""
@@ -32,6 +30,11 @@ def _h(p):
                 break
             d.update(m[:n])
     return "".join("%02x" % x for x in d.digest())
+"""
+
+PROBE = HASH_FN + r"""
+import sys, os, gc
+import json
 def _walk(d, out):
     for e in (os.ilistdir(d) if d else os.ilistdir()):
         p = d + "/" + e[0] if d else e[0]

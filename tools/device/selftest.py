@@ -58,9 +58,23 @@ class Result:
         return out
 
 
+def _clean(report: dict[str, Any]) -> dict[str, Any]:
+    """The board's report with every field of the expected type (a board is untrusted input)."""
+    r = dict(report)
+    for key in ("sensors", "keys"):
+        if not isinstance(r.get(key), dict):
+            r[key] = {}
+    if not isinstance(r.get("config_errors"), list):
+        r["config_errors"] = [] if r.get("config_errors") is None else ["config"]
+    if not isinstance(r.get("free"), int) or isinstance(r.get("free"), bool):
+        r["free"] = 0
+    return r
+
+
 def judge(report: object) -> Result:
     if not isinstance(report, dict):
         return Result({}, ["the board printed no self-test report"])
+    report = _clean(report)
     res = Result(report)
     f = res.failures
     if "error" in report:

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 from ..mpy import REPO_ROOT, find_micropython
@@ -71,7 +72,7 @@ def _compile(src: Path, dest: Path, exe: str, version: tuple[int, int], march: s
     cached = CACHE_DIR / key[:2] / f"{key}.mpy"
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # boards flash in threads
         cmd = [exe, "-o", str(tmp), "-s", src.name]
         if march:
             cmd.append(f"-march={march}")
