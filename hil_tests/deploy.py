@@ -20,6 +20,7 @@ from trosmart_tools.device import sync
 from trosmart_tools.device.stage import manifest, stage_firmware, write_secret
 from trosmart_tools.errors import ToolError
 from trosmart_tools.mpy import find_micropython
+from trosmart_tools.virtual_lab.usb_board import wait_link
 
 MPREMOTE_TIMEOUT_S = 60.0
 EN_PULSE_S = 0.1
@@ -81,17 +82,9 @@ def virtual_console(flash: Path) -> Iterator[str]:
                               f"exec:{find_micropython()},pty,raw,echo=0"],
                              cwd=flash, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_link(link, socat)
+        wait_link(link, socat)
         yield str(link)
     finally:
         socat.terminate()
         socat.wait(timeout=PTY_TIMEOUT_S)
         link.unlink(missing_ok=True)
-
-
-def _wait_link(link: Path, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + PTY_TIMEOUT_S
-    while not link.exists():  # socat makes the link asynchronously and signals nothing
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise ToolError(f"socat did not create {link}")
-        time.sleep(0.01)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import glob
-import json
 import os
 import sys
 import threading
@@ -47,18 +46,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reset", action="store_true", help="reset the board after a passed self-test")
 
 
-def _read_json(path: str, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as e:
-        raise ConfigInvalid(f"cannot read the {what} file {path}: {e.strerror}") from None
-    except ValueError as e:
-        raise ConfigInvalid(f"the {what} file {path} is not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise ConfigInvalid(f"the {what} file {path} must hold one JSON object")
-    return data
-
-
 def _job(row: dict[str, str], args: argparse.Namespace, base: Path) -> dict[str, Any]:
     def rel(v: str) -> str:
         return str(base / v) if v and not os.path.isabs(v) else v
@@ -70,7 +57,7 @@ def _job(row: dict[str, str], args: argparse.Namespace, base: Path) -> dict[str,
         raise ConfigInvalid("no configuration: pass --config NODE.JSON (or a config column in the batch CSV)")
     config = nodeconfig.read_file(cfg_path)
     sec_path = rel(row.get("secrets", "") or args.secrets or "")
-    secrets = _read_json(sec_path, "secrets") if sec_path else None
+    secrets = nodeconfig.read_object(sec_path, "secrets") if sec_path else None
     return {"board": row.get("board") or args.board, "config": config, "secrets": secrets,
             "name": row.get("name") or "", "port": row.get("port") or ""}
 

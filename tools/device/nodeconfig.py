@@ -46,16 +46,21 @@ def check(raw: Any, *, source: str) -> dict[str, Any]:
     return dict(raw)
 
 
-def read_file(path: str | Path) -> dict[str, Any]:
+def read_object(path: str | Path, what: str = "config") -> dict[str, Any]:
+    """One JSON object from a file; ConfigInvalid saying which file and why."""
     try:
         raw = json.loads(Path(path).read_text())
     except OSError as e:
-        raise ConfigInvalid(f"cannot read {path}: {e.strerror}") from None
+        raise ConfigInvalid(f"cannot read the {what} file {path}: {e.strerror}") from None
     except ValueError as e:
-        raise ConfigInvalid(f"{path} is not valid JSON ({e}): fix it and retry") from None
+        raise ConfigInvalid(f"the {what} file {path} is not valid JSON ({e}): fix it and retry") from None
     if not isinstance(raw, dict):
-        raise ConfigInvalid(f"{path} must hold one JSON object")
-    return check(raw, source=str(path))
+        raise ConfigInvalid(f"the {what} file {path} must hold one JSON object")
+    return raw
+
+
+def read_file(path: str | Path) -> dict[str, Any]:
+    return check(read_object(path), source=str(path))
 
 
 def parse_value(text: str) -> Any:

@@ -10,13 +10,15 @@ the virtual lab's ROM emulator has no DTR/RTS and uses no-reset).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .boards import BoardProfile
-from .errors import NoMicroPython, NotABoard, RomLoaderError
+from .errors import NoMicroPython, NotABoard, RomLoaderError, WrongBoard
 from .progress import Progress
 
 CONNECT_ATTEMPTS = 3
@@ -87,16 +89,16 @@ def _fatal(port: str, e: Exception) -> RomLoaderError:
                           "its flash, then retry (the old firmware may be damaged: --firmware is needed)")
 
 
-def detect(port: str) -> tuple[str, str]:
-    """(chip description, MAC as 12 hex digits) of a chip in its ROM bootloader."""
+@contextlib.contextmanager
+def _session(port: str) -> Iterator[Any]:
+    """A connected esptool loader; its port closed afterwards, its errors made ours."""
     from esptool.util import FatalError
 
     _install_logger()
     try:
         esp = _connect(port)
         try:
-            mac = "".join("%02x" % b for b in esp.read_mac("BASE_MAC"))
-            return esp.get_chip_description(), mac
+            yield esp
         finally:
             esp._port.close()
     except FatalError as e:
@@ -105,10 +107,16 @@ def detect(port: str) -> tuple[str, str]:
         raise RomLoaderError(f"esptool on {port}: {e.strerror or e}: check the cable and retry") from None
 
 
+def detect(port: str) -> tuple[str, str]:
+    """(chip description, MAC as 12 hex digits) of a chip in its ROM bootloader."""
+    with _session(port) as esp:
+        mac = "".join("%02x" % b for b in esp.read_mac("BASE_MAC"))
+        return str(esp.get_chip_description()), mac
+
+
 def write_micropython(port: str, prof: BoardProfile, image: Path, progress: Progress) -> str:
     """Write ``image`` at the profile's offset; returns the chip description."""
     from esptool import cmds
-    from esptool.util import FatalError
 
     if prof.chip is None:
         raise RomLoaderError(f"board {prof.name} has no ROM bootloader: leave out --firmware")
@@ -118,28 +126,18 @@ def write_micropython(port: str, prof: BoardProfile, image: Path, progress: Prog
     data = image.read_bytes()
     if not data or data[0] != 0xE9:  # ESP image header magic (esptool bin_image.py)
         raise RomLoaderError(f"{image} is not an ESP firmware image (no 0xE9 header): pass a MicroPython .bin")
-    _install_logger()
     _current.progress = progress
     progress.step("esptool", 100)
     try:
-        esp = _connect(port)
-        try:
-            desc = esp.get_chip_description()
+        with _session(port) as esp:
+            desc = str(esp.get_chip_description())
             if not desc.upper().startswith(prof.chip.upper()):
-                from .errors import WrongBoard
-
                 raise WrongBoard(f"{port} has an {desc}, but board {prof.name} needs an {prof.chip}: "
                                  "pick the right --board")
             cmds.attach_flash(esp)
             cmds.write_flash(esp, [(prof.image_offset, data)], no_compress=True)
             cmds.reset_chip(esp, os.environ.get("ESPTOOL_AFTER", "hard-reset"))
-            return str(desc)
-        finally:
-            esp._port.close()
-    except FatalError as e:
-        raise _fatal(port, e) from None
-    except OSError as e:
-        raise RomLoaderError(f"esptool on {port}: {e.strerror or e}: check the cable and retry") from None
+            return desc
     finally:
         _current.progress = None
 

@@ -36,7 +36,7 @@ from .board_runner import PWRON_RESET, VirtualNode
 LINK_TIMEOUT_S = 15.0
 
 
-def _wait_link(link: Path, proc: subprocess.Popen[bytes]) -> None:
+def wait_link(link: Path, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + LINK_TIMEOUT_S
     while not link.exists():  # socat makes the link asynchronously and signals nothing
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -80,7 +80,7 @@ class VirtualUsbBoard:
             ["socat", f"pty,link={self.port},raw,echo=0", f"exec:{script},pty,raw,echo=0"],
             cwd=self.flash, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True, umask=0o077)  # files the board writes (secrets.json) are 0600
-        _wait_link(Path(self.port), self._socat)
+        wait_link(Path(self.port), self._socat)
         return self.port
 
     def unplug(self) -> None:
