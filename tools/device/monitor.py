@@ -135,5 +135,3 @@ class Monitor:
             return None
         self.out(f"--- {self.port} is back ---")
         return ser
-
-
