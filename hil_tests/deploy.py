@@ -1,24 +1,26 @@
 """Deploy firmware, codec and a test configuration the way a technician does: mpremote.
 
 The same calls serve a real board (``/dev/ttyUSB0``) and the virtual one (a MicroPython REPL
-behind a pty, architecture.md "The virtual board"): tools/virtual_lab/board_runner.py's
-``stage_firmware`` (what the flash holds) and ``mpremote_deploy`` (mpremote ... resume fs cp).
+behind a pty, architecture.md "The virtual board"): the device package that ``trosmart flash``
+uses (tools/device: ``stage_firmware`` for what the flash holds, ``sync`` for the copy).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from trosmart_tools.device import mpremote as device_mpremote
+from trosmart_tools.device import sync
+from trosmart_tools.device.stage import manifest, stage_firmware, write_secret
 from trosmart_tools.errors import ToolError
 from trosmart_tools.mpy import find_micropython
-from trosmart_tools.virtual_lab.board_runner import mpremote_deploy, stage_firmware
+from trosmart_tools.virtual_lab.usb_board import wait_link
 
 MPREMOTE_TIMEOUT_S = 60.0
 EN_PULSE_S = 0.1
@@ -26,13 +28,14 @@ PTY_TIMEOUT_S = 10.0
 
 
 def mpremote() -> str:
-    return shutil.which("mpremote") or str(Path(find_micropython()).parent / "mpremote")
+    return device_mpremote.find_mpremote()
 
 
 def deploy_firmware(console: str, config: dict, secrets: dict | None) -> None:
     """main.py, boot.py, lib/ (drivers + payload_codec), config.json, secrets.json (0600 on the host)."""
     with tempfile.TemporaryDirectory(prefix="trosmart-hil-stage-") as tmp:
-        mpremote_deploy(console, stage_firmware(Path(tmp) / "stage", config, secrets))
+        stage = stage_firmware(Path(tmp) / "stage", config, secrets)
+        sync.run(console, stage, sync.plan(manifest(stage), {}))
 
 
 def deploy_config(console: str, config: dict, secrets: dict | None = None) -> None:
@@ -41,9 +44,7 @@ def deploy_config(console: str, config: dict, secrets: dict | None = None) -> No
         files = ["config.json"]
         (Path(tmp) / "config.json").write_text(json.dumps(config))
         if secrets is not None:
-            sp = Path(tmp) / "secrets.json"
-            sp.touch(mode=0o600)
-            sp.write_text(json.dumps(secrets))
+            write_secret(Path(tmp) / "secrets.json", json.dumps(secrets))
             files.append("secrets.json")
         r = subprocess.run([mpremote(), "connect", console, "resume", "fs", "cp", *files, ":."],
                            cwd=tmp, capture_output=True, text=True, timeout=MPREMOTE_TIMEOUT_S)
@@ -81,17 +82,9 @@ def virtual_console(flash: Path) -> Iterator[str]:
                               f"exec:{find_micropython()},pty,raw,echo=0"],
                              cwd=flash, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_link(link, socat)
+        wait_link(link, socat)
         yield str(link)
     finally:
         socat.terminate()
         socat.wait(timeout=PTY_TIMEOUT_S)
         link.unlink(missing_ok=True)
-
-
-def _wait_link(link: Path, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + PTY_TIMEOUT_S
-    while not link.exists():  # socat makes the link asynchronously and signals nothing
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise ToolError(f"socat did not create {link}")
-        time.sleep(0.01)

