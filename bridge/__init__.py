@@ -2,7 +2,8 @@
 city's MQTT backend as SenML, with a durable SQLite outbox (docs/bridge.md).
 
 Pipeline: parse -> dedupe -> decode -> SenML -> outbox -> sinks. The pure modules
-(``parse_*``, ``dedupe``, ``topics``, ``decoding``, ``meta``, ``commands``) do no I/O;
+(``chirpstack`` and ``tts``, each the one home of its network server's JSON, ``dedupe``,
+``topics``, ``decoding``, ``meta``, ``commands``) do no I/O;
 ``mqtt`` is the only module that touches paho, ``store`` the only one that touches SQLite.
 """
 
