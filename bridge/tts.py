@@ -129,7 +129,7 @@ def _uplink(
         coding_rate=f.text(lora, "coding_rate", "lora.") or f.text(settings, "coding_rate", "settings."),
         session_key_id=skey or None,
         receptions=tuple(rx),
-        down_topic=f"v3/{app}/devices/{device_id}/down/push",
+        down_topic=down_topic(topic),
     )
 
 

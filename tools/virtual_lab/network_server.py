@@ -205,8 +205,9 @@ class SimNetworkServer:
             dev = self._device(deveui)
             self._uplink_id = (self._uplink_id + 1) & 0xFFFFFFFF
             modulation = chirpstack.lora_modulation(bw * 1000, sf)
+            dedup, info = str(uuid.uuid4()), self._device_info(dev.deveui)
             up = chirpstack.up_event(
-                deduplication_id=str(uuid.uuid4()), time=now, device_info=self._device_info(dev.deveui),
+                deduplication_id=dedup, time=now, device_info=info,
                 dev_addr=dev.dev_addr, adr=adr, dr=dr, f_cnt=fcnt, f_port=fport, confirmed=confirmed,
                 data=payload,
                 rx_info=[chirpstack.rx_info(
@@ -226,13 +227,13 @@ class SimNetworkServer:
         self._publish(dev.deveui, "up", up)
         if acked is not None:
             self._publish(dev.deveui, "ack", chirpstack.ack_event(
-                deduplication_id=up["deduplicationId"], time=now, device_info=up["deviceInfo"],
+                deduplication_id=dedup, time=now, device_info=info,
                 queue_item_id=acked.id, acknowledged=True,
                 f_cnt_down=fcnt_down - (1 if down is not None else 0)))
         if down is None:
             return None
         self._publish(dev.deveui, "txack", chirpstack.txack_event(
-            downlink_id=self._downlink_id, time=rfc3339_now(), device_info=up["deviceInfo"],
+            downlink_id=self._downlink_id, time=rfc3339_now(), device_info=info,
             queue_item_id=down.id, f_cnt_down=fcnt_down, gateway_id=GATEWAY_ID,
             tx_info=chirpstack.tx_info(frequency, modulation, power=14)))
         return down.fport, down.data
