@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 DEBS   := mosquitto mosquitto-clients nodejs socat
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all setup debs test lint typecheck pytest bench demo clean pytest-paho-lowest
+.PHONY: all setup debs test lint typecheck pytest bench demo clean
 
 all: test
 
@@ -58,9 +58,10 @@ $(PAHO_VENV)/.installed: $(STAMP)
 	  $(PY) -m pip install -q --no-deps --target "$$lib" paho-mqtt==$(PAHO_LOWEST)
 	@touch $@
 
+.PHONY: pytest-paho-lowest
 pytest-paho-lowest: setup $(PAHO_VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" TROSMART_PAHO_EXPECT=$(PAHO_LOWEST) \
-	  $(PAHO_VENV)/bin/python -m pytest tests/bridge -q $(PYTEST_ARGS)
+	  $(PAHO_VENV)/bin/python -m pytest tests/bridge -q $(PYTEST_PAHO_ARGS)
 
 test: setup lint pytest pytest-paho-lowest
 
