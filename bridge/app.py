@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 
 from . import config as config_mod
-from . import logs
+from . import logs, paho_private
 from .errors import BridgeError
 from .service import Bridge
 
@@ -18,6 +18,7 @@ from .service import Bridge
 def check(path: str) -> dict[str, object]:
     """Validate a configuration file; a summary without secrets, or ConfigError."""
     cfg = config_mod.load(path)
+    paho_private.check()
     summary: dict[str, object] = {
         "state_dir": str(cfg.state_dir), "prefix": cfg.prefix,
         "city": f"{cfg.city.host}:{cfg.city.port} mqtt {cfg.city.protocol}"
@@ -32,6 +33,7 @@ def check(path: str) -> dict[str, object]:
 
 def run(path: str) -> int:
     cfg = config_mod.load(path)
+    paho_private.check()  # before anything starts: one line naming the paho version
     logs.setup(cfg.log_level)
     bridge = Bridge(cfg)
     stop = threading.Event()

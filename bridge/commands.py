@@ -7,16 +7,14 @@ and is echoed on command/result. The downlink goes out on fPort COMMAND (10).
 
 from __future__ import annotations
 
-import base64
 import uuid
 from typing import Any
 
 import payload_codec
 from payload_codec import fports
 
-from . import jsonio
+from . import chirpstack, jsonio, tts
 from .errors import CommandRejected
-from .parse_tts import CORRELATION_PREFIX
 
 MAX_COMMAND_BYTES = 4096
 
@@ -46,16 +44,10 @@ def new_id() -> str:
 
 
 def lns_message(lns: str, dev_eui: str, frame: bytes, command_id: str, confirmed: bool) -> bytes:
-    """The downlink message for ChirpStack ``command/down`` or TTS ``down/push`` (docs/references.md §L, §M)."""
-    data = base64.b64encode(frame).decode()
+    """The downlink message for ChirpStack ``command/down`` or TTS ``down/push``."""
     if lns == "chirpstack":
-        msg: dict[str, Any] = {"id": command_id, "devEui": dev_eui, "confirmed": confirmed,
-                               "fPort": fports.COMMAND, "data": data}
-    else:
-        msg = {"downlinks": [{"f_port": fports.COMMAND, "frm_payload": data, "priority": "NORMAL",
-                              "confirmed": confirmed,
-                              "correlation_ids": [CORRELATION_PREFIX + command_id]}]}
-    return jsonio.dumps(msg)
+        return jsonio.dumps(chirpstack.downlink(dev_eui, frame, fports.COMMAND, confirmed, command_id))
+    return jsonio.dumps(tts.downlink(frame, fports.COMMAND, confirmed, command_id))
 
 
 class RateLimiter:

@@ -6,6 +6,7 @@ import base64
 import binascii
 import calendar
 import re
+import time
 from typing import Any
 
 from . import jsonio
@@ -132,3 +133,10 @@ def _seconds(secs: int, frac: str | None, sign: str | None, hh: str | None, mm: 
         off = int(hh or 0) * 3600 + int(mm or 0) * 60
         out -= off if sign == "+" else -off
     return out
+
+
+def rfc3339(ns: int) -> str:
+    """Unix nanoseconds -> RFC 3339 UTC with nanoseconds and ``+00:00``, as both network
+    servers print their times (docs/references.md §L, §M); the inverse of ``timestamp``."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + ".%09d+00:00" % frac

@@ -21,6 +21,7 @@ def fold(s: dict[str, Any], up: Uplink) -> None:
     if up.device_name:
         s["name"] = up.device_name
     s["last_seen"] = round(up.received_at, 3)
+    s["time_source"] = up.time_source
     rx = up.receptions
     best = rx[0] if len(rx) == 1 else up.best_reception()
     if best is not None:

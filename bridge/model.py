@@ -54,6 +54,7 @@ class Uplink:
     session_key_id: str | None = None
     receptions: tuple[Reception, ...] = ()
     down_topic: str | None = None  # where a downlink for this device goes on the same broker
+    time_source: str = "network_server"  # whose clock received_at is: | "gateway" | "bridge"
 
     def best_reception(self) -> Reception | None:
         """Gateway with the highest SNR (then RSSI); None without gateway metadata."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import commands, decoding, homeassistant, jsonio, meta, parse_chirpstack, parse_tts
+from . import chirpstack, commands, decoding, homeassistant, jsonio, meta, tts
 from .config import Config
 from .errors import CommandRejected, InputError
 from .logs import Throttle, event
@@ -23,7 +23,7 @@ from .model import DeviceEvent, Event, Ignored, InMessage, Uplink
 from .store import OutRow
 from .topics import CityTopics
 
-_PARSERS = {"chirpstack": parse_chirpstack.parse, "tts": parse_tts.parse}
+_PARSERS = {"chirpstack": chirpstack.parse, "tts": tts.parse}
 DEADLETTER_RAW_MAX = 4096  # bytes of an oversize message kept in its dead letter
 ANNOUNCE_EVERY_S = 600.0
 
@@ -154,6 +154,13 @@ class Processor:
 
     def _uplink(self, msg: InMessage, up: Uplink, b: Batch) -> None:
         self.metrics.count("uplinks_in", msg.conn)
+        if up.lns == "tts":
+            learned = (b.devices.get(up.dev_eui) or self.devices.get(up.dev_eui) or {}).get("_route")
+            clash = learned and tts.identity_conflict(learned["source"], learned["down_topic"],
+                                                      msg.conn, up)
+            if clash:
+                self._deadletter(b, msg, "identity_mismatch", clash, up)
+                return
         if up.dedupe_key in b.seen_keys:
             self.metrics.count("duplicates", msg.conn)
             return

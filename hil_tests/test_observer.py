@@ -1,15 +1,17 @@
-"""The plugin's own parsers (no board needed): --uplinks URLs, LNS event shapes, event timestamps."""
+"""The plugin's own parsing (no board needed): --uplinks URLs, LNS event shapes (read by the
+bridge's format modules), event timestamps."""
 
 from __future__ import annotations
 
-import base64
-import datetime
+import time
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from .uplinks import UplinkObserver, UplinkUrlError, _chirpstack, _event_time, _tts, parse_url
+from tests.bridge import lns
+
+from .uplinks import UplinkObserver, UplinkUrlError, _parse, parse_url
 
 
 def test_parse_url_defaults_and_credentials_from_the_environment() -> None:
@@ -29,35 +31,35 @@ def test_parse_url_refuses(url: str) -> None:
 
 
 def test_chirpstack_and_tts_events_give_the_same_fields() -> None:
-    data = base64.b64encode(b"\x01\x02").decode()
-    cs = _chirpstack("application/abc/device/70B3D57ED0001234/event/up", {"fPort": 1, "fCnt": 5, "dr": 5,
-                                                                           "data": data})
-    tts = _tts("v3/app@ttn/devices/node-1/up", {
-        "end_device_ids": {"dev_eui": "70B3D57ED0001234"},
-        "uplink_message": {"f_port": 1, "f_cnt": 5, "frm_payload": data,
-                           "settings": {"data_rate": {"lora": {"spreading_factor": 7}}}}})
-    assert cs == tts == ("up", "70b3d57ed0001234", {"fport": 1, "fcnt": 5, "dr": 5, "frame": b"\x01\x02"})
+    eui = "70b3d57ed0001234"
+    cs = _parse("chirpstack", lns.cs_topic(eui), lns.dumps(lns.cs_up(eui, 5, b"\x01\x02")))
+    tts = _parse("tts", lns.tts_topic("node-1"), lns.dumps(lns.tts_up(eui, 5, b"\x01\x02")))
+    assert cs == tts == ("up", eui, {"fport": 1, "fcnt": 5, "dr": 5, "frame": b"\x01\x02",
+                                     "vt": pytest.approx(1767225600.5)})
     # TTS omits zero values (docs/references.md §L0.6): f_cnt 0 is absent
-    _, _, f = _tts("v3/app@ttn/devices/node-1/up", {"end_device_ids": {"dev_eui": "00"},
-                                                      "uplink_message": {"f_port": 2, "frm_payload": data}})
-    assert f["fcnt"] == 0 and f["dr"] is None
-    assert _chirpstack("application/abc/device/x/event/log", {}) is None
-    assert _tts("v3/app@ttn/devices/node-1/down/ack", {}) is None
+    doc = lns.tts_up(eui, 0, b"\x01", f_port=2)
+    del doc["uplink_message"]["settings"]
+    up = _parse("tts", lns.tts_topic("node-1"), lns.dumps(doc))
+    assert up is not None and up[2]["fcnt"] == 0 and up[2]["dr"] is None
+    log = {"time": "2026-01-01T00:00:00Z", "deviceInfo": {"devEui": eui}, "level": "INFO"}
+    assert _parse("chirpstack", lns.cs_topic(eui, "log"), lns.dumps(log)) is None
+    ack = {"end_device_ids": {"dev_eui": eui}, "downlink_ack": {}}
+    assert _parse("tts", lns.tts_topic("node-1", "down/ack"), lns.dumps(ack)) is None
 
 
-def test_event_time_keeps_nanoseconds_and_zones() -> None:
-    assert _event_time({"time": "2022-07-18T09:34:15.775023242+00:00"}) == pytest.approx(1658136855.775023242)
-    assert _event_time({"received_at": "2022-07-18T11:34:15Z"}) == 1658136855.0 + 7200
-    assert _event_time({"time": "yesterday"}) is None
-    assert _event_time({}) is None
-
-
-@given(st.datetimes(min_value=datetime.datetime(1971, 1, 1), max_value=datetime.datetime(2200, 1, 1)),
-       st.integers(0, 999_999_999))
-def test_event_time_round_trips_any_rfc3339_stamp(dt: datetime.datetime, ns: int) -> None:
-    utc = dt.replace(microsecond=0, tzinfo=datetime.timezone.utc)
-    stamp = utc.strftime("%Y-%m-%dT%H:%M:%S") + ".%09d+00:00" % ns
-    assert _event_time({"time": stamp}) == pytest.approx(utc.timestamp() + ns / 1e9, abs=1e-6)
+def test_event_time_network_server_else_gateway_else_arrival() -> None:
+    eui = "70b3d57ed0001234"
+    doc = lns.tts_up(eui, 5, b"\x01", t=1658136855.5)
+    up = _parse("tts", lns.tts_topic("node-1"), lns.dumps(doc))
+    assert up is not None and up[2]["vt"] == pytest.approx(1658136855.5)
+    del doc["received_at"], doc["uplink_message"]["received_at"]
+    doc["uplink_message"]["rx_metadata"][0]["time"] = "2022-07-18T11:34:15Z"
+    up = _parse("tts", lns.tts_topic("node-1"), lns.dumps(doc))
+    assert up is not None and up[2]["vt"] == 1658136855.0 + 7200
+    del doc["uplink_message"]["rx_metadata"]
+    before = time.time()
+    up = _parse("tts", lns.tts_topic("node-1"), lns.dumps(doc))
+    assert up is not None and before <= up[2]["vt"] <= time.time()
 
 
 class _Msg:

@@ -6,17 +6,15 @@ TROSMART_MQTT_PASSWORD, never from the command line. Every uplink is decoded wit
 ``payload_codec.decode_uplink`` and stamped with the target's virtual clock at the event's own
 LNS timestamp, so timing assertions read the same on a real board (time scale 1) and the
 virtual one.
-Downlinks go back through the same integration: ChirpStack ``command/down``
-(docs/references.md §L), The Things Stack ``down/push`` (docs/references.md §M).
+Downlinks go back through the same integration: ChirpStack ``command/down``, The Things
+Stack ``down/push``. Both formats are read and built by the bridge's modules
+(bridge/chirpstack.py, bridge/tts.py), their one home.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime
 import json
 import os
-import re
 import threading
 import time
 import uuid
@@ -29,9 +27,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 import payload_codec
+from bridge import chirpstack, tts
+from bridge.errors import InputError
+from bridge.model import DeviceEvent, Uplink
 
 CONNECT_TIMEOUT_S = 15.0
 DIALECTS = ("chirpstack", "tts")
+MAX_EVENT_BYTES = 1 << 20  # the suite watches; the bridge enforces its own limit
 
 
 class UplinkUrlError(ValueError):
@@ -89,42 +91,18 @@ class Event:
         return dict(self.decoded["samples"][0]["values"])
 
 
-def _chirpstack(topic: str, body: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
-    parts = topic.split("/")  # application/{app}/device/{eui}/event/{kind} (docs/references.md §L)
-    if len(parts) != 6 or parts[4] != "event" or parts[5] not in ("up", "join"):
-        return None
-    f: dict[str, Any] = {"fport": body.get("fPort", 0), "fcnt": body.get("fCnt"), "dr": body.get("dr")}
-    if parts[5] == "up":
-        f["frame"] = base64.b64decode(body.get("data", ""))
-    return parts[5], parts[3].lower(), f
-
-
-def _tts(topic: str, body: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
-    parts = topic.split("/")  # v3/{app}@{tenant}/devices/{id}/{up|join} (docs/references.md §M)
-    if len(parts) != 5 or parts[4] not in ("up", "join"):
-        return None
-    eui = str(body.get("end_device_ids", {}).get("dev_eui", "")).lower()
-    up = body.get("uplink_message", {})
-    lora = up.get("settings", {}).get("data_rate", {}).get("lora", {})
-    sf = lora.get("spreading_factor")
-    f: dict[str, Any] = {"fport": up.get("f_port", 0), "fcnt": up.get("f_cnt", 0),  # TTS omits zeros
-                         "dr": 12 - sf if isinstance(sf, int) else None}
-    if parts[4] == "up":
-        f["frame"] = base64.b64decode(up.get("frm_payload", ""))
-    return parts[4], eui, f
-
-
-def _event_time(body: dict[str, Any]) -> float | None:
-    """Wall-clock time of an event: ChirpStack ``time``, TTS ``received_at`` (RFC 3339, ns)."""
-    stamp = body.get("time") or body.get("received_at")
-    if not isinstance(stamp, str):
-        return None
-    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", stamp)
-    if not m:
-        return None
-    frac = float(m.group(2) or 0.0)  # nanoseconds do not fit datetime: add them as a float
-    tz = "+00:00" if m.group(3) == "Z" else m.group(3)
-    return datetime.datetime.fromisoformat(m.group(1) + tz).timestamp() + frac
+def _parse(dialect: str, topic: str, payload: bytes) -> tuple[str, str, dict[str, Any]] | None:
+    """(kind, DevEUI, Event fields) of an ``up`` or ``join``; None for other events."""
+    ev = (tts if dialect == "tts" else chirpstack).parse(topic, payload, MAX_EVENT_BYTES)
+    if isinstance(ev, Uplink):
+        dr = ev.dr
+        if dr is None and ev.spreading_factor is not None:
+            dr = 12 - ev.spreading_factor  # TTS reports the spreading factor (EU868 DR0..5)
+        return "up", ev.dev_eui, {"fport": ev.f_port or 0, "fcnt": ev.f_cnt, "dr": dr,
+                                  "frame": ev.data, "vt": ev.received_at}
+    if isinstance(ev, DeviceEvent) and ev.kind == "join" and ev.dev_eui:
+        return "join", ev.dev_eui, {"vt": ev.received_at}
+    return None
 
 
 class UplinkObserver:
@@ -152,8 +130,8 @@ class UplinkObserver:
     @property
     def filters(self) -> list[str]:
         if self.source.dialect == "tts":
-            return ["v3/+/devices/+/up", "v3/+/devices/+/join"]
-        return ["application/+/device/+/event/up", "application/+/device/+/event/join"]
+            return [tts.topic("+", "+", "up"), tts.topic("+", "+", "join")]
+        return [chirpstack.event_topic("+", "+", "up"), chirpstack.event_topic("+", "+", "join")]
 
     def start(self) -> UplinkObserver:
         try:
@@ -188,19 +166,16 @@ class UplinkObserver:
             self._ready.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        arrived = time.time()
         try:
-            body = json.loads(msg.payload)
-            if not isinstance(body, dict):
-                raise TypeError("the event is not a JSON object")
-            parsed = (_tts if self.source.dialect == "tts" else _chirpstack)(msg.topic, body)
+            parsed = _parse(self.source.dialect, msg.topic, msg.payload)
             if parsed is None:
                 return
             kind, eui, f = parsed
             if eui != self.deveui:
                 return
-            ev = Event(kind, eui, self.clock(_event_time(body) or arrived), raw=body, **f)
-        except (ValueError, TypeError, AttributeError) as e:  # an LNS message of an unexpected shape
+            f["vt"] = self.clock(f["vt"])
+            ev = Event(kind, eui, raw=json.loads(msg.payload), **f)
+        except InputError as e:  # an LNS message of an unexpected shape
             with self._cond:
                 self.errors.append(f"{msg.topic}: {e}")
             return
@@ -216,10 +191,7 @@ class UplinkObserver:
             self._cond.notify_all()
 
     def _downlink_topic(self, topic: str) -> str:
-        parts = topic.split("/")
-        if self.source.dialect == "tts":
-            return "/".join([*parts[:4], "down", "push"])
-        return "/".join([*parts[:4], "command", "down"])
+        return (tts if self.source.dialect == "tts" else chirpstack).down_topic(topic)
 
     # ---- queries -------------------------------------------------------------------------
     def of(self, kind: str = "up", fport: int | None = None) -> list[Event]:
@@ -254,10 +226,8 @@ class UplinkObserver:
             topic = self._down_topic.get(self.deveui)
         if topic is None:
             raise AssertionError("no uplink seen yet: the downlink topic is learned from the first event")
-        b64 = base64.b64encode(data).decode()
         if self.source.dialect == "tts":
-            body: dict[str, Any] = {"downlinks": [{"f_port": payload_codec.COMMAND, "frm_payload": b64,
-                                                   "priority": "NORMAL", "confirmed": False}]}
+            body = tts.downlink(data, payload_codec.COMMAND, confirmed=False)
         else:
-            body = {"devEui": self.deveui, "confirmed": False, "fPort": payload_codec.COMMAND, "data": b64}
+            body = chirpstack.downlink(self.deveui, data, payload_codec.COMMAND, confirmed=False)
         self._client.publish(topic, json.dumps(body), qos=1).wait_for_publish(CONNECT_TIMEOUT_S)

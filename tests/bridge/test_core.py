@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import payload_codec
-from bridge import commands, config, decoding, meta, parse_chirpstack
+from bridge import chirpstack, commands, config, decoding, meta
 from bridge.errors import CommandRejected, ConfigError, InputError
 from bridge.model import Uplink
 from bridge.store import OutRow, Store
@@ -22,7 +22,7 @@ EUI = "70b3d57ed0001234"
 
 
 def _up(data: bytes, f_port: int = 1, f_cnt: int | None = 1, obj: dict | None = None) -> Uplink:
-    up = parse_chirpstack.parse(lns.cs_topic(EUI), lns.dumps(lns.cs_up(EUI, f_cnt, data, f_port=f_port,
+    up = chirpstack.parse(lns.cs_topic(EUI), lns.dumps(lns.cs_up(EUI, f_cnt, data, f_port=f_port,
                                                                       obj=obj)))
     assert isinstance(up, Uplink)
     return up
@@ -95,7 +95,7 @@ def test_nan_and_infinity_are_not_json() -> None:
     for literal in ("NaN", "Infinity", "-Infinity", "1e400"):
         doc = lns.dumps(lns.cs_up(EUI, 1, b"\x01", obj={"t": 1.5})).replace(b"1.5", literal.encode())
         with pytest.raises(InputError, match="invalid_json"):
-            parse_chirpstack.parse(lns.cs_topic(EUI), doc)
+            chirpstack.parse(lns.cs_topic(EUI), doc)
 
 
 def test_lpp_mode_uses_the_codec_lpp_module() -> None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge import fields, parse_chirpstack, parse_tts
+from bridge import chirpstack, fields, tts
 from bridge.errors import InputError
 from bridge.model import DeviceEvent, Ignored, Uplink
 from tests.bridge import lns
@@ -23,7 +23,7 @@ FRAME = bytes.fromhex("2101020304")
 @pytest.mark.parametrize("variant", ["modern", "old"])
 def test_chirpstack_up_variants(variant: str) -> None:
     msg = lns.cs_up(EUI, 7, FRAME, variant=variant, gateways=2)
-    up = parse_chirpstack.parse(lns.cs_topic(EUI), lns.dumps(msg))
+    up = chirpstack.parse(lns.cs_topic(EUI), lns.dumps(msg))
     assert isinstance(up, Uplink)
     assert up.dev_eui == EUI and up.data == FRAME and up.f_port == 1
     assert up.dedupe_key == "cs:" + msg["deduplicationId"]
@@ -41,7 +41,7 @@ def test_chirpstack_up_variants(variant: str) -> None:
 def test_chirpstack_nanosecond_time_and_object() -> None:
     msg = lns.cs_up(EUI, 1, FRAME, obj={"temperature": 21.5})
     msg["time"] = "2022-07-18T09:34:15.775023242+00:00"
-    up = parse_chirpstack.parse(lns.cs_topic(EUI), lns.dumps(msg))
+    up = chirpstack.parse(lns.cs_topic(EUI), lns.dumps(msg))
     assert isinstance(up, Uplink)
     assert up.received_at == pytest.approx(1658136855.775023242)
     assert up.object == {"temperature": 21.5}
@@ -51,7 +51,7 @@ def test_chirpstack_nested_defaults_omitted() -> None:
     msg = lns.cs_up(EUI, 1, FRAME)
     msg["rxInfo"] = [{"gatewayId": "0016c001ff10a235"}]  # gw package omits rssi/snr when 0
     msg["txInfo"] = {"frequency": 868100000, "modulation": {"lora": {"bandwidth": 125000}}}
-    up = parse_chirpstack.parse(lns.cs_topic(EUI), lns.dumps(msg))
+    up = chirpstack.parse(lns.cs_topic(EUI), lns.dumps(msg))
     assert isinstance(up, Uplink)
     assert up.receptions[0].rssi is None and up.spreading_factor is None
 
@@ -71,14 +71,14 @@ def test_chirpstack_nested_defaults_omitted() -> None:
 )
 def test_chirpstack_events(event: str, body: dict, kind: str) -> None:
     body = {"time": "2026-01-01T00:00:00Z", "deviceInfo": {"devEui": EUI}, **body}
-    ev = parse_chirpstack.parse(lns.cs_topic(EUI, event), json.dumps(body).encode())
+    ev = chirpstack.parse(lns.cs_topic(EUI, event), json.dumps(body).encode())
     assert isinstance(ev, DeviceEvent) and ev.kind == kind and ev.dev_eui == EUI
     if event in ("ack", "txack") or kind == "failed":
         assert ev.command_id == "q1"
 
 
 def test_chirpstack_unused_event_is_ignored() -> None:
-    ev = parse_chirpstack.parse(lns.cs_topic(EUI, "location"),
+    ev = chirpstack.parse(lns.cs_topic(EUI, "location"),
                                 b'{"deviceInfo": {"devEui": "%s"}}' % EUI.encode())
     assert isinstance(ev, Ignored)
 
@@ -86,7 +86,7 @@ def test_chirpstack_unused_event_is_ignored() -> None:
 @pytest.mark.parametrize("variant", ["new", "old"])
 def test_tts_up_variants(variant: str) -> None:
     msg = lns.tts_up(EUI, 9, FRAME, variant=variant)
-    up = parse_tts.parse(lns.tts_topic("tro-1234"), lns.dumps(msg))
+    up = tts.parse(lns.tts_topic("tro-1234"), lns.dumps(msg))
     assert isinstance(up, Uplink)
     assert up.dev_eui == EUI and up.f_cnt == 9 and up.f_port == 1 and up.data == FRAME
     assert up.coding_rate == "4/5" and up.frequency == 867700000
@@ -100,7 +100,7 @@ def test_tts_zero_fields_omitted() -> None:
     msg = lns.tts_up(EUI, 0, b"", f_port=0)
     assert "f_cnt" not in msg["uplink_message"] and "f_port" not in msg["uplink_message"]
     assert "frm_payload" not in msg["uplink_message"]
-    up = parse_tts.parse(lns.tts_topic("tro-1234"), lns.dumps(msg))
+    up = tts.parse(lns.tts_topic("tro-1234"), lns.dumps(msg))
     assert isinstance(up, Uplink)
     assert up.f_cnt == 0 and up.f_port == 0 and up.data == b""
 
@@ -120,7 +120,7 @@ def test_tts_zero_fields_omitted() -> None:
 def test_tts_downlink_events(event: str, body: dict, kind: str, reason: str | None) -> None:
     doc = {"end_device_ids": {"device_id": "tro-1234", "dev_eui": EUI.upper()},
            "received_at": "2026-01-01T00:00:00Z", **body}
-    ev = parse_tts.parse(lns.tts_topic("tro-1234", event), json.dumps(doc).encode())
+    ev = tts.parse(lns.tts_topic("tro-1234", event), json.dumps(doc).encode())
     assert isinstance(ev, DeviceEvent)
     assert (ev.kind, ev.command_id, ev.reason) == (kind, "c1", reason)
 
@@ -143,21 +143,21 @@ def test_tts_downlink_events(event: str, body: dict, kind: str, reason: str | No
 )
 def test_chirpstack_bad_input(payload: bytes, reason: str) -> None:
     with pytest.raises(InputError) as e:
-        parse_chirpstack.parse(lns.cs_topic(EUI), payload)
+        chirpstack.parse(lns.cs_topic(EUI), payload)
     assert e.value.reason == reason
 
 
 def test_bad_topics() -> None:
     with pytest.raises(InputError, match="bad_topic"):
-        parse_chirpstack.parse("application/x/event/up", b"{}")
+        chirpstack.parse("application/x/event/up", b"{}")
     with pytest.raises(InputError, match="bad_topic"):
-        parse_tts.parse("v2/app/devices/x/up", b"{}")
+        tts.parse("v2/app/devices/x/up", b"{}")
 
 
 def test_tts_missing_uplink_message() -> None:
     doc = {"end_device_ids": {"dev_eui": EUI}, "received_at": "2026-01-01T00:00:00Z"}
     with pytest.raises(InputError, match="missing_field"):
-        parse_tts.parse(lns.tts_topic("d"), json.dumps(doc).encode())
+        tts.parse(lns.tts_topic("d"), json.dumps(doc).encode())
 
 
 # --- properties ------------------------------------------------------------------------------
@@ -176,8 +176,8 @@ messages = st.dictionaries(field_names, json_values, max_size=8)
        event=st.sampled_from(["up", "join", "status", "ack", "txack", "log", "down/failed"]))
 def test_any_input_parses_or_raises_input_error(doc: dict, raw: bytes, use_raw: bool, event: str) -> None:
     payload = raw if use_raw else json.dumps(doc, default=str).encode()
-    for parse, topic in ((parse_chirpstack.parse, lns.cs_topic(EUI, event.replace("/", "_"))),
-                         (parse_tts.parse, lns.tts_topic("d", event))):
+    for parse, topic in ((chirpstack.parse, lns.cs_topic(EUI, event.replace("/", "_"))),
+                         (tts.parse, lns.tts_topic("d", event))):
         with contextlib.suppress(InputError):
             parse(topic, payload)
 
@@ -190,7 +190,7 @@ def test_chirpstack_fields_roundtrip(f_cnt: int | None, f_port: int, data: bytes
     msg = lns.cs_up(EUI, f_cnt, data, f_port=f_port)
     for k in drop:
         msg.pop(k, None)
-    up = parse_chirpstack.parse(lns.cs_topic(EUI), lns.dumps(msg))
+    up = chirpstack.parse(lns.cs_topic(EUI), lns.dumps(msg))
     assert isinstance(up, Uplink)
     assert up.f_port == f_port and up.data == data
     assert up.f_cnt == (None if "fCnt" in drop else f_cnt)
@@ -201,7 +201,7 @@ def test_chirpstack_fields_roundtrip(f_cnt: int | None, f_port: int, data: bytes
        variant=st.sampled_from(["new", "old"]), confirmed=st.booleans())
 def test_tts_fields_roundtrip(f_cnt: int, f_port: int, data: bytes, variant: str, confirmed: bool) -> None:
     msg = lns.tts_up(EUI, f_cnt, data, f_port=f_port, variant=variant, confirmed=confirmed)
-    up = parse_tts.parse(lns.tts_topic("tro-1234"), lns.dumps(msg))
+    up = tts.parse(lns.tts_topic("tro-1234"), lns.dumps(msg))
     assert isinstance(up, Uplink)
     assert (up.f_cnt, up.f_port, up.data, up.confirmed) == (f_cnt, f_port, data, confirmed)
     assert up.coding_rate == "4/5"

@@ -16,6 +16,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 import payload_codec
+from bridge import chirpstack
 from trosmart_tools.broker import Mosquitto
 from trosmart_tools.virtual_lab.board_runner import VirtualNode
 from trosmart_tools.virtual_lab.network_server import SimNetworkServer
@@ -106,12 +107,12 @@ class Lab:
         return out
 
     def downlink(self, cmd: dict[str, Any]) -> None:
-        body = {"devEui": DEVEUI, "confirmed": False, "fPort": payload_codec.COMMAND,
-                "data": base64.b64encode(payload_codec.encode_downlink(cmd)).decode()}
+        body = chirpstack.downlink(DEVEUI, payload_codec.encode_downlink(cmd), payload_codec.COMMAND,
+                                   confirmed=False)
         c = mqtt.Client(CallbackAPIVersion.VERSION2)
         c.connect(self.broker.host, self.broker.port)
         c.loop_start()
-        topic = f"application/{self.ns.application_id}/device/{DEVEUI}/command/down"
+        topic = chirpstack.command_topic(self.ns.application_id, DEVEUI)
         c.publish(topic, json.dumps(body), qos=1).wait_for_publish(10)
         c.loop_stop()
         c.disconnect()

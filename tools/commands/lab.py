@@ -9,7 +9,6 @@ ChirpStack v4 events on the broker, which this command prints decoded.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import secrets as pysecrets
@@ -147,23 +146,32 @@ def _print_uplinks(lab: VirtualLab, out: Any, stop: threading.Event) -> Any:
     from paho.mqtt.enums import CallbackAPIVersion
 
     import payload_codec
+    from bridge import chirpstack
+    from bridge.errors import InputError
+    from bridge.model import Uplink
 
     def on_message(client: Any, userdata: Any, msg: Any) -> None:
-        body = json.loads(msg.payload)
         dev = msg.topic.split("/")[3]
         kind = msg.topic.rsplit("/", 1)[1]
         if kind != "up":
             out(f"{dev} {kind}")
             return
         try:
-            d = payload_codec.decode_uplink(body["fPort"], base64.b64decode(body["data"]))
+            up = chirpstack.parse(msg.topic, bytes(msg.payload), len(msg.payload))
+        except InputError as e:  # the bridge would dead-letter it too
+            out(f"{dev}: {e}")
+            return
+        if not isinstance(up, Uplink):
+            return
+        try:
+            d = payload_codec.decode_uplink(up.f_port or 0, up.data)
         except ValueError as e:
-            out(f"{dev} fPort {body['fPort']}: undecodable ({e})")
+            out(f"{dev} fPort {up.f_port}: undecodable ({e})")
             return
         if d["kind"] == "measurement":
-            out(f"{dev} fCnt {body['fCnt']}: {json.dumps(d['samples'][-1]['values'])}")
+            out(f"{dev} fCnt {up.f_cnt}: {json.dumps(d['samples'][-1]['values'])}")
         else:
-            out(f"{dev} fCnt {body['fCnt']}: {d['kind']} {json.dumps(d.get('status', d))}")
+            out(f"{dev} fCnt {up.f_cnt}: {d['kind']} {json.dumps(d.get('status', d))}")
 
     c = mqtt.Client(CallbackAPIVersion.VERSION2)
     if lab.username:

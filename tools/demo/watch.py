@@ -1,9 +1,9 @@
-"""One MQTT subscriber that feeds the demo state: LNS events (ChirpStack v4 JSON, docs/references.md §L)
-and the bridge's city topics (``{prefix}/{device}/senml``, ``{prefix}/_deadletter``)."""
+"""One MQTT subscriber that feeds the demo state: LNS events (ChirpStack v4 JSON, read by
+bridge/chirpstack.py) and the bridge's city topics (``{prefix}/{device}/senml``,
+``{prefix}/_deadletter``)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import uuid
@@ -13,6 +13,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 import payload_codec
+from bridge import chirpstack
+from bridge.errors import InputError
+from bridge.model import DeviceEvent, Event, Uplink
 
 from ..errors import ToolError
 from .state import DemoState
@@ -48,7 +51,7 @@ class Watcher:
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         p = self.state.prefix
-        client.subscribe([("application/+/device/+/event/up", 1), ("application/+/device/+/event/join", 1),
+        client.subscribe([(chirpstack.event_topic("+", "+", "up"), 1), (chirpstack.event_topic("+", "+", "join"), 1),
                           (f"{p}/+/senml", 1), (f"{p}/_deadletter", 1)])
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, rcs: Any, props: Any) -> None:
@@ -56,26 +59,33 @@ class Watcher:
             self._ready.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic.startswith("application/"):
+            try:
+                ev = chirpstack.parse(msg.topic, bytes(msg.payload), len(msg.payload))
+            except InputError:
+                return
+            with self.state.lock:
+                self._lns(ev)
+            return
         try:
             body = json.loads(msg.payload)
         except ValueError:
             return
         parts = msg.topic.split("/")
         with self.state.lock:
-            if parts[0] == "application" and len(parts) == 6:
-                self._lns(parts[3], parts[5], body)
-            elif msg.topic == f"{self.state.prefix}/_deadletter":
+            if msg.topic == f"{self.state.prefix}/_deadletter":
                 self.state.on_deadletter(str(body.get("reason", "?")) if isinstance(body, dict) else "?")
             elif parts[-1] == "senml" and isinstance(body, list):
                 self.state.on_senml(parts[-2], body)
 
-    def _lns(self, deveui: str, event: str, body: dict[str, Any]) -> None:
-        if event == "join":
-            self.state.on_join(deveui)
+    def _lns(self, ev: Event) -> None:
+        if isinstance(ev, DeviceEvent) and ev.kind == "join" and ev.dev_eui:
+            self.state.on_join(ev.dev_eui)
+        if not isinstance(ev, Uplink):
             return
+        f_port = ev.f_port or 0
         try:
-            frame = base64.b64decode(body.get("data", ""))
-            decoded = payload_codec.decode_uplink(int(body.get("fPort", 0)), frame)
+            decoded = payload_codec.decode_uplink(f_port, ev.data)
         except (ValueError, TypeError) as e:  # CodecError is a ValueError
             decoded = {"kind": f"undecodable: {e}"}
-        self.state.on_uplink(deveui, int(body.get("fPort", 0)), body.get("fCnt"), decoded)
+        self.state.on_uplink(ev.dev_eui, f_port, ev.f_cnt, decoded)

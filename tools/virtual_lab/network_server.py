@@ -1,4 +1,6 @@
-"""A simulated LoRaWAN network server speaking ChirpStack v4's MQTT integration (docs/references.md §L).
+"""A simulated LoRaWAN network server speaking ChirpStack v4's MQTT integration
+(docs/references.md §L); the messages are built and read by bridge/chirpstack.py, the one
+home of that format.
 
 Emulated modems hand it joins and uplinks; it publishes ``event/join``, ``event/up``,
 ``event/txack``, ``event/ack`` and ``event/log`` as ChirpStack v4 JSON on a real broker, and
@@ -13,8 +15,6 @@ with an ``event/log`` of code ``DOWNLINK_QUEUE_FULL``, a code ChirpStack does no
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import threading
@@ -27,6 +27,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from bridge import chirpstack, fields
+from bridge.errors import InputError
 from payload_codec.airtime import EU868
 
 from ..errors import ToolError
@@ -46,10 +48,7 @@ class NetworkServerError(ToolError):
 
 
 def rfc3339_now() -> str:
-    """UTC time with nanoseconds and '+00:00', as ChirpStack prints it (docs/references.md §L)."""
-    ns = time.time_ns()
-    secs, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + ".%09d+00:00" % frac
+    return fields.rfc3339(time.time_ns())
 
 
 @dataclass
@@ -112,11 +111,11 @@ class SimNetworkServer:
 
     # ---- topics ------------------------------------------------------------------------
     def event_topic(self, deveui: str, event: str) -> str:
-        return f"application/{self.application_id}/device/{deveui.lower()}/event/{event}"
+        return chirpstack.event_topic(self.application_id, deveui.lower(), event)
 
     @property
     def command_topic(self) -> str:
-        return f"application/{self.application_id}/device/+/command/down"
+        return chirpstack.command_topic(self.application_id, "+")
 
     # ---- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -161,18 +160,10 @@ class SimNetworkServer:
         return dev
 
     def _device_info(self, deveui: str) -> dict[str, Any]:
-        return {
-            "tenantId": TENANT_ID,
-            "tenantName": "TroSmart",
-            "applicationId": self.application_id,
-            "applicationName": self.application_name,
-            "deviceProfileId": DEVICE_PROFILE_ID,
-            "deviceProfileName": "RAK3172 EU868 Class A",
-            "deviceName": "node-" + deveui,
-            "devEui": deveui,
-            "deviceClassEnabled": "CLASS_A",
-            "tags": {},
-        }
+        return chirpstack.device_info(
+            self.application_id, deveui, device_name="node-" + deveui,
+            application_name=self.application_name, tenant_id=TENANT_ID, tenant_name="TroSmart",
+            device_profile_id=DEVICE_PROFILE_ID, device_profile_name="RAK3172 EU868 Class A")
 
     def _publish(self, deveui: str, event: str, body: dict[str, Any]) -> None:
         info = self._client.publish(self.event_topic(deveui, event), json.dumps(body), qos=self.qos)
@@ -187,12 +178,9 @@ class SimNetworkServer:
             dev.dev_addr = "%08x" % (0x260B0000 + (uuid.uuid4().int & 0xFFFF))
             dev.fcnt_down = 0
             dev.awaiting_ack = None
-            body = {
-                "deduplicationId": str(uuid.uuid4()),
-                "time": rfc3339_now(),
-                "deviceInfo": self._device_info(dev.deveui),
-                "devAddr": dev.dev_addr,
-            }
+            body = chirpstack.join_event(deduplication_id=str(uuid.uuid4()), time=rfc3339_now(),
+                                         device_info=self._device_info(dev.deveui),
+                                         dev_addr=dev.dev_addr)
         self._publish(dev.deveui, "join", body)
         return True
 
@@ -216,38 +204,17 @@ class SimNetworkServer:
         with self._lock:
             dev = self._device(deveui)
             self._uplink_id = (self._uplink_id + 1) & 0xFFFFFFFF
-            tx_info = {
-                "frequency": frequency,
-                "modulation": {"lora": {"bandwidth": bw * 1000, "spreadingFactor": sf, "codeRate": "CR_4_5"}},
-            }
-            up = {
-                "deduplicationId": str(uuid.uuid4()),
-                "time": now,
-                "deviceInfo": self._device_info(dev.deveui),
-                "devAddr": dev.dev_addr,
-                "adr": adr,
-                "dr": dr,
-                "fCnt": fcnt,
-                "fPort": fport,
-                "confirmed": confirmed,
-                "data": base64.b64encode(payload).decode(),
-                "rxInfo": [
-                    {
-                        "gatewayId": GATEWAY_ID,
-                        "uplinkId": self._uplink_id,
-                        "gwTime": now,
-                        "nsTime": now,
-                        "rssi": rssi,
-                        "snr": snr,
-                        "channel": 0,
-                        "location": {},
-                        "context": base64.b64encode(self._uplink_id.to_bytes(4, "big")).decode(),
-                        "metadata": {"region_config_id": "eu868", "region_common_name": "EU868"},
-                        "crcStatus": "CRC_OK",
-                    }
-                ],
-                "txInfo": tx_info,
-            }
+            modulation = chirpstack.lora_modulation(bw * 1000, sf)
+            dedup, info = str(uuid.uuid4()), self._device_info(dev.deveui)
+            up = chirpstack.up_event(
+                deduplication_id=dedup, time=now, device_info=info,
+                dev_addr=dev.dev_addr, adr=adr, dr=dr, f_cnt=fcnt, f_port=fport, confirmed=confirmed,
+                data=payload,
+                rx_info=[chirpstack.rx_info(
+                    GATEWAY_ID, self._uplink_id, rssi, snr, channel=0, gw_time=now, ns_time=now,
+                    context=self._uplink_id.to_bytes(4, "big"),
+                    metadata={"region_config_id": "eu868", "region_common_name": "EU868"})],
+                tx_info=chirpstack.tx_info(frequency, modulation))
             acked = dev.awaiting_ack  # the ACK bit of this uplink confirms the last downlink
             dev.awaiting_ack = None
             down = dev.queue.popleft() if dev.queue else None
@@ -259,25 +226,16 @@ class SimNetworkServer:
             fcnt_down = dev.fcnt_down
         self._publish(dev.deveui, "up", up)
         if acked is not None:
-            self._publish(dev.deveui, "ack", {
-                "deduplicationId": up["deduplicationId"],
-                "time": now,
-                "deviceInfo": up["deviceInfo"],
-                "queueItemId": acked.id,
-                "acknowledged": True,
-                "fCntDown": fcnt_down - (1 if down is not None else 0),
-            })
+            self._publish(dev.deveui, "ack", chirpstack.ack_event(
+                deduplication_id=dedup, time=now, device_info=info,
+                queue_item_id=acked.id, acknowledged=True,
+                f_cnt_down=fcnt_down - (1 if down is not None else 0)))
         if down is None:
             return None
-        self._publish(dev.deveui, "txack", {
-            "downlinkId": self._downlink_id,
-            "time": rfc3339_now(),
-            "deviceInfo": up["deviceInfo"],
-            "queueItemId": down.id,
-            "fCntDown": fcnt_down,
-            "gatewayId": GATEWAY_ID,
-            "txInfo": {"frequency": frequency, "power": 14, "modulation": tx_info["modulation"]},
-        })
+        self._publish(dev.deveui, "txack", chirpstack.txack_event(
+            downlink_id=self._downlink_id, time=rfc3339_now(), device_info=info,
+            queue_item_id=down.id, f_cnt_down=fcnt_down, gateway_id=GATEWAY_ID,
+            tx_info=chirpstack.tx_info(frequency, modulation, power=14)))
         return down.fport, down.data
 
     # ---- downlink commands (docs/references.md §L DownlinkCommand) --------------------------------
@@ -285,14 +243,9 @@ class SimNetworkServer:
         self.rejected += 1
         log.warning("network server: downlink for %s refused: %s", deveui, description)
         if deveui:
-            self._publish(deveui, "log", {
-                "time": rfc3339_now(),
-                "deviceInfo": self._device_info(deveui),
-                "level": "ERROR",
-                "code": code,
-                "description": description,
-                "context": {},
-            })
+            self._publish(deveui, "log", chirpstack.log_event(
+                time=rfc3339_now(), device_info=self._device_info(deveui), level="ERROR", code=code,
+                description=description))
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         parts = msg.topic.split("/")
@@ -319,24 +272,13 @@ class SimNetworkServer:
 
     @staticmethod
     def _parse_command(cmd: dict[str, Any], topic_eui: str) -> QueuedDownlink:
-        eui = str(cmd.get("devEui", topic_eui)).lower()
-        if eui != topic_eui or len(eui) != 16:
-            raise ValueError(f"devEui {eui!r} does not match the topic's {topic_eui!r}")
-        fport = cmd.get("fPort")
-        if not isinstance(fport, int) or isinstance(fport, bool) or not 1 <= fport <= 223:
-            raise ValueError(f"fPort must be 1..223, got {fport!r}")
-        if "data" not in cmd:
-            raise ValueError("no 'data' (an 'object' needs a device-profile codec, which this NS has not)")
         try:
-            data = base64.b64decode(str(cmd["data"]), validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("'data' is not base64") from None
-        if len(data) > EU868[0][2]:
-            raise ValueError(f"{len(data)} bytes exceed the 51-byte limit of every EU868 data rate")
-        confirmed = cmd.get("confirmed", False)
-        if not isinstance(confirmed, bool):
-            raise ValueError("'confirmed' must be true or false")
-        return QueuedDownlink(str(cmd.get("id") or uuid.uuid4()), fport, data, confirmed)
+            d = chirpstack.parse_downlink(cmd, topic_eui)
+        except InputError as e:
+            raise ValueError(e.detail) from None
+        if len(d.data) > EU868[0][2]:
+            raise ValueError(f"{len(d.data)} bytes exceed the 51-byte limit of every EU868 data rate")
+        return QueuedDownlink(d.id or str(uuid.uuid4()), d.f_port, d.data, d.confirmed)
 
     def queued(self, deveui: str) -> int:
         with self._lock:
