@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 DEBS   := mosquitto mosquitto-clients nodejs socat
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all setup debs test lint typecheck pytest bench demo clean
+.PHONY: all setup lorawan-js debs test lint typecheck pytest bench demo clean
 
 all: test
 
@@ -32,7 +32,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,bench]'
 	@touch $(STAMP)
 
-setup: debs $(STAMP)
+setup: debs $(STAMP) lorawan-js
+
+# lora-packet (npm), the independent implementation tests/lorawan checks the MAC against
+lorawan-js: tests/lorawan/js/node_modules/.package-lock.json
+tests/lorawan/js/node_modules/.package-lock.json: tests/lorawan/js/package-lock.json
+	cd tests/lorawan/js && npm ci --no-audit --no-fund --silent
 
 lint: setup
 	$(VENV)/bin/ruff check payload_codec bridge tools tests hil_tests
