@@ -368,7 +368,12 @@ class Mac:
         for attempt in range(tries):
             if attempt:
                 self.sleep_ms(_RETRANSMIT_MIN_MS + self._random(2000))
-            done, freq = self._transmit(n, False, deadline)
+                try:
+                    done, freq = self._transmit(n, False, deadline)
+                except DutyCycleBusy:
+                    break  # no retransmission within the caller's time: as if unanswered
+            else:
+                done, freq = self._transmit(n, False, deadline)
             self.cmds.sent()
             s.flags &= ~ls.FLAG_ACK_DUE
             self._receive(done, freq, s.rx_delay_s, self.region.rx1_dr(up_dr, s.rx1_dr_offset), self._accept)
