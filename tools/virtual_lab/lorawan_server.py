@@ -55,6 +55,15 @@ class DeviceRecord:
     app_queue: list[tuple[int, bytes, bool]] = field(default_factory=list)
     answers: list[tuple[int, bytes]] = field(default_factory=list)  # (CID, payload) from uplinks
     last_phy: bytes = b""
+    # the session before the last join, kept until the new one is used (as The Things Stack
+    # keeps a pending session): a device that lost the Join-Accept goes on with the old one
+    previous: tuple[int, bytes, bytes, int, int, bytes] | None = None
+
+    def session(self) -> tuple[int, bytes, bytes, int, int, bytes]:
+        return (self.dev_addr, self.nwk_skey, self.app_skey, self.fcnt_up, self.fcnt_down, self.last_phy)
+
+    def use(self, s: tuple[int, bytes, bytes, int, int, bytes]) -> None:
+        self.dev_addr, self.nwk_skey, self.app_skey, self.fcnt_up, self.fcnt_down, self.last_phy = s
 
 
 class LoRaWANServer:
@@ -144,7 +153,12 @@ class LoRaWANServer:
             dev_addr = int(self.events.devices[dev_eui.hex()].dev_addr, 16)
         else:
             dev_addr = 0x260B0000 | (len(self.joins) + 1)
-        self.by_addr.pop(rec.dev_addr, None)
+        if rec.previous is not None and rec.fcnt_up < 0:
+            self.by_addr.pop(rec.dev_addr, None)  # the last join was never used: forget it
+        else:
+            if rec.previous is not None:
+                self.by_addr.pop(rec.previous[0], None)
+            rec.previous = rec.session() if rec.dev_addr else None
         rec.join_nonce += 1
         rec.dev_addr = dev_addr
         rec.nwk_skey, rec.app_skey = crypto.session_keys(cm.aes, rec.join_nonce, NET_ID, nonce)
@@ -176,6 +190,14 @@ class LoRaWANServer:
         rec = self.by_addr.get(f.dev_addr)
         if rec is None:
             return self._reject("unknown DevAddr", None)
+        if f.dev_addr != rec.dev_addr and rec.previous is not None and rec.previous[0] == f.dev_addr:
+            pending = rec.session()
+            self.by_addr.pop(pending[0], None)
+            rec.use(rec.previous)  # the device never got the Join-Accept: the old session goes on
+            rec.previous = None
+        elif rec.previous is not None and f.dev_addr == rec.dev_addr:
+            self.by_addr.pop(rec.previous[0], None)  # the new session is in use: drop the old
+            rec.previous = None
         fcnt = fr.full_fcnt(rec.fcnt_up if rec.fcnt_up >= 0 else 0, f.fcnt16)
         b0 = bytearray(16 + fr.MAX_PHY)
         if not fr.data_mic_ok(phy, len(phy), f, crypto.Cmac(rec.nwk_skey), b0, fcnt):

@@ -23,7 +23,7 @@ except ImportError:
 
     class RxPacket(bytearray):  # same constructor and attributes as lora.modem.RxPacket (§B 1.4)
         def __init__(self, payload, ticks_ms=None, snr=None, rssi=None, valid_crc=True):
-            bytearray.__init__(self, payload)
+            super().__init__(payload)
             self.ticks_ms = ticks_ms
             self.snr = snr
             self.rssi = rssi
