@@ -20,7 +20,8 @@ def data_frames(draw: Any) -> dict[str, Any]:
     port = draw(st.integers(0, 223))
     fopts = b"" if port == 0 else draw(st.binary(max_size=15))
     return {
-        "op": "build_data", "mtype": draw(st.sampled_from(MTYPES)), "devaddr": draw(st.binary(min_size=4, max_size=4)).hex(),
+        "op": "build_data", "mtype": draw(st.sampled_from(MTYPES)),
+        "devaddr": draw(st.binary(min_size=4, max_size=4)).hex(),
         "fcnt32": draw(st.integers(0, 2**32 - 1)), "fport": port, "fopts": fopts.hex(),
         "payload": draw(st.binary(max_size=64)).hex(), "adr": draw(st.booleans()), "ack": draw(st.booleans()),
         "adrackreq": draw(st.booleans()), "fpending": draw(st.booleans()), "nwk": draw(KEY), "app": draw(KEY),
@@ -30,9 +31,11 @@ def data_frames(draw: Any) -> dict[str, Any]:
 @st.composite
 def joins(draw: Any) -> dict[str, Any]:
     return {
-        "joineui": draw(st.binary(min_size=8, max_size=8)).hex(), "deveui": draw(st.binary(min_size=8, max_size=8)).hex(),
+        "joineui": draw(st.binary(min_size=8, max_size=8)).hex(),
+        "deveui": draw(st.binary(min_size=8, max_size=8)).hex(),
         "devnonce": draw(st.binary(min_size=2, max_size=2)).hex(), "appkey": draw(KEY),
-        "joinnonce": draw(st.binary(min_size=3, max_size=3)).hex(), "netid": draw(st.binary(min_size=3, max_size=3)).hex(),
+        "joinnonce": draw(st.binary(min_size=3, max_size=3)).hex(),
+        "netid": draw(st.binary(min_size=3, max_size=3)).hex(),
         "devaddr": draw(st.binary(min_size=4, max_size=4)).hex(), "dlsettings": draw(st.integers(0, 0x7F)),
         "rxdelay": draw(st.integers(0, 15)),
         "cflist": draw(st.one_of(st.just(""), st.binary(min_size=16, max_size=16).map(bytes.hex))),

@@ -4,6 +4,8 @@ frame counters and schedules RX1/RX2 on time."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from .sim import APP_KEY, DEV_EUI, JOIN_EUI, LoRaWANServer, Node, mac_mod, region, session_mod
@@ -120,7 +122,8 @@ def test_every_mac_command(server: LoRaWANServer) -> None:
     assert n.mac.cmds.link_check == (20, 1) and n.mac.cmds.device_time is not None
     assert not n.mac.cmds.want_link_check and not n.mac.cmds.want_device_time
     # DutyCycleReq 2^-3, DevStatusReq, NewChannelReq ch3 867.1 MHz DR0-5, RXTimingSetupReq 2 s
-    server.queue_mac(DEV_EUI, bytes((0x04, 0x03, 0x06, 0x07, 0x03)) + (8671000).to_bytes(3, "little") + bytes((0x50, 0x08, 0x02)))
+    new_ch3 = bytes((0x07, 0x03)) + (8671000).to_bytes(3, "little") + bytes((0x50,))
+    server.queue_mac(DEV_EUI, bytes((0x04, 0x03, 0x06)) + new_ch3 + bytes((0x08, 0x02)))
     n.mac.cmds.battery = 200
     up(n, confirmed=True)
     assert s.max_dcycle == 3 and s.freqs[3] == 867100 and s.ch_mask & 0x08 and s.rx_delay_s == 2
@@ -221,7 +224,7 @@ def test_duty_cycle_is_never_exceeded(server: LoRaWANServer) -> None:
     log = n.radio.tx_log
     for band in range(len(region.BANDS)):
         txs = [(t, air) for t, air, f in log if region.band_of(f) == band]
-        for (t0, a0), (t1, _) in zip(txs, txs[1:]):
+        for (t0, a0), (t1, _) in itertools.pairwise(txs):
             assert t1 - t0 >= a0 * region.BANDS[band][2] // 1000  # Ton / dc before the next start
     # and over any hour, no sub-band carries more than its share
     for start, _, _ in log:

@@ -24,8 +24,8 @@ from typing import Any
 
 from payload_codec.airtime import EU868
 
-from . import network_server as chirpstack
 from ..lorawan import HostAes, load
+from . import network_server as chirpstack
 
 fr = load("lorawan_frames")
 crypto = load("lorawan_crypto")
@@ -257,7 +257,8 @@ class LoRaWANServer:
     def uplinks_end_s(self) -> int:
         return self.uplinks[-1]["end_ms"] // 1000 if self.uplinks else 0
 
-    def _downlink(self, rec: DeviceRecord, f: Any, meta: dict[str, Any], app: tuple[int, bytes] | None) -> list[Downlink]:
+    def _downlink(self, rec: DeviceRecord, f: Any, meta: dict[str, Any],
+                  app: tuple[int, bytes] | None) -> list[Downlink]:
         fopts = bytes(rec.mac_queue[:15])
         del rec.mac_queue[:len(fopts)]
         fctrl = fr.FCTRL_ACK if f.confirmed else 0

@@ -21,7 +21,7 @@ try:
     from lora import RxPacket  # the real class when micropython-lib `lora` is installed
 except ImportError:
 
-    class RxPacket(bytearray):  # same constructor and attributes as lora.modem.RxPacket (§B 1.4)
+    class RxPacket(bytearray):  # type: ignore[no-redef]  # same constructor and attributes as lora.modem.RxPacket (§B 1.4)
         def __init__(self, payload, ticks_ms=None, snr=None, rssi=None, valid_crc=True):
             super().__init__(payload)
             self.ticks_ms = ticks_ms
@@ -34,7 +34,7 @@ except ImportError:
             return "RxPacket(%r, %r, %r, %r, %r)" % (bytes(self), self.ticks_ms, self.snr, self.rssi, self.valid_crc)
 
 
-from payload_codec.airtime import time_on_air_us
+from payload_codec.airtime import time_on_air_us  # noqa: E402 - after the RxPacket fallback
 
 _PREAMBLE_LATE_MS = 5  # a window opened this late still catches the preamble (8 symbols >= 8 ms)
 
@@ -42,11 +42,12 @@ _PREAMBLE_LATE_MS = 5  # a window opened this late still catches the preamble (8
 class SimRadio:
     def __init__(self, link, ticks_ms=None, sleep_ms=None):
         self.link = link
-        self._ticks = ticks_ms or time.ticks_ms
-        self._sleep = sleep_ms or time.sleep_ms
-        self.cfg = {"freq_khz": None, "sf": 7, "bw": "125", "coding_rate": 5, "preamble_len": 12,
+        self._ticks = ticks_ms or time.ticks_ms  # type: ignore[attr-defined]  # MicroPython's time
+        self._sleep = sleep_ms or time.sleep_ms  # type: ignore[attr-defined]
+        self.cfg = {}  # type: dict
+        self.cfg.update({"freq_khz": None, "sf": 7, "bw": "125", "coding_rate": 5, "preamble_len": 12,
                     "crc_en": True, "invert_iq_tx": False, "invert_iq_rx": False, "syncword": 0x12,
-                    "output_power": 14, "implicit_header": False}
+                    "output_power": 14, "implicit_header": False})
         self._pending = []  # scheduled downlinks from the gateway
         self.crc_errors = 0
         self.rx_crc_error = False
@@ -159,5 +160,5 @@ class UdpLink:
             return []  # no gateway answer in time: nothing scheduled
         out = []
         for d in json.loads(data):
-            out.append((binascii.unhexlify(d[0]),) + tuple(d[1:]))
+            out.append((binascii.unhexlify(d[0]),) + tuple(d[1:]))  # noqa: RUF005 - MicroPython syntax
         return out
