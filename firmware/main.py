@@ -52,10 +52,15 @@ def main():
         board = boards.make("auto")
     wdt = board.wdt(cfg["wdt_timeout_ms"])  # covers every cycle from here on
     secrets = node_config.load_secrets()
-    state = State(board.rtc)
-    from rak3172 import RAK3172
+    if board.radio == "rak3172":
+        state = State(board.rtc)
+        from rak3172 import RAK3172
 
-    modem = RAK3172(board.uart)
+        modem = RAK3172(board.uart)
+    else:  # a bare SX126x/SX127x: the LoRaWAN MAC behind the same interface (docs/lorawan.md)
+        import lorawan_modem
+
+        state, modem = lorawan_modem.make(board, State)
     import payload_codec.measurement  # noqa: F401 - load the codec before the first cycle
 
     gc.collect()

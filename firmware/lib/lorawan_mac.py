@@ -30,7 +30,7 @@ _RX_LEAD_MS = const(20)  # open a window this early (radio start-up and clock er
 _RX_MIN_SYMBOLS = const(8)  # the window lasts at least the 8-symbol preamble (§E)
 _CONFIRMED_TRIES = const(4)  # transmissions of a confirmed uplink without an ACK
 _RETRANSMIT_MIN_MS = const(1000)  # RETRANSMIT_TIMEOUT 2 s +- 1 s (§E), after RX2
-_WORST_AIRTIME_MS = const(2794)  # 51 B at SF12 (§J): band timers after a power loss
+_WORST_PHY = const(64)  # 51 B application payload + 13 (§J): band timers after a power loss
 _BW = {125: "125", 250: "250", 500: "500"}  # lora_cfg bw strings (§B 1.3), no allocation per frame
 
 
@@ -115,11 +115,15 @@ class Mac:
     def restore(self):
         """Load the persisted session; after a power loss, assume the bands are busy."""
         src = self.store.load(self.s)
-        if src != "rtc":
+        s = self.s
+        if src != "rtc" and (s.dev_nonce or s.joined):
+            # power loss: the band timers are gone; assume a largest frame (51 B) just went out at
+            # the session's data rate in every sub-band (the radio computes its airtime)
+            self._configure(self.region.DEFAULT_CHANNELS[0][0], s.dr, True)
+            air_ms = (self.radio.get_time_on_air_us(_WORST_PHY) + 999) // 1000
             now = self.now_ms()
-            s = self.s
             for i in range(len(s.band_free)):
-                s.band_free[i] = now + _WORST_AIRTIME_MS * self.region.BANDS[i][2]
+                s.band_free[i] = now + air_ms * self.region.BANDS[i][2]
             s.agg_free = 0
         if self.s.joined:
             self._session_keys()
