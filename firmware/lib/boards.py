@@ -189,6 +189,11 @@ class VirtualHeltecV3(Virtual):
     name = "virtual_heltec_v3"
     radio = "SX1262"
 
+    def __init__(self):
+        Board.__init__(self)  # no RAK3172 on UART2: the radio is simulated at the `lora` API
+        self.i2c = machine.I2C(0, scl=machine.Pin(22), sda=machine.Pin(21), freq=100000)
+        self.adc = machine.ADC(machine.Pin(34), atten=machine.ADC.ATTN_11DB)
+
     def radio_ticks_ms(self):
         return machine.vclock_ms()  # the simulated radio and gateway share the virtual clock
 
