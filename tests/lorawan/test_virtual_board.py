@@ -38,7 +38,7 @@ def test_firmware_on_the_mac_deep_sleeps_and_survives_power_loss(
     assert lns._udp is not None
     gw = ["127.0.0.1", lns._udp.getsockname()[1]]
     events = Events(mosquitto)
-    node = VirtualNode(tmp_path / "heltec", uart_pty="/dev/null", secrets=SECRETS, time_scale=0.01,
+    node = VirtualNode(tmp_path / "heltec", uart_pty="/dev/null", secrets=SECRETS, time_scale=1 / 120,
                        config={"board": "virtual_heltec_v3", "interval_s": 60, "data_rate": 5},
                        board_extra={"lora_gateway": gw})
     try:
