@@ -24,8 +24,6 @@ CONFIRMED_UP = const(4)
 CONFIRMED_DOWN = const(5)
 REJOIN_REQUEST = const(6)
 PROPRIETARY = const(7)
-MTYPE_NAMES = ("JoinRequest", "JoinAccept", "UnconfirmedDataUp", "UnconfirmedDataDown",
-               "ConfirmedDataUp", "ConfirmedDataDown", "RejoinRequest", "Proprietary")
 
 UP = const(0)
 DOWN = const(1)
@@ -58,10 +56,6 @@ def _put_eui(buf, off, eui):
         buf[off + i] = eui[7 - i]
 
 
-def _get_eui(buf, off):
-    return bytes(buf[off + 7 - i] for i in range(8))
-
-
 def _put_mic(buf, off, mic):
     struct.pack_into("<I", buf, off, mic)
 
@@ -81,17 +75,6 @@ def build_join_request(buf, join_eui, dev_eui, dev_nonce, app_cmac):
     return JOIN_REQUEST_LEN
 
 
-def parse_join_request(phy):
-    """(JoinEUI, DevEUI, DevNonce, MIC) of a Join-Request."""
-    if len(phy) != JOIN_REQUEST_LEN or phy[0] >> 5 != JOIN_REQUEST:
-        raise FrameError("not a Join-Request (%d bytes)" % len(phy))
-    return _get_eui(phy, 1), _get_eui(phy, 9), struct.unpack_from("<H", phy, 17)[0], _get_mic(phy, 19)
-
-
-def join_request_mic_ok(phy, app_cmac):
-    return app_cmac.mic(phy, 19) == _get_mic(phy, 19)
-
-
 # --- Join-Accept (§6.2.6) ----------------------------------------------------------------
 class JoinAccept:
     """Decrypted Join-Accept fields; cflist is 16 bytes or None."""
@@ -103,29 +86,14 @@ class JoinAccept:
         self.dl_settings = dl_settings
         self.rx_delay = rx_delay
         self.cflist = cflist
-
-    @property
-    def rx1_dr_offset(self):
-        return (self.dl_settings >> 4) & 0x07
-
-    @property
-    def rx2_dr(self):
-        return self.dl_settings & 0x0F
-
-    @property
-    def rx_delay_s(self):
-        d = self.rx_delay & 0x0F
-        return d if d else 1  # 0 means 1 s (§5.7)
+        self.rx1_dr_offset = (dl_settings >> 4) & 0x07
+        self.rx2_dr = dl_settings & 0x0F
+        d = rx_delay & 0x0F
+        self.rx_delay_s = d if d else 1  # 0 means 1 s (§5.7)
 
 
 def _u24(buf, off):
     return buf[off] | (buf[off + 1] << 8) | (buf[off + 2] << 16)
-
-
-def _put_u24(buf, off, v):
-    buf[off] = v & 0xFF
-    buf[off + 1] = (v >> 8) & 0xFF
-    buf[off + 2] = (v >> 16) & 0xFF
 
 
 def open_join_accept(phy, app_aes, app_cmac):
@@ -141,30 +109,6 @@ def open_join_accept(phy, app_aes, app_cmac):
     return JoinAccept(_u24(buf, 1), _u24(buf, 4), struct.unpack_from("<I", buf, 7)[0], buf[11], buf[12], cflist)
 
 
-def build_join_accept(buf, ja, app_decrypt, app_cmac):
-    """Network side: the encrypted Join-Accept into buf; app_decrypt(block16_in, out) is
-    AES-128 decrypt with the AppKey (§6.2.6). Returns the length (17 or 33)."""
-    n = 33 if ja.cflist else 17
-    buf[0] = JOIN_ACCEPT << 5
-    _put_u24(buf, 1, ja.join_nonce)
-    _put_u24(buf, 4, ja.net_id)
-    struct.pack_into("<I", buf, 7, ja.dev_addr)
-    buf[11] = ja.dl_settings
-    buf[12] = ja.rx_delay
-    if ja.cflist:
-        if len(ja.cflist) != 16:
-            raise FrameError("CFList must be 16 bytes")
-        buf[13:29] = ja.cflist
-    _put_mic(buf, n - 4, app_cmac.mic(buf, n - 4))
-    blk = bytearray(16)
-    out = bytearray(16)
-    for off in range(1, n, 16):
-        blk[:] = buf[off:off + 16]
-        app_decrypt(blk, out)
-        buf[off:off + 16] = out
-    return n
-
-
 # --- data frames (§4.3) ------------------------------------------------------------------
 class DataFrame:
     """A parsed data frame's header; offsets point into the PHYPayload it came from."""
@@ -178,20 +122,9 @@ class DataFrame:
         self.port = port  # -1: no FPort (and no FRMPayload)
         self.payload_len = payload_len
         self.mic = mic
-
-    @property
-    def direction(self):
-        return direction_of(self.mtype)
-
-    @property
-    def confirmed(self):
-        return self.mtype in (CONFIRMED_UP, CONFIRMED_DOWN)
-
-    fopts_start = 8
-
-    @property
-    def payload_start(self):
-        return 9 + self.fopts_len
+        self.direction = direction_of(mtype)
+        self.confirmed = mtype == CONFIRMED_UP or mtype == CONFIRMED_DOWN
+        self.payload_start = 9 + fopts_len
 
 
 def build_data(buf, mtype, dev_addr, fctrl, fcnt, fopts, fopts_len, port, payload, cipher, cmac, b0):

@@ -38,7 +38,7 @@ STICKY_DLCHANNEL = const(4)
 _V2 = "<HBBHIII16s16sIIBBBBIBBBHHBBB" + "16I16B6qqIB15s"
 # v1 (the first layout): flags, dev_nonce, join_nonce, dev_addr, keys, counters, dr,
 # rx1_dr_offset, rx2_dr, rx_delay_s; no channels, ADR, sticky answers or band timers
-_V1 = "<HBBHII16s16sIIBBBB"
+_V1 = "<HBBHII16s16sIIBBBB"  # also written by lorawan_network.encode_v1 (tests)
 _NONCE = "<HBBHI"
 
 
@@ -177,10 +177,3 @@ def decode_nonce(data):
         raise RecordError("nonce magic")
     return dn, (-1 if jn == 0xFFFFFFFF else jn)
 
-
-def encode_v1(s):
-    """A version-1 session record of ``s`` (tests of the migration path; firmware writes v2)."""
-    body = struct.pack(_V1, _MAGIC, 1, s.flags & 0x07, s.dev_nonce, s.join_nonce & 0xFFFFFFFF, s.dev_addr,
-                       s.nwk_skey, s.app_skey, s.fcnt_up, s.fcnt_down, s.dr, s.rx1_dr_offset, s.rx2_dr,
-                       s.rx_delay_s)
-    return body + struct.pack("<I", binascii.crc32(body))

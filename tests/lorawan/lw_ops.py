@@ -5,6 +5,7 @@ import binascii
 
 import lorawan_crypto as crypto
 import lorawan_frames as fr
+import lorawan_network as net
 
 _MTYPES = {"Unconfirmed Data Up": 2, "Unconfirmed Data Down": 3, "Confirmed Data Up": 4,
            "Confirmed Data Down": 5}
@@ -51,9 +52,9 @@ def handle(r):
         return {"phy": _x(buf)}
     if op == "decode_join_request":
         phy = _h(r["phy"])
-        je, de, dn, _ = fr.parse_join_request(phy)
+        je, de, dn, _ = net.parse_join_request(phy)
         return {"joineui": _x(je), "deveui": _x(de), "devnonce": "%04x" % dn,
-                "mic_ok": fr.join_request_mic_ok(phy, crypto.Cmac(_h(r["appkey"])))}
+                "mic_ok": net.join_request_mic_ok(phy, crypto.Cmac(_h(r["appkey"])))}
     if op == "decode_join_accept":
         cm = crypto.Cmac(_h(r["appkey"]))
         ja = fr.open_join_accept(_h(r["phy"]), cm.aes, cm)

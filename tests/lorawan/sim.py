@@ -15,12 +15,13 @@ if str(BOARD) not in sys.path:
 
 mac_mod = load("lorawan_mac")
 session_mod = load("lorawan_session")
+net_mod = load("lorawan_network")
 region = load("lorawan_eu868")
 
 from rig import APP_KEY, DEV_EUI, JOIN_EUI, Device, PowerCut, power_cuts  # noqa: E402
 
 __all__ = ["APP_KEY", "DEV_EUI", "JOIN_EUI", "Device", "LoRaWANServer", "Node", "PowerCut", "mac_mod",
-           "power_cuts", "region", "session_mod"]
+           "net_mod", "power_cuts", "region", "session_mod"]
 
 
 class Node(Device):

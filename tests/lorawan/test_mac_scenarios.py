@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 
-from .sim import APP_KEY, DEV_EUI, JOIN_EUI, LoRaWANServer, Node, mac_mod, region, session_mod
+from .sim import APP_KEY, DEV_EUI, JOIN_EUI, LoRaWANServer, Node, mac_mod, net_mod, region, session_mod
 
 GAP_MS = 600_000  # 10-minute interval: the 1 % band is always free again
 
@@ -199,7 +199,7 @@ def test_firmware_upgrade_migrates_a_v1_session_record(server: LoRaWANServer) ->
     n = joined(server)
     for _ in range(3):
         up(n)
-    old = session_mod.encode_v1(n.mac.s)  # what the older firmware left behind
+    old = net_mod.encode_v1(n.mac.s)  # what the older firmware left behind
     n.rtc.data = old
     n.flash.files["lorawan.dat"] = old
     assert n.boot() == "rtc"

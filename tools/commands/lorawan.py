@@ -83,25 +83,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     f.add_argument("--ack", action="store_true")
 
 
-def _mods() -> tuple[Any, Any]:
+def _mods() -> tuple[Any, Any, Any]:
     from ..lorawan import load
 
-    return load("lorawan_frames"), load("lorawan_crypto")
+    return load("lorawan_frames"), load("lorawan_crypto"), load("lorawan_network")
 
 
 def decode(phy: bytes, appkey: bytes | None = None, nwkskey: bytes | None = None, appskey: bytes | None = None,
            devnonce: int | None = None, fcnt_msb: int = 0) -> dict[str, Any]:
-    fr, crypto = _mods()
+    fr, crypto, net = _mods()
     if not phy:
         raise ToolError("frame too short: empty")
     mtype = phy[0] >> 5
-    out: dict[str, Any] = {"mtype": fr.MTYPE_NAMES[mtype], "major": phy[0] & 3, "length": len(phy)}
+    out: dict[str, Any] = {"mtype": net.MTYPE_NAMES[mtype], "major": phy[0] & 3, "length": len(phy)}
     try:
         if mtype == fr.JOIN_REQUEST:
-            je, de, dn, _ = fr.parse_join_request(phy)
+            je, de, dn, _ = net.parse_join_request(phy)
             out.update(join_eui=je.hex(), dev_eui=de.hex(), dev_nonce=dn, mic=phy[-4:].hex(), mic_ok=None)
             if appkey:
-                out["mic_ok"] = fr.join_request_mic_ok(phy, crypto.Cmac(appkey))
+                out["mic_ok"] = net.join_request_mic_ok(phy, crypto.Cmac(appkey))
         elif mtype == fr.JOIN_ACCEPT:
             if len(phy) not in (17, 33):
                 raise ToolError(f"frame too short: a Join-Accept has 17 or 33 bytes, got {len(phy)}")
@@ -149,7 +149,7 @@ def decode(phy: bytes, appkey: bytes | None = None, nwkskey: bytes | None = None
 
 
 def build_join_request(joineui: bytes, deveui: bytes, devnonce: int, appkey: bytes) -> bytes:
-    fr, crypto = _mods()
+    fr, crypto, _ = _mods()
     buf = bytearray(23)
     fr.build_join_request(buf, joineui, deveui, devnonce, crypto.Cmac(appkey))
     return bytes(buf)
@@ -157,7 +157,7 @@ def build_join_request(joineui: bytes, deveui: bytes, devnonce: int, appkey: byt
 
 def build_data(devaddr: int, fcnt: int, port: int, payload: bytes, fopts: bytes, nwkskey: bytes, appskey: bytes,
                *, confirmed: bool = False, down: bool = False, adr: bool = False, ack: bool = False) -> bytes:
-    fr, crypto = _mods()
+    fr, crypto, _ = _mods()
     if down:
         mtype = fr.CONFIRMED_DOWN if confirmed else fr.UNCONFIRMED_DOWN
     else:

@@ -30,6 +30,7 @@ from . import network_server as chirpstack
 fr = load("lorawan_frames")
 crypto = load("lorawan_crypto")
 eu868 = load("lorawan_eu868")
+net = load("lorawan_network")
 
 NET_ID = 0x000013
 Downlink = tuple  # (phy, start_ms, freq_khz, sf, bw, invert_iq, rssi, snr_x4)
@@ -136,14 +137,14 @@ class LoRaWANServer:
 
     def _join(self, phy: bytes, meta: dict[str, Any]) -> list[Downlink]:
         try:
-            join_eui, dev_eui, nonce, _ = fr.parse_join_request(phy)
+            join_eui, dev_eui, nonce, _ = net.parse_join_request(phy)
         except fr.FrameError:
             return self._reject("malformed Join-Request", None)
         rec = self.devices.get(dev_eui)
         if rec is None:
             return self._reject("unknown DevEUI", None)
         cm = crypto.Cmac(rec.app_key)
-        if join_eui != rec.join_eui or not fr.join_request_mic_ok(phy, cm):
+        if join_eui != rec.join_eui or not net.join_request_mic_ok(phy, cm):
             return self._reject("Join-Request MIC", rec)
         if nonce in rec.used_nonces:
             return self._reject("DevNonce reused", rec)  # what TTS and ChirpStack do (§E)
@@ -179,7 +180,7 @@ class LoRaWANServer:
                            self.rx_delay_s, bytes(cf) if cf else None)
         buf = bytearray(33)
         dec = HostAes(rec.app_key, 1)
-        n = fr.build_join_accept(buf, ja, dec.decrypt, cm)
+        n = net.build_join_accept(buf, ja, dec.decrypt, cm)
         return self._schedule(rec, bytes(buf[:n]), meta, 5, 0, 0)  # JOIN_ACCEPT_DELAY1, RX2 defaults
 
     def _data(self, phy: bytes, meta: dict[str, Any]) -> list[Downlink]:
