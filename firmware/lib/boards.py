@@ -164,11 +164,11 @@ class HeltecV3(LoraBoard):
     I2C_PINS = (41, 42)
 
 
-class TtgoLora32(LoraBoard):
+class TtgoLora32(HeltecV2):
+    """The radio wired as on the Heltec V2; other I2C and battery pins."""
+
     name = "ttgo_lora32"
-    radio = "SX1276"
-    PINS = {"nss": 18, "reset": 14, "dio0": 26, "dio1": 35}
-    LORA_CFG = {"tx_ant": "PA_BOOST"}
+    I2C_PINS = (21, 22)
     ADC_PIN = 35
 
 

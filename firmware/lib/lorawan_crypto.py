@@ -105,6 +105,17 @@ class Cmac:
         return x[0] | (x[1] << 8) | (x[2] << 16) | (x[3] << 24)
 
 
+def _frame_block(b, tag, direction, dev_addr, fcnt):
+    # A_i (tag 0x01) and B0 (tag 0x49): tag | 4 x 0 | Dir | DevAddr | FCnt (32 bit) | 0 | (i or len)
+    b[0] = tag
+    b[1] = b[2] = b[3] = b[4] = 0
+    b[5] = direction
+    for k in range(4):
+        b[6 + k] = (dev_addr >> (8 * k)) & 0xFF
+        b[10 + k] = (fcnt >> (8 * k)) & 0xFF
+    b[14] = 0
+
+
 class FrameCipher:
     """FRMPayload encryption (LoRaWAN 1.0.4 §4.3.3): S_i = aes(K, A_i), payload ^= S."""
 
@@ -117,13 +128,7 @@ class FrameCipher:
         """En/decrypt buf[start:start+n] in place (the operation is its own inverse)."""
         a = self._a
         s = self._s
-        a[0] = 0x01
-        a[1] = a[2] = a[3] = a[4] = 0
-        a[5] = direction
-        for k in range(4):
-            a[6 + k] = (dev_addr >> (8 * k)) & 0xFF
-            a[10 + k] = (fcnt >> (8 * k)) & 0xFF
-        a[14] = 0
+        _frame_block(a, 0x01, direction, dev_addr, fcnt)
         i = 0
         while i < n:
             a[15] = (i >> 4) + 1
@@ -136,13 +141,7 @@ class FrameCipher:
 
 def data_mic(cmac, b0, msg, n, direction, dev_addr, fcnt):
     """MIC of a data frame msg[:n] (§4.4): CMAC(NwkSKey, B0 | msg); b0 is a 16+max buffer."""
-    b0[0] = 0x49
-    b0[1] = b0[2] = b0[3] = b0[4] = 0
-    b0[5] = direction
-    for k in range(4):
-        b0[6 + k] = (dev_addr >> (8 * k)) & 0xFF
-        b0[10 + k] = (fcnt >> (8 * k)) & 0xFF
-    b0[14] = 0
+    _frame_block(b0, 0x49, direction, dev_addr, fcnt)
     b0[15] = n
     for i in range(n):
         b0[16 + i] = msg[i]
