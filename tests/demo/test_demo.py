@@ -20,7 +20,7 @@ CITY_RX = r"\] (?P<name>[a-z ]+): city trosmart/v1/(?P<eui>[0-9a-f]{16})/senml: 
 ARGS = ["--lines", "--time-scale", "120", "--interval", "60"]
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
-DURATION_S = 45
+DURATION_S = 60  # four nodes (three RAK3172, one on the MAC) must each get a measurement out
 # a quantity only the profile's measurement frames carry (status packs carry the battery too)
 MEASURED = {p.deveui: p.quantities[0] + "=" for p in PROFILES + MAC_PROFILES}
 
