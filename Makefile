@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # npm packages the tests and the portal use, each folder with its package.json and lock file
-NPM_DIRS := tests/interop
+NPM_DIRS := tests/interop tests/lorawan/js
 
 npm: debs
 	@for d in $(NPM_DIRS); do \

@@ -52,15 +52,20 @@ def main():
         board = boards.make("auto")
     wdt = board.wdt(cfg["wdt_timeout_ms"])  # covers every cycle from here on
     secrets = node_config.load_secrets()
-    state = State(board.rtc)
-    from rak3172 import RAK3172
+    if board.radio == "rak3172":
+        state = State(board.rtc)
+        from rak3172 import RAK3172
 
-    modem = RAK3172(board.uart)
-    try:  # RUI3 version, read once per boot; pre-RUI3 firmware is refused here, by name
-        modem.firmware()
-        print("node: RAK3172 firmware %s" % modem.rui_text)
-    except Exception as e:  # UnsupportedFirmware, RakTimeout: logged, the cycle retries
-        print("node: %s" % e)
+        modem = RAK3172(board.uart)
+        try:  # RUI3 version, read once per boot; pre-RUI3 firmware is refused here, by name
+            modem.firmware()
+            print("node: RAK3172 firmware %s" % modem.rui_text)
+        except Exception as e:  # UnsupportedFirmware, RakTimeout: logged, the cycle retries
+            print("node: %s" % e)
+    else:  # a bare SX126x/SX127x: the LoRaWAN MAC behind the same interface (docs/lorawan.md)
+        import lorawan_modem
+
+        state, modem = lorawan_modem.make(board, State)
     import payload_codec.measurement  # noqa: F401 - load the codec before the first cycle
 
     gc.collect()

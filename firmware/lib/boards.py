@@ -10,18 +10,35 @@
 #                         must not be used (docs/firmware.md "Wiring")
 #   virtual               the MicroPython Unix port with tools/virtual_lab/board/machine.py:
 #                         modem on UART2 (the emulator's pty), UART sensor simulator on UART1
+# Boards with a bare LoRa radio (radio != "rak3172"; the node runs lorawan_modem.py, the MAC
+# on micropython-lib `lora`, docs/lorawan.md "Boards"; pins from the vendors' pin maps as
+# meshtastic/firmware variants/*/variant.h give them, not checked on hardware here):
+#   heltec_v2             Heltec WiFi LoRa 32 V2: SX1276 on SPI SCK 5 / MOSI 27 / MISO 19, NSS 18,
+#                         RESET 14, DIO0 26, DIO1 35; PA_BOOST; BME280 on I2C SDA 4 / SCL 15
+#   heltec_v3             Heltec WiFi LoRa 32 V3 (ESP32-S3): SX1262 on SCK 9 / MOSI 10 / MISO 11,
+#                         NSS 8, RESET 12, BUSY 13, DIO1 14, TCXO on DIO3 at 1.8 V, DIO2 RF switch;
+#                         BME280 on I2C SDA 41 / SCL 42
+#   ttgo_lora32           LILYGO TTGO LoRa32 V2.1 (1.6): SX1276 as the Heltec V2 (DIO0 26,
+#                         RESET 14), PA_BOOST; BME280 on I2C SDA 21 / SCL 22; battery on GPIO35
+#   rak11200_rak13300     WisBlock RAK11200 + RAK13300 (slot A): SX1262 on SCK 33 / MOSI 25 /
+#                         MISO 35, NSS 32, RESET 23 (WB_IO4), BUSY 13 (WB_IO5), DIO1 22 (WB_IO6),
+#                         TCXO on DIO3, DIO2 RF switch; BME280 on I2C SDA 4 / SCL 5
+#   virtual_heltec_v3     the virtual board with a simulated SX1262 (tools/virtual_lab/board/
+#                         lora_sim.py) on the simulated gateway named in board.json "lora_gateway"
 
 import time
 
 import machine
 
-_BOARDS = ("esp32_devkit_rak3172", "virtual")
+_BOARDS = ("esp32_devkit_rak3172", "virtual", "heltec_v2", "heltec_v3", "ttgo_lora32", "rak11200_rak13300",
+           "virtual_heltec_v3")
 
 
 class Board:
     """Ready hardware objects plus the few board services the node cycle needs."""
 
     name = ""
+    radio = "rak3172"  # or the `lora` driver class of a bare radio: "SX1276", "SX1262"
     uart = None
     i2c = None
     adc = None
@@ -86,6 +103,108 @@ class Virtual(Board):
         return machine.vclock_ms()  # the virtual board's clock (time-scaled sleeps)
 
 
+class LoraBoard(Board):
+    """An ESP32 board with a bare SX127x/SX126x: lora_modem() builds the `lora` driver
+    (docs/references.md §B 1.2 constructors); `trosmart flash` installs PACKAGES with mip."""
+
+    PACKAGES = ("lora-sync", "lora-sx127x")
+    SPI = (1, 5, 27, 19)  # (id, sck, mosi, miso)
+    PINS = {}  # nss, reset, dio0/dio1 (SX127x) or busy/dio1 (SX126x)
+    LORA_CFG = {}  # fixed lora_cfg keys of the board (PA_BOOST on the SX1276 boards)
+    TCXO_MV = None
+    I2C_PINS = (21, 22)  # (sda, scl)
+    ADC_PIN = None
+
+    def __init__(self):
+        super().__init__()
+        sda, scl = self.I2C_PINS
+        self.i2c = machine.I2C(0, scl=machine.Pin(scl), sda=machine.Pin(sda), freq=100000)
+        if self.ADC_PIN is not None:
+            self.adc = machine.ADC(machine.Pin(self.ADC_PIN), atten=machine.ADC.ATTN_11DB)
+
+    def now_ms(self):
+        return time.time_ns() // 1000000
+
+    def radio_ticks_ms(self):
+        return time.ticks_ms()  # the base of the `lora` driver's TX-done timestamps
+
+    def lora_modem(self):
+        Pin = machine.Pin
+        sid, sck, mosi, miso = self.SPI
+        spi = machine.SPI(sid, baudrate=2000000, sck=Pin(sck), mosi=Pin(mosi), miso=Pin(miso))
+        p = self.PINS
+        cfg = dict(self.LORA_CFG)
+        if self.radio == "SX1262":
+            from lora import SX1262
+
+            return SX1262(spi, Pin(p["nss"], Pin.OUT), busy=Pin(p["busy"], Pin.IN), dio1=Pin(p["dio1"], Pin.IN),
+                          dio2_rf_sw=True, dio3_tcxo_millivolts=self.TCXO_MV, reset=Pin(p["reset"]), lora_cfg=cfg)
+        from lora import SX1276
+
+        return SX1276(spi, Pin(p["nss"], Pin.OUT), dio0=Pin(p["dio0"], Pin.IN), dio1=Pin(p["dio1"], Pin.IN),
+                      reset=Pin(p["reset"]), lora_cfg=cfg)
+
+
+class HeltecV2(LoraBoard):
+    name = "heltec_v2"
+    radio = "SX1276"
+    PINS = {"nss": 18, "reset": 14, "dio0": 26, "dio1": 35}
+    LORA_CFG = {"tx_ant": "PA_BOOST"}  # docs/references.md §B 1.3: Heltec V2 / TTGO need PA_BOOST
+    I2C_PINS = (4, 15)
+    ADC_PIN = 13
+
+
+class HeltecV3(LoraBoard):
+    name = "heltec_v3"
+    radio = "SX1262"
+    PACKAGES = ("lora-sync", "lora-sx126x")
+    SPI = (1, 9, 10, 11)
+    PINS = {"nss": 8, "reset": 12, "busy": 13, "dio1": 14}
+    TCXO_MV = 1800
+    I2C_PINS = (41, 42)
+
+
+class TtgoLora32(HeltecV2):
+    """The radio wired as on the Heltec V2; other I2C and battery pins."""
+
+    name = "ttgo_lora32"
+    I2C_PINS = (21, 22)
+    ADC_PIN = 35
+
+
+class Rak11200Rak13300(LoraBoard):
+    name = "rak11200_rak13300"
+    radio = "SX1262"
+    PACKAGES = ("lora-sync", "lora-sx126x")
+    SPI = (1, 33, 25, 35)
+    PINS = {"nss": 32, "reset": 23, "busy": 13, "dio1": 22}
+    TCXO_MV = 1800
+    I2C_PINS = (4, 5)
+    ADC_PIN = 36
+
+
+class VirtualHeltecV3(Virtual):
+    """The virtual board with a simulated SX1262 instead of the RAK3172 emulator."""
+
+    name = "virtual_heltec_v3"
+    radio = "SX1262"
+
+    def __init__(self):
+        Board.__init__(self)  # no RAK3172 on UART2: the radio is simulated at the `lora` API
+        self.i2c = machine.I2C(0, scl=machine.Pin(22), sda=machine.Pin(21), freq=100000)
+        self.adc = machine.ADC(machine.Pin(34), atten=machine.ADC.ATTN_11DB)
+
+    def radio_ticks_ms(self):
+        return machine.vclock_ms()  # the simulated radio and gateway share the virtual clock
+
+    def lora_modem(self):
+        import lora_sim
+
+        host, port = machine._cfg()["lora_gateway"]
+        return lora_sim.SimRadio(lora_sim.UdpLink(host, port), ticks_ms=machine.vclock_ms,
+                                 sleep_ms=machine.lightsleep)
+
+
 def make(name):
     """The profile for ``name`` ("auto": by platform); ValueError names the known boards."""
     if name == "auto":
@@ -96,4 +215,7 @@ def make(name):
         return Esp32DevkitRak3172()
     if name == "virtual":
         return Virtual()
+    for cls in (HeltecV2, HeltecV3, TtgoLora32, Rak11200Rak13300, VirtualHeltecV3):
+        if cls.name == name:
+            return cls()
     raise ValueError("unknown board %r (known: %s)" % (name, ", ".join(_BOARDS)))

@@ -39,7 +39,8 @@ _UART_SENSORS = ("none", "sds011", "a02yyuw")
 _A02YYUW_AS = ("distance", "water_level", "occupancy")
 
 _SLEEP_MODES = ("deep", "light")
-_BOARDS = ("auto", "esp32_devkit_rak3172", "virtual")  # boards.make() knows each
+_BOARDS = ("auto", "esp32_devkit_rak3172", "virtual", "heltec_v2", "heltec_v3", "ttgo_lora32",
+           "rak11200_rak13300", "virtual_heltec_v3")  # boards.make() knows each
 
 
 def defaults():

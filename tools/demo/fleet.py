@@ -31,6 +31,7 @@ from typing import BinaryIO, cast
 from ..broker import Mosquitto, find_mosquitto, free_port
 from ..errors import ToolError
 from ..virtual_lab.board_runner import VirtualNode
+from ..virtual_lab.lorawan_server import LoRaWANServer
 from ..virtual_lab.network_server import SimNetworkServer
 from ..virtual_lab.rak3172_emulator import NetworkLike, Rak3172Emulator
 from ..virtual_lab.scenario import Scenario
@@ -74,6 +75,13 @@ PROFILES = (
             "a02yyuw", (("uart_sensor", "a02yyuw"), ("a02yyuw_as", "occupancy"),
                         ("a02yyuw_mount_mm", PARKING_MOUNT_MM),
                         ("a02yyuw_threshold_mm", PARKING_THRESHOLD_MM))),
+)
+
+# nodes on a bare LoRa radio: the firmware's own LoRaWAN MAC (docs/lorawan.md) on the virtual
+# Heltec V3 profile, a simulated SX1262 talking to the simulated gateway/network/join server
+MAC_PROFILES = (
+    Profile("heltec v3 (MAC)", "heltec_v3_mac", "70b3d57ed0de0004",
+            ("temperature", "humidity", "pressure", "battery_voltage"), 4),
 )
 
 
@@ -158,8 +166,9 @@ class Fleet:
         self.watcher: Watcher | None = None
         self.emulators: list[Rak3172Emulator] = []
         self.nodes: list[VirtualNode] = []
+        self.lorawan: LoRaWANServer | None = None
         self.state = DemoState(
-            [NodeRow(p.name, p.profile, p.deveui, list(p.quantities)) for p in PROFILES],
+            [NodeRow(p.name, p.profile, p.deveui, list(p.quantities)) for p in PROFILES + MAC_PROFILES],
             PREFIX, "starting", speedup)
         self._log_path = log or workdir / "demo.log"
         self._log = open(self._log_path, "a", buffering=1)  # noqa: SIM115 - closed in stop()
@@ -183,6 +192,8 @@ class Fleet:
         self._start_bridge(host, port)
         progress("demo: flashing 3 virtual boards with mpremote (real firmware, MicroPython Unix port)")
         self._make_nodes()
+        progress(f"demo: and {len(MAC_PROFILES)} Heltec V3 board(s) on the LoRaWAN MAC (simulated SX1262)")
+        self._make_mac_nodes()
         self._flash_all()
         for n in self.nodes:
             n.start()
@@ -214,6 +225,22 @@ class Fleet:
                                scenario=scen, time_scale=scale, uart_sensor=p.uart_sensor,
                                log=self._node_log(p.name))
             self.nodes.append(node)
+
+    def _make_mac_nodes(self) -> None:
+        assert self.ns is not None
+        self.lorawan = LoRaWANServer(rx_delay_s=5, events=self.ns)  # RX1 after 5 s, as TTS sets it
+        gw_port = self.lorawan.serve_udp()
+        scale = 1.0 / self.speedup
+        for p in MAC_PROFILES:
+            self.lorawan.register(bytes.fromhex(p.deveui), bytes.fromhex(APPEUI), bytes.fromhex(DEMO_APPKEY))
+            scen = lively_scenario(p.seed).save(self.workdir / f"scenario-{p.seed}.json")
+            config = {"board": "virtual_heltec_v3", "interval_s": self.interval_s, "quantities": list(p.quantities),
+                      "status_every": 12, "data_rate": 5}
+            secrets = {"deveui": p.deveui, "appeui": APPEUI, "appkey": DEMO_APPKEY}
+            self.nodes.append(VirtualNode(self.workdir / p.profile, uart_pty="/dev/null", config=config,
+                                          secrets=secrets, scenario=scen, time_scale=scale,
+                                          log=self._node_log(p.name),
+                                          board_extra={"lora_gateway": ["127.0.0.1", gw_port]}))
 
     def _node_log(self, name: str) -> Callable[[str], None]:
         def log(line: str) -> None:
@@ -256,6 +283,8 @@ class Fleet:
             n.stop()
         for e in self.emulators:
             e.stop()
+        if self.lorawan is not None:
+            self.lorawan.close()
         if self.bridge is not None and self.bridge.poll() is None:
             self.bridge.send_signal(signal.SIGTERM)  # drains in-flight work, keeps the outbox
             try:

@@ -62,7 +62,9 @@ class VirtualNode:
         uart_sensor: str | None = None,
         vclock_start_ms: int = 0,
         log: Callable[[str], None] | None = None,
+        board_extra: dict | None = None,
     ) -> None:
+        self.board_extra = dict(board_extra or {})  # more board.json keys (e.g. "lora_gateway")
         self.dir = Path(workdir)
         self.flash = self.dir / "flash"
         self.hw = self.dir / "hw"
@@ -131,6 +133,7 @@ class VirtualNode:
             "adc_divider": self.adc_divider,
             "bme280_address": self.bme280_address,
             "uart_sim": {"1": self.uart_sensor} if self.uart_sensor else {},
+            **self.board_extra,
         }))
         return p
 
