@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 import payload_codec
-from bridge import parse_chirpstack
+from bridge import chirpstack
 from tests.firmware_driver.test_network_server import APP, DEVEUI, Listener, wait_queued
 from trosmart_tools.broker import Mosquitto
 from trosmart_tools.virtual_lab import SimNetworkServer
@@ -50,9 +50,9 @@ def test_join_and_uplink_events_parse_like_a_rak3172_node(lns: LoRaWANServer, li
     up = listener.next("up")
     assert (up["fCnt"], up["fPort"], base64.b64decode(up["data"])) == (0, payload_codec.MEASUREMENT, frame)
     topic = f"application/{APP}/device/{EUI}/event/up"
-    ev = parse_chirpstack.parse(topic, json.dumps(up).encode())
+    ev = chirpstack.parse(topic, json.dumps(up).encode())
     assert type(ev).__name__ == "Uplink" and ev.dev_eui == EUI
-    jev = parse_chirpstack.parse(f"application/{APP}/device/{EUI}/event/join", json.dumps(join).encode())
+    jev = chirpstack.parse(f"application/{APP}/device/{EUI}/event/join", json.dumps(join).encode())
     assert jev.kind == "join"
 
 
