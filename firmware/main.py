@@ -17,25 +17,11 @@ gc.collect()
 
 def _sensor_factory(board, cfg):
     def make(name):
+        from sensor_table import build
+
         try:
-            if name == "bme280":
-                from bme280 import BME280
-
-                return BME280(board.i2c, cfg["bme280_address"])
-            if name == "battery":
-                from battery import Battery
-
-                return Battery(board.adc, cfg["battery_divider"])
-            if name == "sds011" and cfg["uart_sensor"] == name:
-                from sds011 import SDS011
-
-                return SDS011(board.sensor_uart(), sleep=cfg["sds011_sleep"])
-            if name == "a02yyuw" and cfg["uart_sensor"] == name:
-                from a02yyuw import A02YYUW
-
-                return A02YYUW(board.sensor_uart(), cfg["a02yyuw_as"], cfg["a02yyuw_mount_mm"],
-                               cfg["a02yyuw_threshold_mm"])
-        except Exception as e:  # SensorError: absent now, retried next cycle
+            return build(name, board, cfg)
+        except Exception as e:  # SensorError (absent now, retried next cycle) or a bus error
             print("node: %s" % e)
         return None
 
@@ -60,9 +46,11 @@ def main():
 
     gc.collect()
     make_sensor = _sensor_factory(board, cfg)
-    sensors = {"bme280": make_sensor("bme280"), "battery": make_sensor("battery")}
-    if cfg["uart_sensor"] != "none":
-        sensors[cfg["uart_sensor"]] = make_sensor(cfg["uart_sensor"])
+    from sensor_table import fitted
+
+    sensors = {}
+    for name in fitted(cfg):  # the config's sensors, each on its bus (sensor_table.py)
+        sensors[name] = make_sensor(name)
     node = Node(board, modem, cfg, errors, secrets, state, sensors, wdt, make_sensor=make_sensor)
     overrides = state.load_overrides()
     node_config.apply_overrides(cfg, overrides)

@@ -28,6 +28,14 @@ class A02YYUW(Sensor):
     NAME = "a02yyuw"
     QUANTITIES = ("distance",)
 
+    @classmethod
+    def from_config(cls, bus, cfg):
+        return cls(bus, cfg["a02yyuw_as"], cfg["a02yyuw_mount_mm"], cfg["a02yyuw_threshold_mm"])
+
+    @classmethod
+    def quantities(cls, cfg):
+        return (cfg["a02yyuw_as"],)
+
     def __init__(self, uart, quantity="distance", mount_mm=0, threshold_mm=0, timeout_ms=500):
         if quantity not in _MODES:
             raise ValueError("a02yyuw: quantity must be one of %s" % ", ".join(_MODES))

@@ -13,6 +13,10 @@ class Battery(Sensor):
     NAME = "battery"
     QUANTITIES = ("battery_voltage",)
 
+    @classmethod
+    def from_config(cls, bus, cfg):
+        return cls(bus, cfg["battery_divider"])
+
     def __init__(self, adc, divider=2.0):
         self._adc = adc
         self._divider = divider

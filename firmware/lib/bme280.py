@@ -37,6 +37,10 @@ class BME280(Sensor):
     NAME = "bme280"
     QUANTITIES = ("temperature", "humidity", "pressure")
 
+    @classmethod
+    def from_config(cls, bus, cfg):
+        return cls(bus, cfg["bme280_address"])
+
     def __init__(self, i2c, address=0x76):
         self._i2c = i2c
         self._addr = address
