@@ -73,9 +73,9 @@ def _read(drv, out):
 
 def _node_cycle(req):
     import mpy_units
+    from sensor_table import slot
 
     from payload_codec.status import decode_status
-    from sensor_table import slot
 
     mpy_units.FLASH = sys.argv[1]
     mpy_units._clean()
