@@ -49,6 +49,7 @@ class SDS011(Sensor):
         self._awake = False
         self._cmd = bytearray(19)
         self._frames = FrameReader(uart, 10, _HEAD, "sds011", timeout_ms, _POLL_MS)
+        self._checker = self._check  # bound once: a bound method per read would allocate
         self._rx = self._frames.buf
         self._kind = _DATA
         self._want = 0
@@ -91,7 +92,7 @@ class SDS011(Sensor):
         """Wait for the next valid reply of ``kind`` (and command ``cmd`` for C5) in self._rx."""
         self._kind = kind
         self._want = cmd
-        self._frames.next(self._check, "reply", "no answer")
+        self._frames.next(self._checker, "reply", "no answer")
 
     def start(self):
         """Wake the fan and laser for the warm-up (§4); SensorError when nobody answers."""
