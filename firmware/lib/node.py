@@ -47,6 +47,7 @@ class Node:
         self.warmup_ms = 0  # the particulate sensors' warm-up in the last cycle
         self._warm_extra = 0
         self._mask = 0
+        self._read_ok = {}  # quantity -> the sensor that read it in this cycle
 
     # --- boot -------------------------------------------------------------------------
     def boot(self, overrides):
@@ -93,7 +94,8 @@ class Node:
         self.state.sensor_errors[i] += 1
         self.sensors[name] = None
         for q in quantities(name, self.cfg):
-            if q in self.values:
+            # a quantity two fitted sensors measure: the other one's reading stands
+            if q in self.values and q not in self._read_ok:
                 self.values[q] = None
         self.log("node: %s" % e)
 
@@ -140,6 +142,7 @@ class Node:
         self._warm_extra = 0
         if self.warmup_ms:
             self._warm_extra = self.board.now_ms() - v0 - time.ticks_diff(time.ticks_ms(), t)
+        self._read_ok = {}
         for name in names:  # table order: the BME280's pressure is in values for the SCD4x
             if self._mask & (1 << slot(name)):
                 continue  # failed at its warm-up start
@@ -147,6 +150,10 @@ class Node:
                 self._sensor(name).read(values)
             except SensorError as e:
                 self._failed(name, e)
+                continue
+            # two sensors of one quantity (BME280 and SHT4x): the later table row wins
+            for q in quantities(name, self.cfg):
+                self._read_ok[q] = name
         for q in list(values):
             if q not in self.cfg["quantities"]:
                 del values[q]

@@ -121,6 +121,7 @@ class VirtualNode:
         uart_sensor: str | None = None,
         vclock_start_ms: int = 0,
         log: Callable[[str], None] | None = None,
+        parts: dict | None = None,
     ) -> None:
         self.dir = Path(workdir)
         self.flash = self.dir / "flash"
@@ -136,6 +137,9 @@ class VirtualNode:
         self.bme280_address = bme280_address
         self.adc_divider = adc_divider
         self.uart_sensor = uart_sensor  # "sds011" | "a02yyuw": the simulator on UART1
+        # more simulated parts for the board file (machine.py): "i2c" [{"type", "address"}],
+        # "onewire" {"probes": [{"rom", "signal"}]}, "meter" {...} (pulse_source.py)
+        self.parts = dict(parts or {})
         self._log = log
         self.vclock_ms = vclock_start_ms  # where in the scenario the node's life starts
         self.console: list[str] = []
@@ -190,6 +194,7 @@ class VirtualNode:
             "adc_divider": self.adc_divider,
             "bme280_address": self.bme280_address,
             "uart_sim": {"1": self.uart_sensor} if self.uart_sensor else {},
+            **self.parts,
         }))
         return p
 

@@ -19,9 +19,6 @@ Known differences from the part: no slot timing, no parasite power, alarms (TH/T
 resolution; a probe converts to the scenario value rounded to 1/16 degC.
 """
 
-DEFAULT_ROMS = ("28ff4a1d61160321", "28aa0b6f53140118", "2861640b1a5a3c0f")
-
-
 def crc8(data):
     crc = 0
     for b in data:
