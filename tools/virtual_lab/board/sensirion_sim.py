@@ -147,7 +147,7 @@ class SCD4xSim(CommandSim):
             self._reply(words(0x0123, 0x4567, 0x89AB), 1)
         elif code == 0x202F:
             self._reply(words(0x1000 if self.variant == 41 else 0x0000), 1)
-        elif code == 0x2416:
+        elif code == 0x2416 and arg is not None:
             self.asc = arg
         elif code == 0xE000:
             if arg is None:
