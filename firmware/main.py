@@ -9,7 +9,6 @@ import node_config
 
 gc.collect()  # between import groups: keeps the small heap from fragmenting (style.md §2a)
 import boards  # noqa: E402
-from node import Node  # noqa: E402
 from node_state import State  # noqa: E402
 
 gc.collect()
@@ -36,9 +35,23 @@ def main():
         print("node: %s" % e)
         errors.append("board")
         board = boards.make("auto")
+    state = State(board.rtc)
+    board.state = state
+    from sensor_table import fitted
+
+    names = fitted(cfg)
+    if "meter" in names:
+        import pulse_meter
+
+        ms = pulse_meter.on_boot(board, cfg, state)  # a meter pulse woke us: count, sleep on
+        if ms:
+            board.deepsleep(ms)
+    gc.collect()
+    from node import Node  # after the meter's check: a pulse wake imports little
+
+    gc.collect()
     wdt = board.wdt(cfg["wdt_timeout_ms"])  # covers every cycle from here on
     secrets = node_config.load_secrets()
-    state = State(board.rtc)
     from rak3172 import RAK3172
 
     modem = RAK3172(board.uart)
@@ -46,10 +59,8 @@ def main():
 
     gc.collect()
     make_sensor = _sensor_factory(board, cfg)
-    from sensor_table import fitted
-
     sensors = {}
-    for name in fitted(cfg):  # the config's sensors, each on its bus (sensor_table.py)
+    for name in names:  # the config's sensors, each on its bus (sensor_table.py)
         sensors[name] = make_sensor(name)
     node = Node(board, modem, cfg, errors, secrets, state, sensors, wdt, make_sensor=make_sensor)
     overrides = state.load_overrides()
@@ -70,6 +81,13 @@ def main():
                 ms -= step
             continue
         print("node: deep sleep %d ms" % ms)
+        if "meter" in names:  # wake on the next pulse; the timer wake stays due
+            state.cycle_due_ms = board.now_ms() + ms
+            pulse_meter.arm(board, cfg, state)  # on the virtual board, pulses seen awake arrive here
+            meter = sensors.get("meter")
+            if meter is not None:
+                meter.commit(board.now_ms())
+            state.save()
         board.deepsleep(ms)
 
 

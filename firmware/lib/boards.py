@@ -68,10 +68,25 @@ class Board:
                 pin = cfg["onewire_pin"]
                 self._onewire = onewire.OneWire(machine.Pin(pin if pin >= 0 else self.ONEWIRE_PIN))
             return self._onewire
-        if kind == "pin":
+        if kind == "pin":  # the meter input and the RTC state that keeps its count
             pin = cfg["meter_pin"]
-            return machine.Pin(pin if pin >= 0 else self.METER_PIN, machine.Pin.IN, machine.Pin.PULL_UP)
+            if self._meter_pin is None:
+                self._meter_pin = machine.Pin(pin if pin >= 0 else self.METER_PIN, machine.Pin.IN,
+                                              machine.Pin.PULL_UP)
+            return (self._meter_pin, self.state)
         return self.adc
+
+    state = None  # node_state.State, set by main.py (the meter's count lives there)
+    _meter_pin = None
+    PIN_WAKE = getattr(machine, "EXT0_WAKE", 2)  # machine.PIN_WAKE on ESP32 (docs/references.md §F)
+
+    def wake_reason(self):
+        return machine.wake_reason()
+
+    def arm_pin_wake(self, pin, level):
+        import esp32
+
+        esp32.wake_on_ext0(pin, level)  # RTC GPIOs only (0, 2, 4, 12-15, 25-27, 32-39)
 
     def sensor_uart(self, tx=-1, rx=-1):
         """UART1 at 9600 8N1 for the one UART sensor, created on first use."""

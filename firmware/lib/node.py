@@ -69,6 +69,7 @@ class Node:
             # power loss (or first boot): RTC memory is gone, flash has the counter ceiling
             s.reset_values()
             s.restore_counter()
+            s.restore_meter()  # pulses since the meter's start index, as last flushed
             s.boot_ms = now
             self.ledger.assume_worst(now, self.cfg["data_rate"])
             s.flags |= FLAG_STATUS_DUE

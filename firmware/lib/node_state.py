@@ -136,6 +136,23 @@ class State:
         self.counter = (c + 1) & 0xFFFFFFFF
         return c
 
+    # --- meter total (pulse_meter.py) ----------------------------------------------------
+    def restore_meter(self):
+        """After power loss: the pulse total last written to flash (docs/firmware.md "Meters")."""
+        try:
+            with open(self._path("meter.dat")) as f:
+                self.pulses = int(f.read())
+        except (OSError, ValueError):
+            self.pulses = 0
+        self.pulses_flashed = self.pulses
+
+    def flush_meter(self):
+        """Write the pulse total to flash when it changed (at most once per cycle, and every
+        meter_flush_pulses pulses between cycles)."""
+        if self.pulses != self.pulses_flashed:
+            self._write_atomic("meter.dat", "%d" % self.pulses)
+            self.pulses_flashed = self.pulses
+
     def load_overrides(self):
         try:
             with open(self._path("applied.json")) as f:

@@ -35,6 +35,8 @@ HARD_RESET = 2
 WDT_RESET = 3
 DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
+EXT0_WAKE = 2
+PIN_WAKE = 2
 TIMER_WAKE = 4
 
 _T0 = time.ticks_ms()
@@ -97,7 +99,32 @@ def reset_cause():
 
 
 def wake_reason():
-    return TIMER_WAKE if reset_cause() == DEEPSLEEP_RESET else 0
+    if reset_cause() != DEEPSLEEP_RESET:
+        return 0
+    return EXT0_WAKE if _cfg().get("wake") == "ext0" else TIMER_WAKE
+
+
+# --- the meter's pulse source (board file "meter": {"pin": n}; scenario signal "meter_pulses":
+# the cumulative pulse count over time). The runner wakes a sleeping node at each pulse
+# (esp32.wake_on_ext0); pulses while the node is awake reach its Pin IRQ handler when it arms
+# that wake (esp32.py), a simplification of an IRQ firing at the pulse itself.
+_irqs = {}
+
+
+def _meter_count():
+    return int(_signal("meter_pulses", 0))
+
+
+def _deliver_meter_irqs():
+    """Hand the pulses the node has not seen yet to the meter pin's IRQ handler; how many."""
+    m = _cfg().get("meter")
+    if not m or m["pin"] not in _irqs:
+        return 0  # no handler: the runner wakes the node at once for them (level-triggered ext0)
+    n = _meter_count() - _cfg().get("meter_delivered", 0)
+    handler, pin = _irqs[m["pin"]]
+    for _ in range(n):
+        handler(pin)
+    return max(n, 0)
 
 
 def _end(line):
@@ -148,13 +175,27 @@ class Pin:
 
     def __init__(self, id, mode=-1, pull=-1, value=None):
         self.id = id
-        self._v = value or 0
+        # a pulled-up input reads 1; the meter's contact closes only for the instant of its
+        # pulse wake (known difference: no pulse length)
+        self._v = value if value is not None else (1 if pull == self.PULL_UP else 0)
 
     def value(self, v=None):
         if v is None:
             return self._v
         self._v = 1 if v else 0
         return None
+
+    IRQ_FALLING = 2
+    IRQ_RISING = 1
+
+    def irq(self, handler=None, trigger=IRQ_FALLING):
+        _irqs[self.id] = (handler, self)
+
+    def init(self, *args, **kw):
+        pass
+
+    def __call__(self, v=None):
+        return self.value(v)
 
     def on(self):
         self._v = 1

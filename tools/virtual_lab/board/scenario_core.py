@@ -34,6 +34,18 @@ def value_at(points, t_s):
     return points[-1][1]
 
 
+def time_of(points, value):
+    """The first time a non-decreasing signal reaches ``value`` (None if it never does)."""
+    if points[0][1] >= value:
+        return points[0][0]
+    for i in range(1, len(points)):
+        t1, v1 = points[i]
+        if v1 >= value:
+            t0, v0 = points[i - 1]
+            return t0 + (t1 - t0) * (value - v0) / (v1 - v0)
+    return None
+
+
 def sensor_condition(events, sensor, t_s):
     """'ok' or the kind of the event affecting ``sensor`` at t_s."""
     for e in events:
