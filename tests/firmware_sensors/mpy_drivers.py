@@ -584,6 +584,157 @@ def test_sds011_warm_up_wakes_once_and_sleeps_after():
     assert SDS011.from_config(sim, {"sds011_sleep": False, "sds011_warmup_s": 30}).warmup_ms == 0
 
 
+# --- pulse meter ----------------------------------------------------------------------------
+class _RTC:
+    def __init__(self):
+        self.mem = b""
+
+    def memory(self, data=None):
+        if data is None:
+            return self.mem
+        self.mem = bytes(data)
+
+
+class _Pin:
+    IRQ_FALLING = 2
+
+    def __init__(self, levels):
+        self.levels = levels  # values value() returns in turn (the last one repeats)
+        self.id = 25
+        self.handler = None
+
+    def value(self):
+        return self.levels.pop(0) if len(self.levels) > 1 else self.levels[0]
+
+    def irq(self, handler, trigger):
+        self.handler = handler
+
+
+class _MeterBoard:
+    PIN_WAKE = 2
+
+    def __init__(self, state, pin):
+        self.state = state
+        self.pin = pin
+        self.t = 10000
+        self.reason = 2
+        self.armed = []
+
+    def now_ms(self):
+        return self.t
+
+    def wake_reason(self):
+        return self.reason
+
+    def bus(self, kind, cfg):
+        return (self.pin, self.state)
+
+    def arm_pin_wake(self, pin, level):
+        self.armed.append(level)
+
+
+def _meter_cfg(**kw):
+    import node_config
+
+    cfg, errs = node_config.validate(dict({"board": "virtual", "sensors": ["meter"], "meter_pulses_per_unit": 100,
+                                           "meter_start_index": 1234, "meter_start_milli": 560,
+                                           "meter_flush_pulses": 5, "meter_debounce_ms": 50}, **kw))
+    assert errs == [], errs
+    return cfg
+
+
+def _flash():
+    import os
+
+    d = sys.argv[1]
+    assert "flash" in d
+    for n in os.listdir(d):
+        os.remove(d + "/" + n)
+    return d
+
+
+def test_meter_index_debounce_flush_and_power_loss():
+    import pulse_meter
+    from node_state import State
+
+    import payload_codec
+
+    flash = _flash()
+    cfg = _meter_cfg()
+    st = State(_RTC(), flash)
+    st.restore_meter()
+    assert st.pulses == 0
+    m = pulse_meter.PulseMeter(_Pin([1]), st, cfg)
+    out = {}
+    m.read(out)
+    assert out == {"volume_index": "1234.560", "pulse_count": 0}, out
+    t = 1000
+    counted = 0
+    for gap in (300, 10, 300, 49, 50, 300, 300, 300):  # 10 and 49 ms: bounces
+        t += gap
+        counted += pulse_meter.count_edge(st, cfg, t)
+    assert counted == 6 and st.pulses == 6 and st.pulses_flashed == 5  # flushed at the 5th
+    m.read(out)
+    assert out == {"volume_index": "1234.620", "pulse_count": 6}, out
+    assert st.pulses_flashed == 6  # a read (once per cycle) flushes a changed total
+    f = payload_codec.encode(out)
+    assert payload_codec.decode(f)["samples"][0]["values"] == {"volume_index": 1234.62, "pulse_count": 6}
+    st.pulses += 3  # counted in RTC memory only, then the power goes
+    st2 = State(_RTC(), flash)
+    st2.restore_meter()
+    assert st2.pulses == 6  # lost: the 3 since the last flush (< meter_flush_pulses)
+    m.pending = 4  # edges the IRQ saw while awake
+    m.commit(5000)
+    assert st.pulses == 13 and st.pulses_flashed == 13  # 13 - 6 >= 5: flushed
+    big = _meter_cfg(meter_start_index=99999999, meter_start_milli=0, meter_pulses_per_unit=1)
+    st.pulses = 0
+    out = {}
+    pulse_meter.PulseMeter(_Pin([1]), st, big).read(out)
+    assert payload_codec.decode(payload_codec.encode(out))["samples"][0]["values"]["volume_index"] == 99999999.0
+    gas = _meter_cfg(meter_as="gas_index", meter_pulses_per_unit=3)  # 1/3 m3 per pulse: floored
+    st.pulses = 1
+    out = {}
+    pulse_meter.PulseMeter(_Pin([1]), st, gas).read(out)
+    assert out["gas_index"] == "1234.893", out
+
+
+def test_meter_pulse_wake_counts_and_sleeps_on():
+    import pulse_meter
+    from node_state import State
+
+    flash = _flash()
+    cfg = _meter_cfg()
+    rtc = _RTC()
+    st = State(rtc, flash)
+    board = _MeterBoard(st, _Pin([0, 0, 1]))
+    assert pulse_meter.on_boot(board, cfg, st) == 0  # power-on: no RTC state, the node runs
+    st.save()
+    st.cycle_due_ms = 70000
+    st.save()
+    ms = pulse_meter.on_boot(board, cfg, st)
+    assert ms == 60000 and st.pulses == 1 and board.armed == [0], (ms, st.pulses)
+    st3 = State(rtc, flash)
+    assert st3.load() and st3.pulses == 1  # saved in RTC memory before the deep sleep
+    board.t += 20
+    board.pin.levels = [1]
+    pulse_meter.on_boot(board, cfg, st)
+    assert st.pulses == 1  # a bounce 20 ms later: not counted
+    board.t += 1000
+    board.pin.levels = [0]  # the contact stays closed (a magnet on the reed)
+    pulse_meter.on_boot(board, cfg, st)
+    assert st.pulses == 2 and st.pin_level == 0 and board.armed[-1] == 1  # wake on release
+    board.t += 5000
+    board.pin.levels = [1]
+    pulse_meter.on_boot(board, cfg, st)
+    assert st.pulses == 2 and st.pin_level == 1 and board.armed[-1] == 0  # the release counted nothing
+    board.reason = 4  # a timer wake: the node's cycle
+    assert pulse_meter.on_boot(board, cfg, st) == 0
+    board.reason = 2
+    board.t = 80000  # a pulse after the cycle was due: counted, then the cycle runs
+    assert pulse_meter.on_boot(board, cfg, st) == 0 and st.pulses == 3
+    assert State(rtc, flash).load()
+
+
 def main():
     names = sorted(k for k in globals() if k.startswith("test_"))
     for name in names:

@@ -1,5 +1,5 @@
-"""The BMP280/BME280, SHT4x, SCD4x, SPS30, PMS5003, DS18B20, battery and SDS011 warm-up drivers
-on the real MicroPython Unix port (mpy_drivers.py): datasheet worked examples, values across
+"""The BMP280/BME280, SHT4x, SCD4x, SPS30, PMS5003, DS18B20, battery, SDS011 warm-up drivers
+and the pulse meter on the real MicroPython Unix port (mpy_drivers.py): datasheet worked examples, values across
 each range from the simulators, every failure path, and the read path's heap."""
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ MPY_PATH = [REPO_ROOT / "firmware" / "lib", REPO_ROOT / "tools" / "virtual_lab" 
 
 
 @pytest.fixture(scope="module")
-def verdicts(micropython: str) -> dict[str, dict]:
-    r = run([str(SCRIPT)], path=MPY_PATH, heapsize="256k", timeout=120)
+def verdicts(micropython: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    flash = tmp_path_factory.mktemp("flash")
+    r = run([str(SCRIPT), str(flash)], path=MPY_PATH, heapsize="256k", timeout=120)
     out = {}
     for line in r.stdout.splitlines():
         if line.startswith("{"):
