@@ -749,4 +749,5 @@ def main():
             print(json.dumps({"name": name, "ok": False, "error": buf.getvalue()}))
 
 
-main()
+if __name__ == "__main__":
+    main()
