@@ -562,6 +562,7 @@ def test_battery_divider_from_config():
     b = Battery.from_config(FakeADC(1000000), {"battery_divider": 4.3})  # 330k/100k
     b.read(out)
     _near(out["battery_voltage"], 4.3, 1e-9)
+    _assert_no_alloc(b, out, 1)
     _raises(lambda: Battery(FakeADC(100000), 2.0).read({}), "implausible")
     _raises(lambda: Battery(FakeADC(3000000), 2.0).read({}), "implausible")
 

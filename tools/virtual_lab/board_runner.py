@@ -179,6 +179,7 @@ class VirtualNode:
         sp = self.flash / "secrets.json"
         if sp.exists():  # the board's flash is a host folder: keep the keys 0600 there too
             os.chmod(sp, 0o600)
+        self._board_modules()  # the board's "ROM" now, not in the first boot's time
 
     # --- running ----------------------------------------------------------------------
     @property
