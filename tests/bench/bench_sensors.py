@@ -47,8 +47,8 @@ QUANTITIES = {"bme280": ["temperature", "battery_voltage"], "sht4x": ["temperatu
 
 
 def _driver(name: str) -> dict:
-    path = micropypath(REPO_ROOT / "firmware" / "lib", REPO_ROOT / "tools" / "virtual_lab" / "board",
-                       REPO_ROOT / "tests" / "firmware_sensors")
+    path = micropypath(REPO_ROOT, REPO_ROOT / "firmware" / "lib", REPO_ROOT / "tools" / "virtual_lab" / "board",
+                       REPO_ROOT / "tests" / "firmware_sensors", REPO_ROOT / "tests" / "firmware_node")
     r = subprocess.run([find_micropython(), "-X", "heapsize=256k", str(HERE / "mpy_sensor_bench.py"), name, str(READS)],
                        env={"MICROPYPATH": path}, capture_output=True, text=True, timeout=300)
     line = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]

@@ -139,7 +139,7 @@ def make():
     import node_state
     import pulse_meter
 
-    st = node_state.State(T._RTC(), "")
+    st = node_state.State(T.FakeRTC(), "")
     st.pulses = st.pulses_flashed = 12345
     return pulse_meter.PulseMeter(T._Pin([1]), st, T._meter_cfg()), 0
 

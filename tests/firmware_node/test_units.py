@@ -19,10 +19,9 @@ NAMES = sorted(set(re.findall(r"^def (test_\w+)\(", SCRIPT.read_text(), re.M)))
 MPY_PATH = [REPO_ROOT / "firmware" / "lib", REPO_ROOT / "tools" / "virtual_lab" / "board"]
 
 
-@pytest.fixture(scope="module")
-def verdicts(micropython: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    flash = tmp_path_factory.mktemp("flash")
-    r = run([str(SCRIPT), str(flash)], path=MPY_PATH, heapsize="256k", timeout=120)
+def run_verdicts(script: Path, path: list[Path], flash: Path) -> dict[str, dict]:
+    """Run a MicroPython test script (one JSON verdict line per test_* function) once."""
+    r = run([str(script), str(flash)], path=path, heapsize="256k", timeout=120)
     out = {}
     for line in r.stdout.splitlines():
         if line.startswith("{"):
@@ -30,6 +29,11 @@ def verdicts(micropython: str, tmp_path_factory: pytest.TempPathFactory) -> dict
             out[d["name"]] = d
     assert out, f"micropython printed no verdicts: {r.stderr[-2000:]}"
     return out
+
+
+@pytest.fixture(scope="module")
+def verdicts(micropython: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    return run_verdicts(SCRIPT, MPY_PATH, tmp_path_factory.mktemp("flash"))
 
 
 def test_every_test_reported(verdicts: dict[str, dict]) -> None:

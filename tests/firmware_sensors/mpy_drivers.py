@@ -14,6 +14,7 @@ import ds18b20_sim
 import pms5003_sim
 import sensirion_sim
 from i2c_bus import SimI2C
+from mpy_units import FakeRTC
 from sensor import SensorError
 
 
@@ -586,16 +587,6 @@ def test_sds011_warm_up_wakes_once_and_sleeps_after():
 
 
 # --- pulse meter ----------------------------------------------------------------------------
-class _RTC:
-    def __init__(self):
-        self.mem = b""
-
-    def memory(self, data=None):
-        if data is None:
-            return self.mem
-        self.mem = bytes(data)
-
-
 class _Pin:
     IRQ_FALLING = 2
 
@@ -662,7 +653,7 @@ def test_meter_index_debounce_flush_and_power_loss():
 
     flash = _flash()
     cfg = _meter_cfg()
-    st = State(_RTC(), flash)
+    st = State(FakeRTC(), flash)
     st.restore_meter()
     assert st.pulses == 0
     m = pulse_meter.PulseMeter(_Pin([1]), st, cfg)
@@ -681,7 +672,7 @@ def test_meter_index_debounce_flush_and_power_loss():
     f = payload_codec.encode(out)
     assert payload_codec.decode(f)["samples"][0]["values"] == {"volume_index": 1234.62, "pulse_count": 6}
     st.pulses += 3  # counted in RTC memory only, then the power goes
-    st2 = State(_RTC(), flash)
+    st2 = State(FakeRTC(), flash)
     st2.restore_meter()
     assert st2.pulses == 6  # lost: the 3 since the last flush (< meter_flush_pulses)
     m.pending = 4  # edges the IRQ saw while awake
@@ -705,7 +696,7 @@ def test_meter_pulse_wake_counts_and_sleeps_on():
 
     flash = _flash()
     cfg = _meter_cfg()
-    rtc = _RTC()
+    rtc = FakeRTC()
     st = State(rtc, flash)
     board = _MeterBoard(st, _Pin([0, 0, 1]))
     assert pulse_meter.on_boot(board, cfg, st) == 0  # power-on: no RTC state, the node runs

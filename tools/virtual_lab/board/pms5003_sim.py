@@ -67,16 +67,6 @@ class PMS5003Sim(UartSensorSim):
         need = 60000 if cond == "slowwarmup" else self.warmup_ms
         return self._diff(self._ticks(), self.woke_at) >= need
 
-    def _emit(self, f):
-        cond = self.condition()
-        if cond == "removed":
-            return
-        if cond == "garbage":
-            self._noise()
-        if cond == "badsum":
-            f[-1] ^= 0x01
-        self.rx.extend(f)
-
     def _data(self):
         pm1, pm25, pm10 = self._values()
         self._emit(frame(pm1, pm25, pm10, zero=not self._warm()))
