@@ -27,7 +27,7 @@ class Battery(Sensor):
         for _ in range(_SAMPLES):
             total += self._adc.read_uv()
         # integers in mV (small ints on the ESP32: <= 3100 mV x 20000), one float for the result
-        mv = (total // (_SAMPLES * 1000)) * self._div_milli // 1000
+        mv = ((total + _SAMPLES * 500) // (_SAMPLES * 1000) * self._div_milli + 500) // 1000  # rounded
         v = mv / 1000
         if v < _MIN_V or v > 5.1:  # registry range of battery_voltage is 0..5.1 V
             raise SensorError("battery: %.2f V is implausible" % v)
