@@ -9,7 +9,6 @@ import node_config
 
 gc.collect()  # between import groups: keeps the small heap from fragmenting (style.md §2a)
 import boards  # noqa: E402
-from node import Node  # noqa: E402
 from node_state import State  # noqa: E402
 
 gc.collect()
@@ -17,25 +16,11 @@ gc.collect()
 
 def _sensor_factory(board, cfg):
     def make(name):
+        from sensor_table import build
+
         try:
-            if name == "bme280":
-                from bme280 import BME280
-
-                return BME280(board.i2c, cfg["bme280_address"])
-            if name == "battery":
-                from battery import Battery
-
-                return Battery(board.adc, cfg["battery_divider"])
-            if name == "sds011" and cfg["uart_sensor"] == name:
-                from sds011 import SDS011
-
-                return SDS011(board.sensor_uart(), sleep=cfg["sds011_sleep"])
-            if name == "a02yyuw" and cfg["uart_sensor"] == name:
-                from a02yyuw import A02YYUW
-
-                return A02YYUW(board.sensor_uart(), cfg["a02yyuw_as"], cfg["a02yyuw_mount_mm"],
-                               cfg["a02yyuw_threshold_mm"])
-        except Exception as e:  # SensorError: absent now, retried next cycle
+            return build(name, board, cfg)
+        except Exception as e:  # SensorError (absent now, retried next cycle) or a bus error
             print("node: %s" % e)
         return None
 
@@ -50,10 +35,30 @@ def main():
         print("node: %s" % e)
         errors.append("board")
         board = boards.make("auto")
+    rtc = board.rtc
+    if board.radio != "rak3172":  # the MAC keeps its session in the RTC memory's second half
+        from lorawan_modem import NODE_SLOT
+        from lorawan_store import RtcSlot
+
+        rtc = RtcSlot(board.rtc, NODE_SLOT[0], NODE_SLOT[1])
+    state = State(rtc)
+    board.state = state
+    from sensor_table import fitted
+
+    names = fitted(cfg)
+    if "meter" in names:
+        import pulse_meter
+
+        ms = pulse_meter.on_boot(board, cfg, state)  # a meter pulse woke us: count, sleep on
+        if ms:
+            board.deepsleep(ms)
+    gc.collect()
+    from node import Node  # after the meter's check: a pulse wake imports little
+
+    gc.collect()
     wdt = board.wdt(cfg["wdt_timeout_ms"])  # covers every cycle from here on
     secrets = node_config.load_secrets()
     if board.radio == "rak3172":
-        state = State(board.rtc)
         from rak3172 import RAK3172
 
         modem = RAK3172(board.uart)
@@ -65,14 +70,14 @@ def main():
     else:  # a bare SX126x/SX127x: the LoRaWAN MAC behind the same interface (docs/lorawan.md)
         import lorawan_modem
 
-        state, modem = lorawan_modem.make(board, State)
+        modem = lorawan_modem.make(board, state)
     import payload_codec.measurement  # noqa: F401 - load the codec before the first cycle
 
     gc.collect()
     make_sensor = _sensor_factory(board, cfg)
-    sensors = {"bme280": make_sensor("bme280"), "battery": make_sensor("battery")}
-    if cfg["uart_sensor"] != "none":
-        sensors[cfg["uart_sensor"]] = make_sensor(cfg["uart_sensor"])
+    sensors = {}
+    for name in names:  # the config's sensors, each on its bus (sensor_table.py)
+        sensors[name] = make_sensor(name)
     node = Node(board, modem, cfg, errors, secrets, state, sensors, wdt, make_sensor=make_sensor)
     overrides = state.load_overrides()
     node_config.apply_overrides(cfg, overrides)
@@ -92,6 +97,13 @@ def main():
                 ms -= step
             continue
         print("node: deep sleep %d ms" % ms)
+        if "meter" in names:  # wake on the next pulse; the timer wake stays due
+            state.cycle_due_ms = board.now_ms() + ms
+            pulse_meter.arm(board, cfg, state)  # on the virtual board, pulses seen awake arrive here
+            meter = sensors.get("meter")
+            if meter is not None:
+                meter.commit(board.now_ms())
+            state.save()
         board.deepsleep(ms)
 
 

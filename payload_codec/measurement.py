@@ -24,6 +24,7 @@ _RAW = 15  # width code: later samples carry full codes instead of deltas
 # float result is a heap object on MicroPython.
 _ONE_PLUS_TOL = 1.00000095367431640625  # 1 + 2**-20 (> 8 float32 ulps)
 _HALF_PLUS_MAX = 0.5009765625  # 0.5 + 2**-10 of a step, for magnitudes >= 1024 steps
+_FLOAT32_EXACT = 1 << 24  # a wider field (a meter index) also takes an exact decimal string
 _INF = float("inf")
 _NINF = float("-inf")
 
@@ -36,6 +37,8 @@ def _code(row, value):
         if value is True or value is False or value == 0 or value == 1:
             return 1 if value else 0
         raise EncodeError("%s must be true or false, got %r" % (row[1], value))
+    if isinstance(value, str) and row[4] - row[3] > _FLOAT32_EXACT:
+        return _decimal_code(row, value)
     if not isinstance(value, (int, float)) or value is True or value is False:
         raise EncodeError("%s must be a number, got %r" % (row[1], value))
     if value != value or value == _INF or value == _NINF:
@@ -58,6 +61,30 @@ def _code(row, value):
         raise EncodeError(
             "%s = %r is outside its range %s..%s %s (refused, not clamped)"
             % (row[1], value, _value(row, row[3]), _value(row, row[4]), row[2] or "")
+        )
+    return raw - row[3]
+
+
+def _decimal_code(row, text):
+    """Field code of a decimal string ("7842.497"), in integers only: a meter index has more
+    digits than a float32 (the ESP32's float) holds. Only for fields wider than 2**24 codes
+    (volume_index, gas_index, energy, pulse_count); rounded half away from zero."""
+    t = text
+    neg = t[:1] == "-"
+    if neg:
+        t = t[1:]
+    whole, _, frac = t.partition(".")
+    if not (whole + frac).isdigit() or len(t) > 24 or (not whole and not frac):
+        raise EncodeError("%s must be a number or a decimal string, got %r" % (row[1], text))
+    num = int(whole + frac) * row[6]  # value * div ...
+    den = row[5] * 10 ** len(frac)  # ... / mul
+    raw = (2 * num + den) // (2 * den)
+    if neg:
+        raw = -raw
+    if raw < row[3] or raw > row[4]:
+        raise EncodeError(
+            "%s = %s is outside its range %s..%s %s (refused, not clamped)"
+            % (row[1], text, _value(row, row[3]), _value(row, row[4]), row[2] or "")
         )
     return raw - row[3]
 

@@ -52,6 +52,12 @@ QUANTITIES = (
     (34, "noise_lamax",       "dB",    300,     1400,      1, 10,   0),
     (35, "solar_radiation",   "W/m2",  0,       2000,      1, 1,    0),  # pyranometer
     (36, "wind_gust",         "m/s",   0,       750,       1, 10,   0),
+    # utility meters (docs/quantities.md "Meters"): the meter's own cumulative reading, as
+    # EN 13757-3 VIF 0x13 carries it (0.001 m3), up to 1e8 m3; an exact decimal string
+    # (measurement._code) keeps every litre on a float32 node
+    (37, "volume_index",      "m3",    0,       100000000000, 1, 1000, 0),  # water meter, 1 L
+    (38, "pulse_count",       "count", 0,       4294967294, 1, 1,  0),  # cumulative, 32 bits
+    (39, "gas_index",         "m3",    0,       100000000000, 1, 1000, 0),  # gas meter, 1 L
 )
 
 # Profiles: id -> (name, quantity ids in field order). Ids 1..14 fit the header
@@ -71,6 +77,9 @@ PROFILES = (
     (12, "energy",           (29, 30)),
     (13, "environment",      (1, 2, 3, 16)),
     (14, "noise_full",       (13, 34, 16)),
+    (15, "water_meter",      (37, 16)),
+    (16, "gas_meter",        (39, 16)),
+    (17, "electricity_meter", (29, 16)),
 )
 # fmt: on
 

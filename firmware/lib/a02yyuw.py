@@ -28,6 +28,14 @@ class A02YYUW(Sensor):
     NAME = "a02yyuw"
     QUANTITIES = ("distance",)
 
+    @classmethod
+    def from_config(cls, bus, cfg):
+        return cls(bus, cfg["a02yyuw_as"], cfg["a02yyuw_mount_mm"], cfg["a02yyuw_threshold_mm"])
+
+    @classmethod
+    def quantities(cls, cfg):
+        return (cfg["a02yyuw_as"],)
+
     def __init__(self, uart, quantity="distance", mount_mm=0, threshold_mm=0, timeout_ms=500):
         if quantity not in _MODES:
             raise ValueError("a02yyuw: quantity must be one of %s" % ", ".join(_MODES))
@@ -36,6 +44,7 @@ class A02YYUW(Sensor):
         self._mount = mount_mm
         self._threshold = threshold_mm
         self._frames = FrameReader(uart, 4, _HEAD, "a02yyuw", timeout_ms, _POLL_MS)
+        self._checker = self._check  # bound once: a bound method per read would allocate
         self.last_mm = None
 
     def _check(self, rx):
@@ -50,7 +59,7 @@ class A02YYUW(Sensor):
         """The next valid frame's distance in mm; SensorError at the deadline."""
         # the module talks all the time: drop what was buffered before this wake
         self._frames.drain()
-        self._frames.next(self._check, "reading", "no data")
+        self._frames.next(self._checker, "reading", "no data")
         rx = self._frames.buf
         return (rx[1] << 8) | rx[2]
 

@@ -13,15 +13,22 @@ class Battery(Sensor):
     NAME = "battery"
     QUANTITIES = ("battery_voltage",)
 
+    @classmethod
+    def from_config(cls, bus, cfg):
+        return cls(bus, cfg["battery_divider"])
+
     def __init__(self, adc, divider=2.0):
         self._adc = adc
         self._divider = divider
+        self._div_milli = int(divider * 1000 + 0.5)  # Vbat = Vadc * (Rtop + Rbot) / Rbot (§S.9)
 
     def read(self, out):
         total = 0
         for _ in range(_SAMPLES):
             total += self._adc.read_uv()
-        v = total * self._divider / (_SAMPLES * 1000000)
+        # integers in mV (small ints on the ESP32: <= 3100 mV x 20000), one float for the result
+        mv = ((total + _SAMPLES * 500) // (_SAMPLES * 1000) * self._div_milli + 500) // 1000  # rounded
+        v = mv / 1000
         if v < _MIN_V or v > 5.1:  # registry range of battery_voltage is 0..5.1 V
             raise SensorError("battery: %.2f V is implausible" % v)
         out["battery_voltage"] = v

@@ -1,4 +1,7 @@
-# Bosch BME280 temperature / humidity / pressure over I2C, forced mode.
+# Bosch BME280 temperature / humidity / pressure over I2C, forced mode; also the BMP280
+# (no humidity), told apart by the chip id at 0xD0: BME280 0x60, BMP280 0x58 (0x56/0x57 on
+# samples) (docs/references.md §S.7; BMP280 datasheet rev 1.23 §4.3.1, same calibration
+# layout 0x88..0x9F and compensation formulas §3.11.3, worked example §3.12).
 # Datasheet BST-BME280-DS002 rev 1.6: §5.4 registers, §4.2.2 calibration layout,
 # §4.2.3 integer compensation formulas, §9.1 measurement time.
 
@@ -12,6 +15,7 @@ from sensor import Sensor, SensorError
 _REG_CALIB00 = const(0x88)  # 0x88..0xA1: dig_T1..dig_P9, (0xA0 unused), dig_H1 (§4.2.2)
 _REG_ID = const(0xD0)
 _CHIP_ID = const(0x60)
+_BMP280_IDS = (0x56, 0x57, 0x58)
 _REG_CALIB26 = const(0xE1)  # 0xE1..0xE7: dig_H2..dig_H6
 _REG_CTRL_HUM = const(0xF2)
 _REG_STATUS = const(0xF3)
@@ -37,18 +41,28 @@ class BME280(Sensor):
     NAME = "bme280"
     QUANTITIES = ("temperature", "humidity", "pressure")
 
+    @classmethod
+    def from_config(cls, bus, cfg):
+        return cls(bus, cfg["bme280_address"])
+
     def __init__(self, i2c, address=0x76):
         self._i2c = i2c
         self._addr = address
         self._buf = bytearray(8)
         self._one = bytearray(1)
         try:
-            if i2c.readfrom_mem(address, _REG_ID, 1)[0] != _CHIP_ID:
-                raise SensorError("bme280: chip id is not 0x60")
+            chip = i2c.readfrom_mem(address, _REG_ID, 1)[0]
+            if chip != _CHIP_ID and chip not in _BMP280_IDS:
+                raise SensorError("bme280: chip id 0x%02x is neither a BME280 (0x60) nor a BMP280 (0x58)" % chip)
+            self.humidity = chip == _CHIP_ID
             c = i2c.readfrom_mem(address, _REG_CALIB00, 26)
-            h = i2c.readfrom_mem(address, _REG_CALIB26, 7)
+            h = i2c.readfrom_mem(address, _REG_CALIB26, 7) if self.humidity else bytes(7)
         except OSError as e:
             raise SensorError("bme280: no answer at 0x%02x (%s)" % (address, e))
+        self.chip = "bme280" if self.humidity else "bmp280"
+        if not self.humidity:
+            self.QUANTITIES = ("temperature", "pressure")
+            self._buf = bytearray(6)  # no humidity registers 0xFD/0xFE
         (self._t1, self._t2, self._t3, self._p1, self._p2, self._p3, self._p4, self._p5,
          self._p6, self._p7, self._p8, self._p9) = struct.unpack_from("<HhhHhhhhhhhh", c, 0)
         self._h1 = c[25]
@@ -63,8 +77,9 @@ class BME280(Sensor):
     def _measure(self):
         i2c = self._i2c
         one = self._one
-        one[0] = _OSRS_H_X1
-        i2c.writeto_mem(self._addr, _REG_CTRL_HUM, one)  # takes effect with the ctrl_meas write
+        if self.humidity:
+            one[0] = _OSRS_H_X1
+            i2c.writeto_mem(self._addr, _REG_CTRL_HUM, one)  # takes effect with the ctrl_meas write
         one[0] = _CTRL_MEAS_FORCED
         i2c.writeto_mem(self._addr, _REG_CTRL_MEAS, one)
         t0 = time.ticks_ms()
@@ -85,15 +100,15 @@ class BME280(Sensor):
         b = self._buf
         adc_p = (b[0] << 12) | (b[1] << 4) | (b[2] >> 4)
         adc_t = (b[3] << 12) | (b[4] << 4) | (b[5] >> 4)
-        adc_h = (b[6] << 8) | b[7]
+        adc_h = (b[6] << 8) | b[7] if self.humidity else 0
         if adc_t == _SKIPPED or adc_p == _SKIPPED or adc_h == 0x8000:
-            raise SensorError("bme280: channel skipped (reset value)")
+            raise SensorError("%s: channel skipped (reset value)" % self.chip)
         t_fine, t = self._temperature(adc_t)
         p = self._pressure(adc_p, t_fine)
-        h = self._humidity(adc_h, t_fine)
         out["temperature"] = t / 100  # 0.01 Cel
         out["pressure"] = p / 25600  # Q24.8 Pa -> hPa
-        out["humidity"] = h / 1024  # Q22.10 %RH
+        if self.humidity:
+            out["humidity"] = self._humidity(adc_h, t_fine) / 1024  # Q22.10 %RH
 
     # §4.2.3 compensation formulas (integer versions; Python ints do not overflow)
     def _temperature(self, adc_t):

@@ -62,12 +62,55 @@ class Board:
         machine.reset()
 
     _sensor_uart = None
+    _onewire = None
+    _i2c_custom = False
     SENSOR_UART = (1, None, None)  # (id, tx, rx) of the UART sensor
+    ONEWIRE_PIN = 4  # DS18B20 data line, 4.7 kOhm pull-up to 3.3 V (docs/firmware.md "Wiring")
+    METER_PIN = 25  # reed / S0 contact to GND, RTC GPIO (ext0 wake, docs/firmware.md "Meters")
 
-    def sensor_uart(self):
-        """UART1 at 9600 8N1 for the SDS011 or A02YYUW, created on first use."""
+    def bus(self, kind, cfg):
+        """The ready bus a sensor-table row names (sensor_table.py); config pins override."""
+        if kind == "i2c":
+            if cfg["i2c_sda"] >= 0 and cfg["i2c_scl"] >= 0 and not self._i2c_custom:
+                self._i2c_custom = True
+                self.i2c = machine.I2C(0, scl=machine.Pin(cfg["i2c_scl"]), sda=machine.Pin(cfg["i2c_sda"]),
+                                       freq=100000)
+            return self.i2c
+        if kind == "uart":
+            return self.sensor_uart(cfg["uart_sensor_tx"], cfg["uart_sensor_rx"])
+        if kind == "onewire":
+            if self._onewire is None:
+                import onewire  # micropython-lib, frozen into ESP32 builds (docs/references.md §S.6)
+
+                pin = cfg["onewire_pin"]
+                self._onewire = onewire.OneWire(machine.Pin(pin if pin >= 0 else self.ONEWIRE_PIN))
+            return self._onewire
+        if kind == "pin":  # the meter input and the RTC state that keeps its count
+            pin = cfg["meter_pin"]
+            if self._meter_pin is None:
+                self._meter_pin = machine.Pin(pin if pin >= 0 else self.METER_PIN, machine.Pin.IN,
+                                              machine.Pin.PULL_UP)
+            return (self._meter_pin, self.state)
+        return self.adc
+
+    state = None  # node_state.State, set by main.py (the meter's count lives there)
+    _meter_pin = None
+    PIN_WAKE = getattr(machine, "EXT0_WAKE", 2)  # machine.PIN_WAKE on ESP32 (docs/references.md §F)
+
+    def wake_reason(self):
+        return machine.wake_reason()
+
+    def arm_pin_wake(self, pin, level):
+        import esp32
+
+        esp32.wake_on_ext0(pin, level)  # RTC GPIOs only (0, 2, 4, 12-15, 25-27, 32-39)
+
+    def sensor_uart(self, tx=-1, rx=-1):
+        """UART1 at 9600 8N1 for the one UART sensor, created on first use."""
         if self._sensor_uart is None:
-            uid, tx, rx = self.SENSOR_UART
+            uid, tx0, rx0 = self.SENSOR_UART
+            tx = tx if tx >= 0 else tx0
+            rx = rx if rx >= 0 else rx0
             if tx is None:
                 self._sensor_uart = machine.UART(uid, baudrate=9600, timeout=0, rxbuf=256)
             else:

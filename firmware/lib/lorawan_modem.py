@@ -66,14 +66,14 @@ class LoRaWANModem:
         return self.mac.pop_downlinks()
 
 
-def make(board, state_class, log=print):
-    """(node state, modem) for a board whose profile has a bare LoRa radio."""
+def make(board, state, log=print):
+    """The modem for a board whose profile has a bare LoRa radio; ``state`` (the node's) lives in
+    RTC memory's NODE_SLOT, the MAC's record in MAC_SLOT."""
     from lorawan_store import FileFlash, RtcSlot, Store
 
-    state = state_class(RtcSlot(board.rtc, NODE_SLOT[0], NODE_SLOT[1]))
     store = Store(RtcSlot(board.rtc, MAC_SLOT[0], MAC_SLOT[1]), FileFlash(""), log=log)
     mac = Mac(board.lora_modem(), lorawan_eu868, store, board.now_ms, board.lightsleep,
               ticks_ms=board.radio_ticks_ms, log=log)
     src = mac.restore()
     log("lorawan: session from %s" % (src or "nowhere (join)"))
-    return state, LoRaWANModem(mac)
+    return LoRaWANModem(mac)

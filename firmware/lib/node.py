@@ -12,16 +12,16 @@ import payload_codec
 from join_backoff import JoinBackoff, join_airtime_ms
 from duty_cycle import FRAME_CAP, Ledger, airtime_us, join_airtime_us
 from node_frames import build_frames
-from node_state import FLAG_STATUS_DUE, SENSORS, UART_BIT
+from node_state import FLAG_STATUS_DUE
 from payload_codec.airtime import max_payload
 from sensor import SensorError
+from sensor_table import fitted, quantities, sensor_of, slot
 
 FIRMWARE = "trosmart-node 0.1.0"
 _DEEPSLEEP_RESET = const(4)  # machine.DEEPSLEEP_RESET on ESP32 (docs/references.md §F)
 _JOIN_RETRY_MS = const(60000)  # a failed join waits at least this long (plus duty cycle)
 _SEND_TIMEOUT_MS = const(20000)
 _RESULT_OK = "ok"
-_UART_SENSORS = ("sds011", "a02yyuw")
 
 
 class Node:
@@ -33,7 +33,7 @@ class Node:
         self.cfg_errors = cfg_errors
         self.secrets = secrets
         self.state = state
-        self.sensors = sensors  # {name: Sensor or None (absent at boot)}
+        self.sensors = sensors  # {name: Sensor or None (absent at boot)}, sensor_table names
         self.wdt = wdt
         self.log = log
         self.ledger = Ledger(state)
@@ -44,6 +44,10 @@ class Node:
         self.configured = False
         self.last_battery = None
         self._make_sensor = make_sensor  # name -> Sensor or None: retries absent sensors
+        self.warmup_ms = 0  # the particulate sensors' warm-up in the last cycle
+        self._warm_extra = 0
+        self._mask = 0
+        self._read_ok = {}  # quantity -> the sensor that read it in this cycle
 
     # --- boot -------------------------------------------------------------------------
     def boot(self, overrides):
@@ -65,6 +69,7 @@ class Node:
             # power loss (or first boot): RTC memory is gone, flash has the counter ceiling
             s.reset_values()
             s.restore_counter()
+            s.restore_meter()  # pulses since the meter's start index, as last flushed
             s.boot_ms = now
             self.ledger.assume_worst(now, self.cfg["data_rate"])
             s.flags |= FLAG_STATUS_DUE
@@ -75,46 +80,88 @@ class Node:
         s.save()
 
     # --- sensors ----------------------------------------------------------------------
+    def _sensor(self, name):
+        sensor = self.sensors.get(name)
+        if sensor is None and self._make_sensor is not None:
+            sensor = self._make_sensor(name)  # retry a sensor that was absent at boot
+            self.sensors[name] = sensor
+        if sensor is None:
+            raise SensorError("%s: not present" % name)
+        return sensor
+
+    def _failed(self, name, e):
+        i = slot(name)
+        self._mask |= 1 << i
+        self.state.sensor_errors[i] += 1
+        self.sensors[name] = None
+        for q in quantities(name, self.cfg):
+            # a quantity two fitted sensors measure: the other one's reading stands
+            if q in self.values and q not in self._read_ok:
+                self.values[q] = None
+        self.log("node: %s" % e)
+
+    def _warm_up(self, names):
+        """Wake the sensors that need a warm-up, wait the longest one (WDT fed), in ms."""
+        warm = 0
+        for name in names:
+            try:
+                sensor = self._sensor(name)
+                w = getattr(sensor, "warmup_ms", 0)  # a driver without warm-up needs no start()
+                if w:
+                    sensor.start()
+                    if w > warm:
+                        warm = w
+            except SensorError as e:
+                self._failed(name, e)
+        if warm:
+            # light sleep keeps RAM and the sensors' state; slices shorter than the WDT timeout
+            step = self.cfg["wdt_timeout_ms"] // 2
+            left = warm
+            sleep = getattr(self.board, "lightsleep", None)
+            while left > 0:
+                self.wdt.feed()
+                ms = left if left < step else step
+                if sleep is None:
+                    time.sleep_ms(ms)
+                else:
+                    sleep(ms)
+                left -= ms
+            self.wdt.feed()
+        return warm
+
     def _measure(self):
         values = self.values
         values.clear()
         for q in self.cfg["quantities"]:
             values[q] = None  # invalid marker unless a sensor fills it
-        mask = 0
-        uart_name = self.cfg.get("uart_sensor", "none")
-        for i in range(len(SENSORS) + 1):
-            if i < len(SENSORS):
-                name = SENSORS[i]
-            elif uart_name != "none":
-                name = uart_name  # the one UART sensor: bit UART_BIT, state.uart_errors
-                i = UART_BIT
-            else:
-                break
-            sensor = self.sensors.get(name)
-            if sensor is None and self._make_sensor is not None:
-                sensor = self._make_sensor(name)  # retry a sensor that was absent at boot
-                self.sensors[name] = sensor
+        self._mask = 0
+        names = fitted(self.cfg)
+        t = time.ticks_ms()
+        v0 = self.board.now_ms()
+        self.warmup_ms = self._warm_up(names)
+        # the awake time counts the warm-up as the board's clock saw it (light sleep)
+        self._warm_extra = 0
+        if self.warmup_ms:
+            self._warm_extra = self.board.now_ms() - v0 - time.ticks_diff(time.ticks_ms(), t)
+        self._read_ok = {}
+        for name in names:  # table order: the BME280's pressure is in values for the SCD4x
+            if self._mask & (1 << slot(name)):
+                continue  # failed at its warm-up start
             try:
-                if sensor is None:
-                    raise SensorError("%s: not present" % name)
-                sensor.read(values)
+                self._sensor(name).read(values)
             except SensorError as e:
-                mask |= 1 << i
-                if i == UART_BIT:
-                    self.state.uart_errors += 1
-                else:
-                    self.state.sensor_errors[i] += 1
-                self.sensors[name] = None
-                for q in _quantities_of(name):
-                    if q in values:
-                        values[q] = None
-                self.log("node: %s" % e)
+                self._failed(name, e)
+                continue
+            # two sensors of one quantity (BME280 and SHT4x): the later table row wins
+            for q in quantities(name, self.cfg):
+                self._read_ok[q] = name
         for q in list(values):
             if q not in self.cfg["quantities"]:
                 del values[q]
         v = values.get("battery_voltage")
         if v is not None:
             self.last_battery = v
+        mask = self._mask
         if mask != self.state.failed_mask:
             self.state.failed_mask = mask
             self.state.flags |= FLAG_STATUS_DUE  # a sensor failed or came back
@@ -126,17 +173,12 @@ class Node:
         cause = s.status_cause if s.status_cause else self.reset_cause
         errs = {}
         failed = []
-        for i in range(len(SENSORS)):
+        for name in fitted(self.cfg):
+            i = slot(name)
             if s.sensor_errors[i]:
-                errs[SENSORS[i]] = s.sensor_errors[i]
+                errs[name] = s.sensor_errors[i]
             if s.failed_mask & (1 << i):
-                failed.append(SENSORS[i])
-        uart_name = self.cfg.get("uart_sensor", "none")
-        if uart_name != "none":
-            if s.uart_errors:
-                errs[uart_name] = s.uart_errors
-            if s.failed_mask & (1 << UART_BIT):
-                failed.append(uart_name)
+                failed.append(name)
         st = {
             "firmware": FIRMWARE,
             "reset_cause": ("unknown", "power_on", "hard", "watchdog", "deep_sleep", "soft")[
@@ -316,9 +358,8 @@ class Node:
             qs = list(cfg["quantities"])
             for q in v:
                 if name == "enable":
-                    sn = _sensor_of(q)
-                    if sn is None or (sn in _UART_SENSORS and sn != cfg.get("uart_sensor")):
-                        return "unsupported", False  # no driver, or that sensor is not wired
+                    if sensor_of(q, cfg) is None:
+                        return "unsupported", False  # no fitted sensor measures it
                     if q not in qs:
                         qs.append(q)
                 elif q in qs:
@@ -423,36 +464,15 @@ class Node:
             self.wdt.feed()
         s.save()
         # the next wake keeps the period: subtract the time spent awake
-        awake = time.ticks_diff(time.ticks_ms(), t0)
+        awake = time.ticks_diff(time.ticks_ms(), t0) + self._warm_extra
         gc.collect()
-        self.log("node: cycle %d awake_ms=%d free=%d" % (s.cycles, awake, gc.mem_free()))
+        self.log("node: cycle %d awake_ms=%d free=%d warmup_ms=%d" % (s.cycles, awake, gc.mem_free(),
+                                                                      self.warmup_ms))
         if s.flags & FLAG_STATUS_DUE:  # a command arrived: answer as soon as the band allows
             w = self.ledger.wait_ms(self.board.now_ms())
             return w if w > 0 else 1
         sleep_ms = cfg["interval_s"] * 1000 - awake
         return sleep_ms if sleep_ms > 0 else 1
-
-
-def _sensor_of(q):
-    if q in ("temperature", "humidity", "pressure"):
-        return "bme280"
-    if q == "battery_voltage":
-        return "battery"
-    if q in ("pm2_5", "pm10"):
-        return "sds011"
-    if q in ("distance", "water_level", "occupancy"):
-        return "a02yyuw"
-    return None
-
-
-def _quantities_of(name):
-    if name == "bme280":
-        return ("temperature", "humidity", "pressure")
-    if name == "sds011":
-        return ("pm2_5", "pm10")
-    if name == "a02yyuw":
-        return ("distance", "water_level", "occupancy")
-    return ("battery_voltage",)
 
 
 def _config_hash(cfg):

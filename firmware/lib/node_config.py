@@ -13,7 +13,8 @@ SECRETS_FILE = "secrets.json"
 # (payload rule in node_frames.py).
 _DEFAULT_QUANTITIES = ("temperature", "humidity", "pressure", "battery_voltage")
 
-# name -> (default, kind, lo, hi); kind: i int, b bool, s str, q quantity list
+# name -> (default, kind, lo, hi); kind: i int, f float, b bool, s str (lo..hi chars),
+# c choice (lo: the tuple), q quantity list, n sensor-table names, u the UART sensor
 SCHEMA = {
     "board": ("auto", "s", 1, 32),  # boards.py profile name; "auto" picks by platform
     "interval_s": (600, "i", 10, 86400),  # the codec's set_interval_s range
@@ -24,19 +25,31 @@ SCHEMA = {
     "status_every": (144, "i", 0, 65535),  # status frame every N cycles, 0 = only on events
     "wdt_timeout_ms": (60000, "i", 5000, 120000),
     "join_timeout_ms": (20000, "i", 7000, 60000),
-    "bme280_address": (0x76, "i", 0x76, 0x77),
-    "battery_divider": (2.0, "f", 1, 20),  # Vbat = Vadc * divider
     "sleep_mode": ("deep", "s", 4, 5),  # "deep" (production) or "light" (keeps RAM)
-    # the one UART sensor (boards.py sensor_uart(): UART1, 9600 8N1; docs/firmware.md "Wiring")
-    "uart_sensor": ("none", "s", 4, 7),  # "none", "sds011" or "a02yyuw"
-    "sds011_sleep": (True, "b", 0, 1),  # fan and laser off between reads (protocol §4)
-    "a02yyuw_as": ("distance", "s", 8, 11),  # "distance", "water_level" or "occupancy"
-    "a02yyuw_mount_mm": (2000, "i", 30, 16000),  # sensor height above the gauge's zero
-    "a02yyuw_threshold_mm": (1000, "i", 30, 4500),  # occupied when the echo is nearer
+    # fitted sensors (sensor_table.py names) and the one UART sensor (boards.py
+    # sensor_uart(): 9600 8N1; docs/firmware.md "Wiring")
+    "sensors": (("bme280", "battery"), "n", 0, 12),
+    "uart_sensor": ("none", "u", 4, 7),
+    # pins of the sensor buses; -1 keeps the board profile's pin (boards.py)
+    "i2c_sda": (-1, "i", -1, 48),
+    "i2c_scl": (-1, "i", -1, 48),
+    "onewire_pin": (-1, "i", -1, 48),
+    "uart_sensor_tx": (-1, "i", -1, 48),
+    "uart_sensor_rx": (-1, "i", -1, 48),
+    "meter_pin": (-1, "i", -1, 48),
 }
 
-_UART_SENSORS = ("none", "sds011", "a02yyuw")
-_A02YYUW_AS = ("distance", "water_level", "occupancy")
+
+def _add_sensor_options():
+    # every sensor's own keys come from its row of the sensor table
+    from sensor_table import TABLE
+
+    for r in TABLE:
+        for key, default, kind, lo, hi in r[5]:
+            SCHEMA[key] = (default, kind, lo, hi)
+
+
+_add_sensor_options()
 
 _SLEEP_MODES = ("deep", "light")
 _BOARDS = ("auto", "esp32_devkit_rak3172", "virtual", "heltec_v2", "heltec_v3", "ttgo_lora32",
@@ -71,10 +84,25 @@ def _check(name, v):
             return None
         if name == "board" and v not in _BOARDS:
             return None
-        if name == "uart_sensor" and v not in _UART_SENSORS:
+    elif kind == "c":
+        if v not in lo:
             return None
-        if name == "a02yyuw_as" and v not in _A02YYUW_AS:
+    elif kind == "n" or kind == "u":
+        from sensor_table import NAMES, row
+
+        if kind == "u":  # "none" or a UART sensor of the table
+            return v if v == "none" or (isinstance(v, str) and v in NAMES and row(v)[4] == "uart") else None
+        if not isinstance(v, list) or not lo <= len(v) <= hi:
             return None
+        uarts = 0
+        for n in v:
+            if not isinstance(n, str) or n not in NAMES:
+                return None
+            if row(n)[4] == "uart":
+                uarts += 1
+        if uarts > 1:  # one sensor UART (docs/references.md §S.10)
+            return None
+        v = list(v)
     elif kind == "q":
         if not isinstance(v, list) or not lo <= len(v) <= hi:
             return None
@@ -107,6 +135,13 @@ def validate(raw):
             errors.append(k)
         else:
             cfg[k] = v
+    from sensor_table import row
+
+    u = cfg["uart_sensor"]
+    for n in cfg["sensors"]:
+        if u != "none" and n != u and row(n)[4] == "uart":
+            errors.append("uart_sensor")  # two sensors on the one sensor UART
+            cfg["uart_sensor"] = "none"
     errors.sort()
     return cfg, errors
 

@@ -12,24 +12,23 @@ import struct
 from micropython import const
 
 _MAGIC = const(0x5453)  # "TS"
-_VERSION = const(2)  # 2: UART-sensor error counter
+_VERSION = const(3)  # 3: one error counter per sensor-table slot, meter pulses
 # Samples reserved per flash write. The counter restarts from the ceiling after power loss,
 # so it never repeats and skips at most _RESERVE - 1 values.
 _RESERVE = const(64)
 # magic, version, flags, counter, ceiling, dc_free_ms, boot_ms, cycles, since_status,
-# wdt_resets, bme280 errors, battery errors, UART-sensor errors (sds011 or a02yyuw),
-# tx errors, dc deferrals, dropped frames,
-# failed-sensor mask, command opcode, command result, join back-off (window, used ms,
-# next s: join_backoff.JoinBackoff.state()), reset cause the next status reports, crc32
-_FMT = "<HBBIIqqIHHHHHHHHBBBBIIBxxI"
+# wdt_resets, one error counter per sensor-table slot (SLOTS), tx errors, dc deferrals,
+# dropped frames, failed-sensor mask (bit = slot), command opcode, command result, join
+# back-off (window, used ms, next s: join_backoff.JoinBackoff.state()), reset cause the next
+# status reports, meter: pulses since the start index, pulses on flash, input level, time of
+# the last counted edge and of the next measurement cycle (pulse_meter.py), crc32
+SLOTS = const(16)
+_FMT = "<HBBIIqqIHH16HHHHHBBBIIBBxxQQqqI"
 SIZE = struct.calcsize(_FMT)
+_ERR0 = const(10)  # index of the first error counter in the unpacked tuple
 
 FLAG_STATUS_DUE = const(1)  # send a status frame in the next cycle
 
-SENSORS = ("bme280", "battery")  # bit order of the failed-sensor mask and error counters
-# bit 2 of the failed-sensor mask (and uart_errors) is the node's one UART sensor, named by
-# the config key "uart_sensor" (an ESP32 DevKit has one free UART: docs/firmware.md "Wiring")
-UART_BIT = const(2)
 
 
 class State:
@@ -50,8 +49,7 @@ class State:
         self.cycles = 0
         self.since_status = 0
         self.wdt_resets = 0
-        self.sensor_errors = [0, 0]
-        self.uart_errors = 0
+        self.sensor_errors = [0] * SLOTS  # by sensor-table slot (sensor_table.py)
         self.tx_errors = 0
         self.dc_deferred = 0
         self.dropped_frames = 0
@@ -60,6 +58,11 @@ class State:
         self.cmd_result = 0
         self.join_backoff = None  # JoinBackoff.state() tuple, counted from power-up
         self.status_cause = 0  # machine.reset_cause() of the last unexpected reset
+        self.pulses = 0  # meter pulses counted since the configured start index
+        self.pulses_flashed = 0  # the total last written to meter.dat
+        self.pin_level = 1  # meter input level at the last wake (pulse_meter.py)
+        self.last_edge_ms = 0
+        self.cycle_due_ms = 0  # board.now_ms() of the next measurement cycle (0: now)
 
     def _path(self, name):
         return self._dir + "/" + name if self._dir else name
@@ -78,11 +81,13 @@ class State:
         if v[0] != _MAGIC or v[1] != _VERSION:
             return False
         (_, _, self.flags, self.counter, self.ceiling, self.dc_free_ms, self.boot_ms, self.cycles,
-         self.since_status, self.wdt_resets, e0, e1, self.uart_errors, self.tx_errors, self.dc_deferred,
-         self.dropped_frames, self.failed_mask, self.cmd_op, self.cmd_result, jw, ju, jn, self.status_cause, _) = v
+         self.since_status, self.wdt_resets) = v[:_ERR0]
+        for i in range(SLOTS):
+            self.sensor_errors[i] = v[_ERR0 + i]
+        (self.tx_errors, self.dc_deferred, self.dropped_frames, self.failed_mask, self.cmd_op,
+         self.cmd_result, jw, ju, jn, self.status_cause, self.pin_level, self.pulses,
+         self.pulses_flashed, self.last_edge_ms, self.cycle_due_ms, _) = v[_ERR0 + SLOTS:]
         self.join_backoff = (jw, ju, jn)
-        self.sensor_errors[0] = e0
-        self.sensor_errors[1] = e1
         return True
 
     def save(self):
@@ -91,13 +96,17 @@ class State:
 
         b = self._buf
         jb = self.join_backoff or (0, 0, 0)
+        e = self.sensor_errors
+        for i in range(SLOTS):
+            if e[i] > 0xFFFF:
+                e[i] = 0xFFFF  # saturate: a counter that wrapped would hide a failing sensor
         struct.pack_into(
             _FMT, b, 0, _MAGIC, _VERSION, self.flags, self.counter, self.ceiling, self.dc_free_ms,
             self.boot_ms, self.cycles, self.since_status & 0xFFFF, self.wdt_resets & 0xFFFF,
-            self.sensor_errors[0] & 0xFFFF, self.sensor_errors[1] & 0xFFFF,
-            self.uart_errors & 0xFFFF, self.tx_errors & 0xFFFF,
-            self.dc_deferred & 0xFFFF, self.dropped_frames & 0xFFFF, self.failed_mask,
-            self.cmd_op, self.cmd_result, jb[0], jb[1], jb[2], self.status_cause, 0,
+            *e, self.tx_errors & 0xFFFF, self.dc_deferred & 0xFFFF, self.dropped_frames & 0xFFFF,
+            self.failed_mask & 0xFFFF, self.cmd_op, self.cmd_result, jb[0], jb[1], jb[2],
+            self.status_cause, self.pin_level, self.pulses, self.pulses_flashed, self.last_edge_ms,
+            self.cycle_due_ms, 0,
         )
         struct.pack_into("<I", b, SIZE - 4, binascii.crc32(memoryview(b)[: SIZE - 4]))
         self._rtc.memory(b)
@@ -126,6 +135,23 @@ class State:
             self._write_atomic("counter.dat", "%d" % self.ceiling)
         self.counter = (c + 1) & 0xFFFFFFFF
         return c
+
+    # --- meter total (pulse_meter.py) ----------------------------------------------------
+    def restore_meter(self):
+        """After power loss: the pulse total last written to flash (docs/firmware.md "Meters")."""
+        try:
+            with open(self._path("meter.dat")) as f:
+                self.pulses = int(f.read())
+        except (OSError, ValueError):
+            self.pulses = 0
+        self.pulses_flashed = self.pulses
+
+    def flush_meter(self):
+        """Write the pulse total to flash when it changed (at most once per cycle, and every
+        meter_flush_pulses pulses between cycles)."""
+        if self.pulses != self.pulses_flashed:
+            self._write_atomic("meter.dat", "%d" % self.pulses)
+            self.pulses_flashed = self.pulses
 
     def load_overrides(self):
         try:

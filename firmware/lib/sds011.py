@@ -34,11 +34,22 @@ class SDS011(Sensor):
     NAME = "sds011"
     QUANTITIES = ("pm2_5", "pm10")
 
-    def __init__(self, uart, timeout_ms=1000, sleep=True):
+    @classmethod
+    def from_config(cls, bus, cfg):
+        sleep = cfg["sds011_sleep"]
+        # awake all the time without sleep: no warm-up per cycle
+        return cls(bus, sleep=sleep, warmup_ms=cfg["sds011_warmup_s"] * 1000 if sleep else 0)
+
+    def __init__(self, uart, timeout_ms=1000, sleep=True, warmup_ms=0):
         self._uart = uart
         self._sleep = sleep  # sleep the fan and laser between reads (§4)
+        # docs/references.md §S.5: values are stable 30 s after the fan starts; start()
+        # wakes the part, the node waits warmup_ms, read() queries and sleeps it again
+        self.warmup_ms = warmup_ms
+        self._awake = False
         self._cmd = bytearray(19)
         self._frames = FrameReader(uart, 10, _HEAD, "sds011", timeout_ms, _POLL_MS)
+        self._checker = self._check  # bound once: a bound method per read would allocate
         self._rx = self._frames.buf
         self._kind = _DATA
         self._want = 0
@@ -81,12 +92,24 @@ class SDS011(Sensor):
         """Wait for the next valid reply of ``kind`` (and command ``cmd`` for C5) in self._rx."""
         self._kind = kind
         self._want = cmd
-        self._frames.next(self._check, "reply", "no answer")
+        self._frames.next(self._checker, "reply", "no answer")
+
+    def start(self):
+        """Wake the fan and laser for the warm-up (§4); SensorError when nobody answers."""
+        if not self._sleep or self._awake:
+            return
+        self._frames.drain()
+        self._wake()
+
+    def _wake(self):
+        # §S.5: a sleeping part ignores every command but this one, so it is sent explicitly
+        self._send(_SLEEP_WORK, 1, 1)  # §4: wake (set work mode)
+        self._expect(_REPLY, _SLEEP_WORK)
+        self._awake = True
 
     def _measure(self):
-        if self._sleep:
-            self._send(_SLEEP_WORK, 1, 1)  # §4: wake (set work mode)
-            self._expect(_REPLY, _SLEEP_WORK)
+        if self._sleep and not self._awake:
+            self._wake()
         if not self._query_mode:
             self._send(_SET_MODE, 1, 1)  # §1: query reporting mode
             self._expect(_REPLY, _SET_MODE)
@@ -105,6 +128,7 @@ class SDS011(Sensor):
                 # §4: sleep again, also after a failed read (the fan draws ~70 mA awake);
                 # a missed reply costs power, not data
                 self._send(_SLEEP_WORK, 1, 0)
+                self._awake = False
                 try:
                     self._expect(_REPLY, _SLEEP_WORK)
                 except SensorError:

@@ -122,3 +122,42 @@ def test_the_driver_itself_reports_typed_errors(values_exp: Any) -> None:
     exec(compile(src, str(DRIVER), "exec"), ns)
     answer = ns["handle"]({"op": "encode", "values": dict(values_exp[0], bogus=1)})
     assert answer["error"] == "UnknownQuantityError"
+
+
+# meter indexes as exact decimal strings (fields wider than 2**24 codes: docs/quantities.md "Meters")
+_WIDE = ("volume_index", "gas_index", "energy", "pulse_count")
+decimal_text = st.tuples(st.integers(0, 10**11), st.integers(0, 5)).map(
+    lambda t: str(t[0]) if t[1] == 0 else "%s.%s" % (str(t[0])[:-t[1]] or "0", str(t[0])[-t[1]:].rjust(t[1], "0")))
+
+
+@settings(max_examples=1, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.tuples(st.sampled_from(_WIDE), decimal_text), min_size=200, max_size=200))
+def test_meter_index_decimal_strings_are_exact_on_both_runtimes(micropython: str, cases_: list) -> None:
+    from decimal import ROUND_HALF_UP, Decimal
+
+    reqs: list[dict] = []
+    expect: list[Any] = []
+    for name, text in cases_:
+        row = pc.registry.by_name(name)
+        raw = int((Decimal(text) * row[6] / row[5]).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        try:
+            frame = pc.encode({name: text})
+        except pc.EncodeError as e:
+            assert raw > row[4], (name, text)  # refused only beyond the range
+            expect.append({"error": "EncodeError", "msg": str(e)})
+        else:
+            # the decoded value is the decimal rounded to the field's resolution, exactly
+            assert Decimal(repr(pc.decode(frame)["samples"][0]["values"][name])) == Decimal(raw) * row[5] / row[6]
+            expect.append({"hex": frame.hex()})
+        reqs.append({"op": "encode", "values": {name: text}})
+    got = MicroPythonBatch(DRIVER).call_many(reqs)
+    assert [normal(g) for g in got] == [normal(e) for e in expect]
+
+
+def test_decimal_strings_only_for_wide_fields_and_well_formed() -> None:
+    with pytest.raises(pc.EncodeError, match="must be a number"):
+        pc.encode({"temperature": "21.5"})  # fits a float32: numbers only, as before
+    for bad in ("", ".", "1e5", "12,5", "-0.001", " 1", "1.2.3", "0x10"):
+        with pytest.raises(pc.EncodeError):
+            pc.encode({"volume_index": bad})
+    assert pc.decode(pc.encode({"volume_index": "7842.4975"}))["samples"][0]["values"] == {"volume_index": 7842.498}

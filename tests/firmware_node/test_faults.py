@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_units import run_verdicts
+from .test_units import MPY_PATH, run_verdicts
 
 SCRIPT = Path(__file__).parent / "mpy_faults.py"
 NAMES = sorted(set(re.findall(r"^def (test_\w+)\(", SCRIPT.read_text(), re.M)))
@@ -16,7 +16,7 @@ NAMES = sorted(set(re.findall(r"^def (test_\w+)\(", SCRIPT.read_text(), re.M)))
 
 @pytest.fixture(scope="module")
 def verdicts(micropython: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    return run_verdicts(SCRIPT, tmp_path_factory)
+    return run_verdicts(SCRIPT, MPY_PATH, tmp_path_factory.mktemp("flash"))
 
 
 def test_every_test_reported(verdicts: dict[str, dict]) -> None:

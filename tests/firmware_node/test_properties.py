@@ -28,7 +28,12 @@ SETTINGS = settings(max_examples=6, deadline=None,
                                            HealthCheck.data_too_large])
 KEYS = ["board", "interval_s", "quantities", "confirmed_every", "data_rate", "adr", "status_every",
         "wdt_timeout_ms", "join_timeout_ms", "bme280_address", "battery_divider", "sleep_mode",
-        "uart_sensor", "sds011_sleep", "a02yyuw_as", "a02yyuw_mount_mm", "a02yyuw_threshold_mm"]
+        "uart_sensor", "sds011_sleep", "a02yyuw_as", "a02yyuw_mount_mm", "a02yyuw_threshold_mm",
+        # the sensor table (firmware/lib/sensor_table.py): fitted sensors, bus pins, options
+        "sensors", "i2c_sda", "i2c_scl", "onewire_pin", "uart_sensor_tx", "uart_sensor_rx", "meter_pin",
+        "sds011_warmup_s", "sht4x_address", "scd4x_mode", "scd4x_asc", "scd4x_timeout_s",
+        "sps30_warmup_s", "pms5003_warmup_s", "ds18b20_as", "meter_as", "meter_pulses_per_unit",
+        "meter_start_index", "meter_start_milli", "meter_debounce_ms", "meter_flush_pulses"]
 
 # MicroPython strings are UTF-8 and its json does not join "\ud800\udc00" escape pairs, which
 # CPython's json.dumps writes for characters past U+FFFF: keep to the BMP, without surrogates

@@ -19,10 +19,9 @@ NAMES = sorted(set(re.findall(r"^def (test_\w+)\(", SCRIPT.read_text(), re.M)))
 MPY_PATH = [REPO_ROOT / "firmware" / "lib", REPO_ROOT / "tools" / "virtual_lab" / "board"]
 
 
-def run_verdicts(script: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    """Run an mpy_*.py test script once; its verdicts by test name."""
-    flash = tmp_path_factory.mktemp("flash")
-    r = run([str(script), str(flash)], path=MPY_PATH, heapsize="256k", timeout=120)
+def run_verdicts(script: Path, path: list[Path], flash: Path) -> dict[str, dict]:
+    """Run a MicroPython test script (one JSON verdict line per test_* function) once."""
+    r = run([str(script), str(flash)], path=path, heapsize="256k", timeout=120)
     out = {}
     for line in r.stdout.splitlines():
         if line.startswith("{"):
@@ -34,7 +33,7 @@ def run_verdicts(script: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
 
 @pytest.fixture(scope="module")
 def verdicts(micropython: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    return run_verdicts(SCRIPT, tmp_path_factory)
+    return run_verdicts(SCRIPT, MPY_PATH, tmp_path_factory.mktemp("flash"))
 
 
 def test_every_test_reported(verdicts: dict[str, dict]) -> None:

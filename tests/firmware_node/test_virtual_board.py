@@ -159,9 +159,10 @@ def test_power_loss_at_random_points(make_lab) -> None:
 
 # The Unix port keeps every imported module's bytecode and qstrs in the GC heap; an ESP32 build
 # freezes them into flash. Firmware + codec + RAK3172 driver + the virtual machine module
-# retain about 119 KiB here, so 64 KiB cannot even import them: the test gives the heap
-# 144 KiB (about 25 KiB free after each cycle) and checks that nothing accumulates.
-HEAPSIZE = "144k"
+# retain about 150 KiB here since the sensor table (issue 13: its table module alone ~10 KiB as
+# .mpy, the meter state, the simulators' I2C bus), so 64 KiB cannot even import them: the test
+# gives the heap 176 KiB and checks that nothing accumulates (docs/firmware.md §10).
+HEAPSIZE = "176k"
 CYCLES = 200
 
 

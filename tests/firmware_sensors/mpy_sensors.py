@@ -73,6 +73,7 @@ def _read(drv, out):
 
 def _node_cycle(req):
     import mpy_units
+    from sensor_table import slot
 
     from payload_codec.status import decode_status
 
@@ -94,7 +95,7 @@ def _node_cycle(req):
     n.state.flags |= 1
     frames = n.status_frame()
     return {"measurements": meas, "status": st[-1] if st else None,
-            "last_status": decode_status(frames), "uart_errors": n.state.uart_errors}
+            "last_status": decode_status(frames), "uart_errors": n.state.sensor_errors[slot(name)]}
 
 
 def main():

@@ -235,6 +235,38 @@ def lpp_malformed() -> list:
     return out
 
 
+def meters() -> list:
+    """Utility-meter frames (added 2026-12-03 with volume_index, pulse_count, gas_index and the
+    meter profiles): the largest index, one litre, invalid markers and a batch of readings."""
+    kam = "TTN lorawan-devices vendor/kamstrup/mbusparser.yaml@af4ebca (docs/references.md §S.8)"
+    out = [
+        make_frame("meter-water-kamstrup-index", "trosmart", "up", 1,
+                   encode({"volume_index": "7842.497", "battery_voltage": 3.61}), "synthetic",
+                   received=RECV, ref=kam, note="the flowIQ2200 record 44 13 C1AA7700 = 7842.497 m3"),
+        make_frame("meter-water-one-litre", "trosmart", "up", 1,
+                   encode({"volume_index": "0.001", "battery_voltage": 3.3}), "synthetic"),
+        make_frame("meter-water-max-index", "trosmart", "up", 1,
+                   encode({"volume_index": "100000000.000", "battery_voltage": 5.1}), "synthetic",
+                   note="1e8 m3 at 0.001 m3: a 37-bit field"),
+        make_frame("meter-water-invalid", "trosmart", "up", 1,
+                   encode({"volume_index": None, "battery_voltage": 3.6}), "synthetic"),
+        make_frame("meter-gas-index", "trosmart", "up", 1,
+                   encode({"gas_index": "12345.678", "battery_voltage": 3.55}), "synthetic", received=RECV),
+        make_frame("meter-electricity-index", "trosmart", "up", 1,
+                   encode({"energy": "123456.789", "battery_voltage": 3.58}), "synthetic"),
+        make_frame("meter-pulse-count-32bit", "trosmart", "up", 1,
+                   encode({"pulse_count": 4294967294, "volume_index": "42949672.94"}), "synthetic",
+                   note="self-described: the largest 32-bit cumulative count"),
+        make_frame("meter-water-batch", "trosmart", "up", 1,
+                   encode_batch([(-1800, {"volume_index": "1234.560", "battery_voltage": 3.6}),
+                                 (-1200, {"volume_index": "1234.571", "battery_voltage": 3.6}),
+                                 (-600, {"volume_index": "1234.600", "battery_voltage": 3.59}),
+                                 (0, {"volume_index": "1234.602", "battery_voltage": 3.59})]),
+                   "synthetic", received=RECV),
+    ]
+    return out
+
+
 def main(outdir: str) -> None:
     d = Path(outdir)
     d.mkdir(parents=True, exist_ok=True)
@@ -247,6 +279,7 @@ def main(outdir: str) -> None:
         ("lpp-specs", "Cayenne LPP frames from specifications and libraries' docs", lpp_spec()),
         ("lpp-types", "Cayenne LPP: one frame per supported type", lpp_types()),
         ("lpp-malformed", "Cayenne LPP frames that must be refused", lpp_malformed()),
+        ("trosmart-meters", "TroSmart utility-meter frames", meters()),
     ):
         append(d / (name + ".jsonl"), frames, title)
 

@@ -9,8 +9,10 @@ the same broker.
 Sensors: every node has the BME280 and the battery divider; the air-quality node an SDS011
 (PM2.5/PM10), the water-level node an A02YYUW ultrasonic gauge 3 m above the gauge's zero
 (water_level = 3 m - distance), the parking node an A02YYUW on a car park ceiling 2.5 m above
-the bay (occupied when the echo is nearer than 1.8 m). Known gap: water_temperature has no
-driver yet (a DS18B20 needs 1-Wire): it goes out as the codec's invalid marker and shows "—".
+the bay (occupied when the echo is nearer than 1.8 m); the water-level node also a DS18B20
+probe in the river on its 1-Wire bus (water_temperature). A fourth node reads a water meter:
+its reed contact's pulses (10 L each) wake it from deep sleep, and it reports the meter's own
+index in m3 (firmware/lib/pulse_meter.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import BinaryIO, cast
 
 from ..broker import Mosquitto, find_mosquitto, free_port
 from ..errors import ToolError
+from ..virtual_lab.board.ds18b20_sim import make_rom
 from ..virtual_lab.board_runner import VirtualNode
 from ..virtual_lab.lorawan_server import LoRaWANServer
 from ..virtual_lab.network_server import SimNetworkServer
@@ -50,6 +53,8 @@ DEMO_APPKEY = "2b7e151628aed2a6abf7158809cf4f3c"  # a well-known test key: demo 
 WATER_MOUNT_MM = 3000  # the water-level gauge hangs 3 m above the gauge's zero
 PARKING_MOUNT_MM = 2500  # the parking sensor looks down from a 2.5 m car park ceiling
 PARKING_THRESHOLD_MM = 1800  # an echo nearer than this is a car's roof
+METER_START_M3 = 1234  # the water meter's reading when the node was fitted
+METER_PULSE_S = 300  # a 10 L pulse every 5 virtual minutes on average
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class Profile:
     seed: int
     uart_sensor: str | None = None  # the simulator on the board's UART1
     sensor_config: tuple[tuple[str, object], ...] = ()  # node config keys for that sensor
+    parts: tuple[tuple[str, object], ...] = ()  # more simulated parts for the board file
 
 
 PROFILES = (
@@ -70,11 +76,17 @@ PROFILES = (
     Profile("water level", "water_level", "70b3d57ed0de0002",
             ("water_level", "water_temperature", "battery_voltage"), 2,
             "a02yyuw", (("uart_sensor", "a02yyuw"), ("a02yyuw_as", "water_level"),
-                        ("a02yyuw_mount_mm", WATER_MOUNT_MM))),
+                        ("a02yyuw_mount_mm", WATER_MOUNT_MM),
+                        ("sensors", ["bme280", "battery", "ds18b20"]), ("ds18b20_as", ["water_temperature"])),
+            (("onewire", {"probes": [{"rom": make_rom(0).hex(), "signal": "water_temperature"}]}),)),
     Profile("parking", "parking", "70b3d57ed0de0003", ("occupancy", "battery_voltage"), 3,
             "a02yyuw", (("uart_sensor", "a02yyuw"), ("a02yyuw_as", "occupancy"),
                         ("a02yyuw_mount_mm", PARKING_MOUNT_MM),
                         ("a02yyuw_threshold_mm", PARKING_THRESHOLD_MM))),
+    Profile("water meter", "water_meter", "70b3d57ed0de0004", ("volume_index", "battery_voltage"), 4,
+            None, (("sensors", ["meter", "battery"]), ("meter_as", "volume_index"),
+                   ("meter_pulses_per_unit", 100), ("meter_start_index", METER_START_M3)),
+            (("meter", {"pin": 25}),)),
 )
 
 # nodes on a bare LoRa radio: the firmware's own LoRaWAN MAC (docs/lorawan.md) on the virtual
@@ -112,9 +124,17 @@ def lively_scenario(seed: int) -> Scenario:
             if rng.random() < 0.25:
                 car = not car
             dist.append([t, round(rng.uniform(0.95, 1.25) if car else PARKING_MOUNT_MM / 1000, 3)])
+    # the river's temperature follows the air's slowly; the water meter's pulses come faster by
+    # "day" (a household's use) than by "night"
+    water = [[t, round(9 + 0.3 * (v - 13), 2)] for t, v in temp]
+    pulses, n = [], 0.0
+    for t in range(0, SCENARIO_S + 1, 300):
+        pulses.append([t, round(n, 3)])
+        n += 300 / METER_PULSE_S * (1.5 + math.sin(2 * math.pi * t / DAY_S + phase))
     return Scenario({"name": f"demo node {seed}", "events": [],
                      "signals": {"temperature": temp, "humidity": hum, "pressure": pres, "battery_voltage": bat,
-                                 "pm2_5": pm25, "pm10": pm10, "distance": dist}})
+                                 "pm2_5": pm25, "pm10": pm10, "distance": dist, "water_temperature": water,
+                                 "meter_pulses": pulses}})
 
 
 def mosquitto_version() -> str:
@@ -190,7 +210,7 @@ class Fleet:
         self.ns.start()
         progress("demo: starting the bridge (trosmart bridge)")
         self._start_bridge(host, port)
-        progress("demo: flashing 3 virtual boards with mpremote (real firmware, MicroPython Unix port)")
+        progress(f"demo: flashing {len(PROFILES)} virtual boards with mpremote (real firmware, MicroPython Unix port)")
         self._make_nodes()
         progress(f"demo: and {len(MAC_PROFILES)} Heltec V3 board(s) on the LoRaWAN MAC (simulated SX1262)")
         self._make_mac_nodes()
@@ -223,7 +243,7 @@ class Fleet:
             secrets = {"deveui": p.deveui, "appeui": APPEUI, "appkey": DEMO_APPKEY}
             node = VirtualNode(self.workdir / p.profile, uart_pty=pty, config=config, secrets=secrets,
                                scenario=scen, time_scale=scale, uart_sensor=p.uart_sensor,
-                               log=self._node_log(p.name))
+                               log=self._node_log(p.name), parts=dict(p.parts))
             self.nodes.append(node)
 
     def _make_mac_nodes(self) -> None:

@@ -1,9 +1,8 @@
 """The demo's live view: a full-screen redraw with plain ANSI escapes on a terminal, or one line
 per event when stdout is not a terminal (a pipe, a CI log). No curses: works in any terminal.
 
-A quantity whose value is the codec's invalid marker shows as "—". In the demo that is
-``water_temperature`` of the water-level node, always (no DS18B20/1-Wire driver yet), and any
-quantity of a sensor that fails at run time."""
+A quantity whose value is the codec's invalid marker shows as "—": in the demo, any quantity
+of a sensor that fails at run time."""
 
 from __future__ import annotations
 

@@ -63,6 +63,7 @@ class VirtualNode:
         vclock_start_ms: int = 0,
         log: Callable[[str], None] | None = None,
         board_extra: dict | None = None,
+        parts: dict | None = None,
     ) -> None:
         self.board_extra = dict(board_extra or {})  # more board.json keys (e.g. "lora_gateway")
         self.dir = Path(workdir)
@@ -79,6 +80,12 @@ class VirtualNode:
         self.bme280_address = bme280_address
         self.adc_divider = adc_divider
         self.uart_sensor = uart_sensor  # "sds011" | "a02yyuw": the simulator on UART1
+        # more simulated parts for the board file (machine.py): "i2c" [{"type", "address"}],
+        # "onewire" {"probes": [{"rom", "signal"}]}, "meter" {...} (pulse_source.py)
+        self.parts = dict(parts or {})
+        self.meter_delivered = 0  # meter pulses handed to the firmware (a wake or its IRQ)
+        self._ext0 = False  # the firmware armed the meter-pin wake before its deep sleep
+        self._wake = "timer"
         self._log = log
         self.vclock_ms = vclock_start_ms  # where in the scenario the node's life starts
         self.console: list[str] = []
@@ -115,6 +122,7 @@ class VirtualNode:
         sp = self.flash / "secrets.json"
         if sp.exists():  # the board's flash is a host folder: keep the keys 0600 there too
             os.chmod(sp, 0o600)
+        self._board_modules()  # the board's "ROM" now, not in the first boot's time
 
     # --- running ----------------------------------------------------------------------
     @property
@@ -134,6 +142,9 @@ class VirtualNode:
             "bme280_address": self.bme280_address,
             "uart_sim": {"1": self.uart_sensor} if self.uart_sensor else {},
             **self.board_extra,
+            **self.parts,
+            "wake": self._wake,
+            "meter_delivered": self.meter_delivered,
         }))
         return p
 
@@ -230,6 +241,9 @@ class VirtualNode:
                         outcome = ("reset", HARD_RESET)
                     elif word == "soft":
                         outcome = ("reset", SOFT_RESET)
+                    elif word == "ext0":  # esp32.wake_on_ext0: pin, level, pulses its IRQ took
+                        self._ext0 = True
+                        self.meter_delivered += int(arg.split()[2])
         if proc.poll() is None:
             if outcome[0] in ("sleep", "reset") and outcome[1] != WDT_RESET:
                 try:
@@ -249,10 +263,32 @@ class VirtualNode:
             outcome = ("reset", WDT_RESET) if wdt_ms is not None else ("halt", proc.returncode)
         return outcome
 
+    def _next_pulse_ms(self) -> int | None:
+        """Virtual ms from now to the meter pulse the firmware has not seen yet (at least 1:
+        an ext0 wake on a closed contact is immediate), or None without a pulse source."""
+        if not self._ext0 or not self.scenario:
+            return None
+        from .board.scenario_core import time_of
+
+        pts = json.loads(Path(self.scenario).read_text()).get("signals", {}).get("meter_pulses")
+        if not pts:
+            return None
+        t = time_of(pts, self.meter_delivered + 1)
+        if t is None:
+            return None
+        return max(1, int(t * 1000) + 1 - self.vclock_ms)
+
     def _loop(self) -> None:
         cause = PWRON_RESET
         while not self._stop.is_set():
+            self._ext0 = False
             kind, arg = self._boot_once(cause)
+            self._wake = "timer"
+            if kind == "sleep":
+                pulse = self._next_pulse_ms()
+                if pulse is not None and pulse < arg:  # the meter's pulse ends the sleep
+                    kind, arg = "sleep", pulse
+                    self._wake = "ext0"
             if self._stop.is_set():
                 break
             if kind == "power" or self._power_cut.is_set():
@@ -271,6 +307,8 @@ class VirtualNode:
                     self._emit("runner: power loss")
                 else:
                     cause = DEEPSLEEP_RESET
+                    if self._wake == "ext0":
+                        self.meter_delivered += 1  # the wake itself is the pulse
                 self.vclock_ms += arg
             elif kind == "reset":
                 cause = arg

@@ -10,6 +10,8 @@ maths (§4.2.3) reproduces the scenario's values to within its resolution.
 Known differences from the part: no normal mode timing (normal mode measures once, like
 forced), no IIR filter, oversampling settings do not change noise, the soft reset register
 only clears ctrl registers, and the "nack" glitch fails every transfer instead of random ones.
+As a BMP280 (chip_id 0x58) it keeps the BME280's humidity registers, which the driver never
+reads; the real BMP280 has none. "frozen" keeps the last measured values.
 """
 
 REG_ID = 0xD0
@@ -88,15 +90,16 @@ def raw_for(temp_c, pres_hpa, hum_pct):
 class BME280Sim:
     """The register file of one BME280; ``env()`` -> (Cel, hPa, %RH) at the current time."""
 
-    def __init__(self, env, ticks_ms, ticks_diff):
+    def __init__(self, env, ticks_ms, ticks_diff, chip_id=CHIP_ID):
         self.env = env
         self._ticks = ticks_ms
         self._diff = ticks_diff
         self.mem = bytearray(256)
         self.stuck = False
         self._busy_since = None
+        self.cond = "ok"
         m = self.mem
-        m[REG_ID] = CHIP_ID
+        m[REG_ID] = chip_id  # 0x58: a BMP280 (docs/references.md §S.7), humidity registers unused
         for i, v in enumerate(T_CAL + P_CAL):
             _le16(m, 0x88 + 2 * i, v)
         h1, h2, h3, h4, h5, h6 = H_CAL
@@ -123,6 +126,9 @@ class BME280Sim:
                 self._measure()
 
     def _measure(self):
+        if self.cond == "frozen" and self._busy_since is None and self.mem[0xFA] != 0x80:
+            self._busy_since = self._ticks()  # the data registers keep the last values
+            return
         t, p, h = self.env()
         at, ap, ah = raw_for(t, p, h)
         m = self.mem

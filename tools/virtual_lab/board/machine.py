@@ -10,9 +10,11 @@ the runner starts it again as the matching reset cause, keeping the RTC memory f
 
 Known differences from an ESP32: the clock runs at real speed while awake and sleeps are
 shortened by the time scale; UART baud rates are not simulated (a pty moves bytes at once);
-the watchdog is enforced by the runner in real time; I2C has only the devices the scenario
-wires (a BME280 at 0x76/0x77); a UART named in the board file's "uart_sim" is a simulated
-sensor (sds011_sim.py, a02yyuw_sim.py, fed by the scenario's pm2_5/pm10/distance signals);
+the watchdog is enforced by the runner in real time; I2C has only the devices the board file
+wires (a BME280 at 0x76/0x77, and its "i2c" list: SHT4x, SCD4x, SPS30, BMP280, fed by the
+temperature/humidity/co2/pm1/pm2_5/pm4/pm10 signals; i2c_bus.py); the 1-Wire bus (onewire.py)
+has the DS18B20 probes of "onewire"; a UART named in the board file's "uart_sim" is a simulated
+sensor (sds011_sim.py, a02yyuw_sim.py, pms5003_sim.py, fed by the pm/distance signals);
 ADC.read_uv() returns the scenario's battery voltage divided by the board's divider,
 without noise; RTC memory is lost only when the runner deletes its file (power loss).
 """
@@ -25,6 +27,7 @@ import sys
 import time
 
 import bme280_sim
+import i2c_bus
 import scenario_core
 
 PWRON_RESET = 1
@@ -32,6 +35,8 @@ HARD_RESET = 2
 WDT_RESET = 3
 DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
+EXT0_WAKE = 2
+PIN_WAKE = 2
 TIMER_WAKE = 4
 
 _T0 = time.ticks_ms()
@@ -94,7 +99,32 @@ def reset_cause():
 
 
 def wake_reason():
-    return TIMER_WAKE if reset_cause() == DEEPSLEEP_RESET else 0
+    if reset_cause() != DEEPSLEEP_RESET:
+        return 0
+    return EXT0_WAKE if _cfg().get("wake") == "ext0" else TIMER_WAKE
+
+
+# --- the meter's pulse source (board file "meter": {"pin": n}; scenario signal "meter_pulses":
+# the cumulative pulse count over time). The runner wakes a sleeping node at each pulse
+# (esp32.wake_on_ext0); pulses while the node is awake reach its Pin IRQ handler when it arms
+# that wake (esp32.py), a simplification of an IRQ firing at the pulse itself.
+_irqs = {}
+
+
+def _meter_count():
+    return int(_signal("meter_pulses", 0))
+
+
+def _deliver_meter_irqs():
+    """Hand the pulses the node has not seen yet to the meter pin's IRQ handler; how many."""
+    m = _cfg().get("meter")
+    if not m or m["pin"] not in _irqs:
+        return 0  # no handler: the runner wakes the node at once for them (level-triggered ext0)
+    n = _meter_count() - _cfg().get("meter_delivered", 0)
+    handler, pin = _irqs[m["pin"]]
+    for _ in range(n):
+        handler(pin)
+    return max(n, 0)
 
 
 def _end(line):
@@ -145,13 +175,27 @@ class Pin:
 
     def __init__(self, id, mode=-1, pull=-1, value=None):
         self.id = id
-        self._v = value or 0
+        # a pulled-up input reads 1; the meter's contact closes only for the instant of its
+        # pulse wake (known difference: no pulse length)
+        self._v = value if value is not None else (1 if pull == self.PULL_UP else 0)
 
     def value(self, v=None):
         if v is None:
             return self._v
         self._v = 1 if v else 0
         return None
+
+    IRQ_FALLING = 2
+    IRQ_RISING = 1
+
+    def irq(self, handler=None, trigger=IRQ_FALLING):
+        _irqs[self.id] = (handler, self)
+
+    def init(self, *args, **kw):
+        pass
+
+    def __call__(self, v=None):
+        return self.value(v)
 
     def on(self):
         self._v = 1
@@ -160,54 +204,46 @@ class Pin:
         self._v = 0
 
 
-class I2C:
-    """I2C master whose peers are register-level simulators (BME280)."""
+def _sig(name, default):
+    return lambda: _signal(name, default)
+
+
+def _i2c_sim(kind):
+    """A simulated I2C part (board file "i2c": [{"type": ..., "address": ...}, ...])."""
+    clock = vclock_ms  # warm-ups and measurement intervals run on the board's virtual clock
+    if kind in ("bme280", "bmp280"):
+        return bme280_sim.BME280Sim(lambda: (_signal("temperature", 20.0), _signal("pressure", 1013.25),
+                                             _signal("humidity", 50.0)), time.ticks_ms, time.ticks_diff,
+                                    chip_id=0x60 if kind == "bme280" else 0x58)
+    import sensirion_sim
+
+    if kind == "sht4x":
+        return sensirion_sim.SHT4xSim(lambda: (_signal("temperature", 20.0), _signal("humidity", 50.0)),
+                                      clock, _vdiff)
+    if kind == "scd4x":
+        return sensirion_sim.SCD4xSim(_sig("co2", 420), clock, _vdiff)
+    if kind == "sps30":
+        return sensirion_sim.SPS30Sim(lambda: (_signal("pm1", 5.0), _signal("pm2_5", 8.0), _signal("pm4", 11.0),
+                                               _signal("pm10", 14.0)), clock, _vdiff)
+    raise OSError(errno.ENODEV, "no I2C simulator %r" % (kind,))
+
+
+def _vdiff(a, b):
+    return a - b
+
+
+class I2C(i2c_bus.SimI2C):
+    """I2C master whose peers are simulators (i2c_bus.py): the BME280 at "bme280_address"
+    and the parts the board file's "i2c" list names (sht4x, scd4x, sps30, bmp280)."""
 
     def __init__(self, id=0, scl=None, sda=None, freq=400000, timeout=50000):
-        self._devs = {}
+        super().__init__(_condition)
         addr = _cfg().get("bme280_address", 0x76)
         if addr is not None:
-            self._devs[addr] = ("bme280", bme280_sim.BME280Sim(self._env, time.ticks_ms, time.ticks_diff))
-
-    def _env(self):
-        return (
-            _signal("temperature", 20.0),
-            _signal("pressure", 1013.25),
-            _signal("humidity", 50.0),
-        )
-
-    def _dev(self, addr):
-        d = self._devs.get(addr)
-        if d is None:
-            raise OSError(errno.ENODEV)  # no ACK on the address byte (ESP32 reports ENODEV)
-        cond = _condition(d[0])
-        if cond == "removed":
-            raise OSError(errno.ENODEV)
-        if cond == "nack":
-            raise OSError(errno.EIO)
-        d[1].stuck = cond == "stuck"
-        return d[1]
-
-    def scan(self):
-        out = []
-        for a in sorted(self._devs):
-            try:
-                self._dev(a)
-                out.append(a)
-            except OSError:
-                pass
-        return out
-
-    def readfrom_mem(self, addr, reg, n, addrsize=8):
-        return self._dev(addr).read(reg, n)
-
-    def readfrom_mem_into(self, addr, reg, buf, addrsize=8):
-        data = self._dev(addr).read(reg, len(buf))
-        for i in range(len(buf)):
-            buf[i] = data[i]
-
-    def writeto_mem(self, addr, reg, buf, addrsize=8):
-        self._dev(addr).write(reg, buf)
+            self.attach(addr, "bme280", _i2c_sim("bme280"))
+        for d in _cfg().get("i2c", []):
+            # a scenario event for "bmp280" names that part; it answers as the "bme280" driver
+            self.attach(d["address"], d["type"], _i2c_sim(d["type"]))
 
 
 class ADC:
@@ -249,6 +285,11 @@ def _uart_sim(name):
 
         return a02yyuw_sim.A02YYUWSim(lambda: _signal("distance", 1.0), lambda: _condition("a02yyuw"),
                                       time.ticks_ms, time.ticks_diff)
+    if name == "pms5003":
+        import pms5003_sim
+
+        return pms5003_sim.PMS5003Sim(lambda: (_signal("pm1", 5.0), _signal("pm2_5", 8.0), _signal("pm10", 14.0)),
+                                      lambda: _condition("pms5003"), vclock_ms, _vdiff)
     raise OSError(errno.ENODEV, "no UART simulator %r" % (name,))
 
 

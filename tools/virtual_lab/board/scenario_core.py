@@ -9,10 +9,15 @@ point and after the last, a signal holds its end value. Event kinds: "removed" (
 stops answering for good), "nack" (I2C errors in [at_s, until_s)), "stuck" (the BME280
 never finishes a measurement in [at_s, until_s)); for the UART sensors (sds011, a02yyuw)
 "badsum" (every frame's checksum is wrong in [at_s, until_s)) and "garbage" (noise bytes
-before every frame in [at_s, until_s)).
+before every frame in [at_s, until_s)). Added with the sensor table: "badcrc" (Sensirion
+parts, DS18B20: a wrong CRC byte), "frozen" (a stuck value: the part repeats its last
+reading), "nowarmup" / "slowwarmup" (particulate sensors whose fan does not spin up / needs
+60 s), "poweron" (a DS18B20 answering its 85 degC power-up scratchpad). A DS18B20 probe is
+named "ds18b20.<k>" (k: its place on the board file's list), "ds18b20" names them all.
 """
 
-EVENT_KINDS = ("removed", "nack", "stuck", "badsum", "garbage")
+EVENT_KINDS = ("removed", "nack", "stuck", "badsum", "garbage", "badcrc", "frozen", "nowarmup",
+               "slowwarmup", "poweron")
 
 
 def value_at(points, t_s):
@@ -27,6 +32,18 @@ def value_at(points, t_s):
                 return v1
             return v0 + (v1 - v0) * (t_s - t0) / (t1 - t0)
     return points[-1][1]
+
+
+def time_of(points, value):
+    """The first time a non-decreasing signal reaches ``value`` (None if it never does)."""
+    if points[0][1] >= value:
+        return points[0][0]
+    for i in range(1, len(points)):
+        t1, v1 = points[i]
+        if v1 >= value:
+            t0, v0 = points[i - 1]
+            return t0 + (t1 - t0) * (value - v0) / (v1 - v0)
+    return None
 
 
 def sensor_condition(events, sensor, t_s):

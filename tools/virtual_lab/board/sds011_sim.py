@@ -55,6 +55,7 @@ def data_frame(pm25, pm10):
 
 class SDS011Sim(UartSensorSim):
     NOISE_BYTES = 7
+    CHECKSUM_AT = 8
 
     def __init__(self, env, condition, ticks_ms, ticks_diff, seed=1):
         super().__init__(env, condition, ticks_ms, ticks_diff, seed)
@@ -64,16 +65,6 @@ class SDS011Sim(UartSensorSim):
         self.period_min = 0
         self._last_active = ticks_ms()
         self.commands = 0
-
-    def _emit(self, frame):
-        cond = self.condition()
-        if cond == "removed":
-            return
-        if cond == "garbage":
-            self._noise()
-        if cond == "badsum":
-            frame[8] = (frame[8] + 1) & 0xFF
-        self.rx.extend(frame)
 
     def _tick(self):
         if not self.awake or self.query_mode:

@@ -28,6 +28,20 @@ class UartSensorSim:
             self._rng = (self._rng * 1103515245 + 12345) & 0x7FFFFFFF
             self.rx.append((self._rng >> 16) & 0xFF)
 
+    CHECKSUM_AT = -1  # index of the frame's checksum byte a "badsum" glitch corrupts
+
+    def _emit(self, frame):
+        """Queue a frame as the scenario's condition has it: dropped, after noise, or corrupted."""
+        cond = self.condition()
+        if cond == "removed":
+            return
+        if cond == "garbage":
+            self._noise()
+        if cond == "badsum":
+            i = self.CHECKSUM_AT
+            frame[i] = (frame[i] + 1) & 0xFF
+        self.rx.extend(frame)
+
     def _tick(self):
         """Produce the bytes due by now (subclass)."""
 
