@@ -55,26 +55,35 @@ class NodeType:
     name: str
     description: str
     profile: str  # payload_codec registry profile name: its quantities are what the node sends
-    parts: tuple[str, ...]  # what the maker fits (for the description and the drawing)
+    parts: tuple[str, ...]  # rows of the firmware's sensor table (firmware/lib/sensor_table.py) it fits
 
 
 # RUI3 implements LoRaWAN 1.0.3 with RP001-1.0.3-RevA (docs/rak3172.md); the MicroPython MAC on
-# bare SX126x/SX127x radios is LoRaWAN 1.0.4 with RP002 (docs/references.md §E).
+# bare SX126x/SX127x radios is LoRaWAN 1.0.4 with RP002-1.0.3 (firmware/lib/lorawan_eu868.py).
 RADIOS = (
     RadioProfile("rak3172-eu868", "esp32-rak3172", "ESP32 with a RAK3172 module (RUI3 AT firmware)",
                  "1.0.3", "RP001-1.0.3-RevA"),
+    RadioProfile("micropython-mac-eu868", "esp32-sx126x-sx127x",
+                 "ESP32 with a bare SX126x/SX127x radio and the TroSmart LoRaWAN MAC (docs/lorawan.md)",
+                 "1.0.4", "RP002-1.0.3"),
 )
 
 NODE_TYPES = (
     NodeType("air-quality-node", "Air Quality Node",
              "Citizen air-quality station: temperature, humidity, pressure, PM2.5 and PM10.",
-             "air_quality", ("BME280", "SDS011", "battery")),
+             "air_quality", ("bme280", "sds011", "battery")),
     NodeType("water-level-node", "Water Level Node",
              "River or basin gauge: water level by ultrasound and water temperature.",
-             "water_level", ("A02YYUW", "DS18B20", "battery")),
+             "water_level", ("a02yyuw", "ds18b20", "battery")),
     NodeType("parking-node", "Parking Bay Node",
              "Parking-bay occupancy from an ultrasonic ranger on the ceiling.",
-             "parking", ("A02YYUW", "battery")),
+             "parking", ("a02yyuw", "battery")),
+    NodeType("water-meter-node", "Water Meter Node",
+             "Water meter reader: a reed contact on the meter's pulse output, the meter's own index in m3.",
+             "water_meter", ("meter", "battery")),
+    NodeType("gas-meter-node", "Gas Meter Node",
+             "Gas meter reader: a reed contact on the meter's pulse output, the meter's own index in m3.",
+             "gas_meter", ("meter", "battery")),
 )
 
 # quantity name -> words of the repository's sensor vocabulary (docs/references.md §I.2.3)
@@ -92,7 +101,30 @@ SENSOR_WORDS = {
     "occupancy": ("proximity",), "door_open": ("digital input",), "energy": ("energy", "pulse count"),
     "power": ("power",), "latitude": ("gps",), "longitude": ("gps",), "altitude": ("altitude", "gps"),
     "solar_radiation": ("solar radiation",),
+    "volume_index": ("water", "pulse count"), "pulse_count": ("pulse count",), "gas_index": ("pulse count",),
 }
+
+
+def sensor_table() -> dict[str, str]:
+    """The firmware's sensor table (the one list of sensors a node can fit): name -> driver class."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "firmware" / "lib" / "sensor_table.py"
+    spec = importlib.util.spec_from_file_location("trosmart_sensor_table", path)
+    if spec is None or spec.loader is None:
+        raise ToolError(f"no sensor table at {path}: run from a source checkout")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return {r[0]: r[3] for r in mod.TABLE}
+
+
+def part_names(node: NodeType) -> list[str]:
+    """The parts a node fits, as the sensor table names their drivers (BME280, SDS011, ...)."""
+    table = sensor_table()
+    missing = [p for p in node.parts if p not in table]
+    if missing:
+        raise ToolError(f"node type {node.stem}: {', '.join(missing)} not in firmware/lib/sensor_table.py")
+    return [table[p] for p in node.parts]
 
 
 def sensors_of(node: NodeType) -> list[str]:
@@ -137,7 +169,7 @@ def device(node: NodeType, product_url: str) -> dict[str, Any]:
     fw = _firmware_version()
     return {
         "name": node.name,
-        "description": node.description + " Parts: " + ", ".join(node.parts) + ". Same payload codec on the node "
+        "description": node.description + " Parts: " + ", ".join(part_names(node)) + ". Same payload codec on the node "
                        "(MicroPython) and in the network server (this JavaScript).",
         "hardwareVersions": [{"version": r.hardware, "numeric": i + 1} for i, r in enumerate(RADIOS)],
         "firmwareVersions": [{
@@ -196,7 +228,7 @@ def photo(node: NodeType) -> bytes:
     d.rectangle((70, 150, 190, 230), fill=(40, 40, 40))  # the ESP32 module
     d.text((82, 180), "ESP32", fill=(255, 255, 255))
     y = 250
-    for part in node.parts:
+    for part in part_names(node):
         d.rectangle((70, y, s - 70, y + 36), fill=(230, 230, 210), outline=(90, 90, 70), width=2)
         d.text((84, y + 12), part, fill=(20, 20, 20))
         y += 46

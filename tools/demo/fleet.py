@@ -92,8 +92,8 @@ PROFILES = (
 # nodes on a bare LoRa radio: the firmware's own LoRaWAN MAC (docs/lorawan.md) on the virtual
 # Heltec V3 profile, a simulated SX1262 talking to the simulated gateway/network/join server
 MAC_PROFILES = (
-    Profile("heltec v3 (MAC)", "heltec_v3_mac", "70b3d57ed0de0004",
-            ("temperature", "humidity", "pressure", "battery_voltage"), 4),
+    Profile("heltec v3 (MAC)", "heltec_v3_mac", "70b3d57ed0de0005",
+            ("temperature", "humidity", "pressure", "battery_voltage"), 5),
 )
 
 
