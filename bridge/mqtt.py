@@ -101,7 +101,11 @@ class _BufferedClient(paho.Client):
         self._wake_pending = False
         # the short PUBLISH path hands (topic bytes, payload, qos, mid, retain) here when set,
         # without building a paho MQTTMessage (and its Condition) first
-        self.on_raw_message: Callable[[bytes, bytes, int, int, bool], None] | None = None
+        self.on_raw_message: Callable[..., None] | None = None
+        # payloads above this many bytes are not copied: on_raw_message gets their first
+        # ``oversize_keep`` bytes and, as a sixth argument, their size (0: no limit)
+        self.payload_limit = 0
+        self.oversize_keep = 4096
         super().__init__(*args, **kwargs)
 
     def _sock_recv(self, bufsize: int) -> bytes:
@@ -200,8 +204,14 @@ class _BufferedClient(paho.Client):
         elif not topic or len(packet) < pos:
             return super()._handle_publish()  # malformed: paho raises the protocol error
         if self.on_raw_message is not None:
-            with self._in_callback_mutex:
-                self.on_raw_message(topic, bytes(packet[pos:]), qos, mid, bool(header & 0x01))
+            size = len(packet) - pos
+            if self.payload_limit and size > self.payload_limit:  # the head only, no copy
+                with self._in_callback_mutex:
+                    self.on_raw_message(topic, bytes(memoryview(packet)[pos:pos + self.oversize_keep]),
+                                        qos, mid, bool(header & 0x01), size)
+            else:
+                with self._in_callback_mutex:
+                    self.on_raw_message(topic, bytes(packet[pos:]), qos, mid, bool(header & 0x01))
             if qos == 1 and not self._manual_ack:
                 return self._send_puback(mid)
             return paho.MQTT_ERR_SUCCESS
@@ -321,6 +331,8 @@ class MqttConnection:
         on_state: Callable[[str, bool], None] | None = None,
         persistent: bool = True,
         max_inflight: int = 100,
+        max_packet_bytes: int = 0,
+        payload_limit: int = 0,
     ) -> None:
         self.settings = settings
         self.name = settings.name
@@ -330,6 +342,9 @@ class MqttConnection:
         self._on_state = on_state
         self.generation = 0
         self.connected = threading.Event()
+        self.max_packet_bytes = max_packet_bytes  # MQTT 5: asked for in CONNECT (0: no limit)
+        self.server_max_packet: int | None = None  # MQTT 5: the broker's, from its CONNACK
+        self.refused: dict[int, str] = {}  # mid -> reason code of a failed PUBACK (read once)
         v5 = settings.protocol == "5"
         self.persistent = persistent
         self.client = _BufferedClient(
@@ -354,6 +369,7 @@ class MqttConnection:
         self.client.on_disconnect = self._disconnected
         self.client.on_message = self._message  # what paho decodes itself (MQTT 5 properties)
         self.client.on_raw_message = self._raw_message
+        self.client.payload_limit = payload_limit
         self.client.on_publish = self._published
 
     # --- lifecycle ------------------------------------------------------------------
@@ -362,9 +378,12 @@ class MqttConnection:
         kwargs: dict[str, Any] = {}
         if s.protocol == "5":
             kwargs["clean_start"] = not self.persistent
+            props = Properties(PacketTypes.CONNECT)
             if self.persistent:
-                props = Properties(PacketTypes.CONNECT)
                 props.SessionExpiryInterval = s.session_expiry_s
+            if self.max_packet_bytes:  # the broker discards larger messages for us (§3.1.2.11.4)
+                props.MaximumPacketSize = self.max_packet_bytes
+            if self.persistent or self.max_packet_bytes:
                 kwargs["properties"] = props
         event(logging.INFO, "connecting", connection=self.name, host=s.host, port=s.port,
               protocol=s.protocol, tls=s.tls, user=s.username or None)
@@ -409,6 +428,7 @@ class MqttConnection:
             event(logging.WARNING, "connect refused", connection=self.name, reason=str(rc))
             return
         self.generation += 1
+        self.server_max_packet = getattr(_p, "MaximumPacketSize", None)  # MQTT 5 §3.2.2.3.6
         if self.subscriptions:
             client.subscribe(self.subscriptions)
         self.connected.set()
@@ -425,15 +445,24 @@ class MqttConnection:
             self._on_state(self.name, False)
 
     def _message(self, _c: paho.Client, _u: Any, m: paho.MQTTMessage) -> None:
-        self._raw_message(m._topic, bytes(m.payload), m.qos, m.mid, bool(m.retain))
+        limit = self.client.payload_limit
+        if limit and len(m.payload) > limit:
+            self._raw_message(m._topic, bytes(m.payload[:self.client.oversize_keep]), m.qos, m.mid,
+                              bool(m.retain), len(m.payload))
+        else:
+            self._raw_message(m._topic, bytes(m.payload), m.qos, m.mid, bool(m.retain))
 
-    def _raw_message(self, topic: bytes, payload: bytes, qos: int, mid: int, retain: bool) -> None:
+    def _raw_message(self, topic: bytes, payload: bytes, qos: int, mid: int, retain: bool,
+                     size: int | None = None) -> None:
         try:
             text = topic.decode()
         except UnicodeDecodeError:
             text = "<invalid utf-8: %s>" % topic.hex()
-        self._on_message(InMessage(self.name, text, payload, qos, mid, self.generation, retain))
+        self._on_message(InMessage(self.name, text, payload, qos, mid, self.generation, retain,
+                                   size))
 
     def _published(self, _c: paho.Client, _u: Any, mid: int, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            self.refused[mid] = str(rc)
         if self._on_puback:
             self._on_puback(self.name, mid, not rc.is_failure)

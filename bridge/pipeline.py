@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import payload_codec
+
 from . import commands, decoding, homeassistant, jsonio, meta, parse_chirpstack, parse_tts
 from .config import Config
 from .errors import CommandRejected, InputError
@@ -21,11 +23,14 @@ from .logs import Throttle, event
 from .metrics import PipelineMetrics
 from .model import DeviceEvent, Event, Ignored, InMessage, Uplink
 from .store import OutRow
-from .topics import CityTopics
+from .topics import CityTopics, device_id, publish_topic_problem
 
 _PARSERS = {"chirpstack": parse_chirpstack.parse, "tts": parse_tts.parse}
+ANNOUNCE_FRAME = payload_codec.encode_downlink({"announce_layout": True})  # encoded once
 DEADLETTER_RAW_MAX = 4096  # bytes of an oversize message kept in its dead letter
+DEADLETTER_TOPIC_MAX = 1024  # characters of a message's topic kept in its dead letter
 ANNOUNCE_EVERY_S = 600.0
+GOOD_TOPICS_MAX = 100_000  # topics already checked, remembered (cleared when full)
 
 
 def _json(doc: Any) -> bytes:
@@ -85,6 +90,7 @@ class Processor:
         self._retained_due: dict[str, float] = dict.fromkeys(
             (k for k, st in devices.items() if "_retained" in st), clock())
         self._clock = clock
+        self._good_topics: set[str] = set()
 
     # --- entry -------------------------------------------------------------------------
     def handle_batch(self, msgs: list[InMessage], b: Batch) -> None:
@@ -95,10 +101,7 @@ class Processor:
                 parsed.append(None)
                 continue
             try:
-                parsed.append(_PARSERS[self.source_lns[msg.conn]](msg.topic, msg.payload,
-                                                                  self.cfg.max_message_bytes))
-            except InputError as e:
-                parsed.append(e)
+                parsed.append(self._parse(msg))
             except Exception as e:
                 parsed.append(InputError("internal_error", repr(e)))
         keys = [ev.dedupe_key for ev in parsed if isinstance(ev, Uplink)]
@@ -121,14 +124,19 @@ class Processor:
             self._deadletter(b, msg, "internal_error", repr(e))
 
     # --- uplinks and device events ----------------------------------------------------
+    def _parse(self, msg: InMessage) -> Event | InputError:
+        if msg.truncated_from is not None:  # cut by the main process: never parsed
+            return InputError("oversize", f"message is {msg.truncated_from} bytes, "
+                              f"limit {self.cfg.max_message_bytes}")
+        try:
+            return _PARSERS[self.source_lns[msg.conn]](msg.topic, msg.payload,
+                                                       self.cfg.max_message_bytes)
+        except InputError as e:
+            return e
     def _source(self, msg: InMessage, b: Batch, ev: Event | InputError | None,
                 known: set[str] | None) -> None:
         if ev is None:
-            try:
-                ev = _PARSERS[self.source_lns[msg.conn]](msg.topic, msg.payload,
-                                                         self.cfg.max_message_bytes)
-            except InputError as e:
-                ev = e
+            ev = self._parse(msg)
         if isinstance(ev, InputError):
             self._deadletter(b, msg, ev.reason, ev.detail)
             return
@@ -248,8 +256,7 @@ class Processor:
             self.announce_limiter.check(up.dev_eui, time.monotonic())
         except CommandRejected:
             return
-        cid = commands.new_id()
-        self._queue_downlink(b, up.dev_eui, {"announce_layout": True}, cid, None)
+        self._queue_downlink(b, up.dev_eui, ANNOUNCE_FRAME, commands.new_id(), None)
 
     def _device_event(self, ev: DeviceEvent, b: Batch) -> None:
         self.metrics.count("events", ev.kind)
@@ -277,11 +284,22 @@ class Processor:
         device = self.topics.command_device(msg.topic)
         if device is None or msg.retain:
             return  # not a command topic, or a stale retained command: never replayed
-        dev_eui = device.lower()
+        dev_eui = device_id(device)
+        if dev_eui is None:  # no result topic can be built from it: count and log, no row
+            self.metrics.count("rejected_inputs", "bad_device_id")
+            if self._throttle.due("bad_device_id"):
+                event(logging.WARNING, "command for a device id that is not 16 hex digits ignored",
+                      topic=msg.topic[:DEADLETTER_TOPIC_MAX], topic_chars=len(msg.topic))
+            return
+        if msg.truncated_from is not None:
+            self._result(b, dev_eui, "rejected", None, None, f"oversize: command is "
+                         f"{msg.truncated_from} bytes, limit {commands.MAX_COMMAND_BYTES}", "bridge")
+            return
         try:
-            cmd, city_id, _frame = commands.parse_command(msg.payload)
+            _cmd, city_id, frame = commands.parse_command(msg.payload)
         except CommandRejected as e:
-            self._result(b, dev_eui, "rejected", None, None, f"{e.reason}: {e.detail}", "bridge")
+            self._result(b, dev_eui, "rejected", None, commands.city_id_of(msg.payload),
+                         f"{e.reason}: {e.detail}", "bridge")
             return
         try:
             if dev_eui not in self.devices and dev_eui not in b.devices:
@@ -292,18 +310,34 @@ class Processor:
         except CommandRejected as e:
             self._result(b, dev_eui, "rejected", None, city_id, f"{e.reason}: {e.detail}", "bridge")
             return
-        self._queue_downlink(b, dev_eui, cmd, commands.new_id(), city_id)
+        self._queue_downlink(b, dev_eui, frame, commands.new_id(), city_id)
 
-    def _queue_downlink(self, b: Batch, dev_eui: str, cmd: dict[str, Any], cid: str,
+    def _queue_downlink(self, b: Batch, dev_eui: str, frame: bytes, cid: str,
                         city_id: str | None) -> None:
+        """The downlink for an encoded command frame, or a ``failed`` result saying why it
+        cannot go out (a source renamed or removed, a topic MQTT does not allow)."""
         st = self._state(b, dev_eui)
         route = st.get("_route") or {}
-        frame = commands.parse_command(_json(cmd))[2]
-        payload = commands.lns_message(route.get("lns", "chirpstack"), dev_eui, frame, cid,
+        source, down_topic = route.get("source"), route.get("down_topic")
+        problem = None
+        if source not in self.source_lns:
+            problem = f"no_route: source {source!r} of the device's last uplink is not configured"
+        elif not isinstance(down_topic, str):
+            problem = "no_route: the device's last uplink gave no downlink topic"
+        else:
+            bad = publish_topic_problem(down_topic)
+            if bad is not None:
+                problem = f"bad_topic: downlink topic {down_topic[:80]!r}...: {bad}"
+        if problem is not None:
+            event(logging.WARNING, "downlink cannot be sent", dev_eui=dev_eui, command_id=cid,
+                  id=city_id, reason=problem)
+            self._result(b, dev_eui, "failed", cid, city_id, problem, "bridge")
+            return
+        assert isinstance(source, str) and isinstance(down_topic, str)
+        payload = commands.lns_message(self.source_lns[source], dev_eui, frame, cid,
                                        self.cfg.downlink_confirmed)
         b.commands.append((cid, dev_eui, city_id))
-        b.downlinks.append(Downlink(route["source"], route["down_topic"], payload, cid, dev_eui,
-                                    city_id))
+        b.downlinks.append(Downlink(source, down_topic, payload, cid, dev_eui, city_id))
 
     def _result(self, b: Batch, dev_eui: str, status: str, cid: str | None, city_id: str | None,
                 reason: str | None, by: str) -> None:
@@ -317,25 +351,68 @@ class Processor:
             doc["reason"] = reason
         b.rows.append(OutRow(self.topics.command_result(dev_eui), _json(doc)))
 
-    def queued(self, b: Batch, d: Downlink) -> None:
-        """The LNS broker accepted a downlink (PUBACK)."""
-        self._result(b, d.dev_eui, "queued", d.command_id, d.city_id, None, "bridge")
+    def queued(self, b: Batch, d: Downlink, failure: str | None = None) -> None:
+        """The LNS broker accepted a downlink (PUBACK), or ``failure`` says why it did not
+        (a refused PUBACK, a publish the MQTT client raised on)."""
+        if failure is None:
+            self._result(b, d.dev_eui, "queued", d.command_id, d.city_id, None, "bridge")
+        else:
+            event(logging.WARNING, "downlink not accepted by the network server's broker",
+                  dev_eui=d.dev_eui, command_id=d.command_id, id=d.city_id, reason=failure)
+            self._result(b, d.dev_eui, "failed", d.command_id, d.city_id, failure, "bridge")
+
+    # --- the gate before the outbox ---------------------------------------------------------
+    def checked_rows(self, b: Batch) -> list[OutRow]:
+        """The batch's rows with every topic checked against MQTT's rules before it is
+        stored: a row the city broker could never take becomes a dead letter instead, so no
+        row in the outbox can stop the drain (docs/bridge.md §5)."""
+        rows = b.all_rows()
+        good = self._good_topics
+        bad: list[int] = []
+        for i, r in enumerate(rows):
+            if r.topic in good:
+                continue
+            problem = publish_topic_problem(r.topic)
+            if problem is None:
+                if len(good) >= GOOD_TOPICS_MAX:
+                    good.clear()
+                good.add(r.topic)
+            else:
+                bad.append(i)
+        for i in bad:
+            r = rows[i]
+            problem = publish_topic_problem(r.topic) or ""
+            self.metrics.count("decode_errors", "unpublishable_topic")
+            if self._throttle.due("unpublishable_topic"):
+                event(logging.WARNING, "a result's topic breaks MQTT's rules: dead-lettered",
+                      topic=r.topic[:DEADLETTER_TOPIC_MAX], problem=problem)
+            raw = r.payload[:DEADLETTER_RAW_MAX]
+            rows[i] = OutRow(self.topics.deadletter(), _json({
+                "reason": "unpublishable_topic", "detail": problem, "source": "bridge",
+                "topic": r.topic[:DEADLETTER_TOPIC_MAX], "topic_chars": len(r.topic),
+                "at": round(time.time(), 3), "message_bytes": len(r.payload),
+                "message_b64": base64.b64encode(raw).decode(),
+                "message_truncated": len(raw) < len(r.payload)}))
+        return rows
 
     # --- dead letters ------------------------------------------------------------------------
     def _deadletter(self, b: Batch, msg: InMessage, reason: str, detail: str,
                     up: Uplink | None = None) -> None:
         self.metrics.count("decode_errors", reason)
         raw = msg.payload[:DEADLETTER_RAW_MAX]
+        size = len(msg.payload) if msg.truncated_from is None else msg.truncated_from
         doc: dict[str, Any] = {
             "reason": reason,
             "detail": detail,
             "source": msg.conn,
-            "topic": msg.topic,
+            "topic": msg.topic[:DEADLETTER_TOPIC_MAX],
             "at": round(time.time(), 3),
-            "message_bytes": len(msg.payload),
+            "message_bytes": size,
             "message_b64": base64.b64encode(raw).decode(),
-            "message_truncated": len(raw) < len(msg.payload),
+            "message_truncated": len(raw) < size,
         }
+        if len(msg.topic) > DEADLETTER_TOPIC_MAX:
+            doc["topic_chars"] = len(msg.topic)
         if up is not None:
             doc.update(dev_eui=up.dev_eui, f_port=up.f_port, f_cnt=up.f_cnt,
                        frame_hex=up.data.hex(), received_at=up.received_at)
