@@ -313,6 +313,15 @@ class _BufferedClient(paho.Client):
         if pubacks:
             self._packet_queue(paho.PUBACK, b"".join(pubacks), 0, 1)
 
+    def forget(self, mids: list[int]) -> None:
+        """Drop QoS 1 messages awaiting a PUBACK (``_out_messages``, ``_inflight_messages``)
+        so that a reconnect does not resend them: the caller sends them again or parks them."""
+        with self._out_message_mutex:
+            for mid in mids:
+                m = self._out_messages.pop(mid, None)
+                if m is not None and m.state == paho.mqtt_ms_wait_for_puback:
+                    self._inflight_messages -= 1
+
     def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
         rc = super().loop_read(max_packets)
         while rc == paho.MQTT_ERR_SUCCESS and self._rpos < len(self._rbuf):
@@ -415,6 +424,10 @@ class MqttConnection:
             return self.client.publish_batch(messages)
         except ValueError as e:
             raise BridgeError(f"{self.name}: {e}") from None
+
+    def forget(self, mids: list[int]) -> None:
+        """Messages not to resend after a reconnect (see ``_BufferedClient.forget``)."""
+        self.client.forget(mids)
 
     def ack(self, acks: list[tuple[int, int, int]]) -> None:
         """Acknowledge messages ``(mid, qos, generation)``; one received in an earlier

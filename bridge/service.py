@@ -47,6 +47,8 @@ FEED_WAIT_S = 0.2
 WORKER_START_S = 60.0  # imports and opening the state database
 WORKER_STOP_S = 30.0  # the worker finishes the batches it has before it reports "stopped"
 RETRY_REFUSALS = ("Quota exceeded",)  # PUBACK reason codes worth a retry (MQTT 5 §3.4.2.1)
+LOST_STRIKES = 3  # connections lost while a row awaits its PUBACK before the drain isolates
+PROBE_STRIKES = 2  # ... and while it alone awaits it, before it is parked
 MESSAGE_OVERHEAD = 200  # bytes an InMessage holds besides its topic and payload (counted)
 
 
@@ -300,6 +302,34 @@ class Bridge:
                     continue
                 self._pending_down[(source, mid)] = cid
 
+    def _connection_lost(self, inflight: dict[int, Stored], strikes: dict[int, int],
+                         probe: list[Stored], isolating: bool) -> bool:
+        """The city connection was lost with rows awaiting their PUBACK; returns whether the
+        drain now isolates (sends one row at a time). A probed row that loses the connection
+        PROBE_STRIKES times is parked: the broker closes the connection on it (mosquitto 2.0
+        does so after refusing a publish its ACL denies)."""
+        for r in inflight.values():
+            strikes[r.id] = strikes.get(r.id, 0) + 1
+        if isolating:
+            (mid, r), = inflight.items()
+            if strikes[r.id] >= PROBE_STRIKES:
+                self.city.forget([mid])
+                del inflight[mid]
+                strikes.pop(r.id, None)
+                self._park([(r, f"connection_lost: the city broker closed the connection "
+                                 f"{PROBE_STRIKES} times while this row alone awaited its PUBACK")])
+            return True
+        if max(strikes[r.id] for r in inflight.values()) < LOST_STRIKES:
+            return False
+        self.city.forget(list(inflight))  # paho must not resend them: the probe does, one by one
+        probe[:0] = sorted(inflight.values(), key=lambda r: r.id)
+        for r in inflight.values():
+            strikes[r.id] = 0
+        inflight.clear()
+        event(logging.WARNING, "the city broker keeps closing the connection while rows await "
+              "their PUBACK: sending them one at a time to find the one it refuses", rows=len(probe))
+        return True
+
     # --- parked rows: what the city broker or paho refuses never blocks the outbox ----------
     parked = 0  # rows parked by this process (the table may hold older ones)
 
@@ -351,6 +381,13 @@ class Bridge:
         window = self.cfg.drain_window
         to_delete: list[int] = []
         last_delete = time.monotonic()
+        # a row that makes the broker drop the connection gets no PUBACK, and paho resends it
+        # after every reconnect: rows count the connections lost while they waited, and after
+        # LOST_STRIKES the drain sends its rows one at a time ("probe") to find and park it
+        strikes: dict[int, int] = {}  # row id -> connections lost while awaiting its PUBACK
+        probe: list[Stored] = []
+        isolating = False
+        generation = self.city.generation
         while True:
             self._drain_wake.wait(DELETE_EVERY_S if to_delete else IDLE_POLL_S)
             self._drain_wake.clear()
@@ -361,6 +398,7 @@ class Bridge:
                 r = inflight.pop(mid, None)
                 if r is None:
                     continue
+                strikes.pop(r.id, None)
                 if ok:
                     done.append(r.id)
                     if r.origin is not None:
@@ -385,6 +423,23 @@ class Bridge:
             if self._stop_drain.is_set():
                 return
             if not self.city.connected.is_set():
+                continue
+            if self.city.generation != generation:  # reconnected: paho resent what was in flight
+                generation = self.city.generation
+                if inflight:
+                    isolating = self._connection_lost(inflight, strikes, probe, isolating)
+            if isolating:
+                if not inflight and probe:
+                    rows = self._publishable(probe[:1])
+                    del probe[:1]
+                    if rows:
+                        mids = self.city.publish_batch([(r.topic, r.payload, r.retain) for r in rows])
+                        inflight.update(zip(mids, rows, strict=True))
+                if not inflight and not probe:
+                    isolating = False
+                    event(logging.INFO, "drain back to its full window")
+                    self._drain_wake.set()
+                self._drain_inflight = len(inflight)
                 continue
             rows = retry[:window - len(inflight)]
             del retry[:len(rows)]

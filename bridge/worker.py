@@ -210,10 +210,11 @@ class Worker:
 
 def serve(conn: Connection) -> int:
     """The worker process's life: configuration, the loop, and a report if it fails."""
-    # Ctrl-C and systemd's SIGTERM reach the whole process group: the main process handles
-    # them and tells the worker to stop after its batches; its death closes the pair
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Ctrl-C, systemd's SIGTERM and a closed terminal's SIGHUP reach the whole process group:
+    # the main process handles them and tells the worker to stop after its batches; its
+    # death closes the pair
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     item: Any = conn.recv()
     cfg: Config = item[1]
     logs.setup(cfg.log_level)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..errors import ToolError
 from ..mpy import REPO_ROOT, find_micropython
+from ..secretfile import write_secret
 
 BOARD_DIR = Path(__file__).resolve().parent / "board"
 FIRMWARE_DIR = REPO_ROOT / "firmware"
@@ -85,9 +86,7 @@ def stage_firmware(dest: Path, config: dict, secrets: dict | None, *, mpy: bool 
         compile_mpy(lib)
     (dest / "config.json").write_text(json.dumps(config))
     if secrets is not None:
-        sp = dest / "secrets.json"
-        sp.write_text(json.dumps(secrets))
-        os.chmod(sp, 0o600)
+        write_secret(dest / "secrets.json", json.dumps(secrets))
     return dest
 
 
