@@ -36,9 +36,11 @@ class PipelineMetrics:
         self.decode_errors = _counter(r, "decode_errors", "Messages dead-lettered, by reason", ("reason",))
         self.events = _counter(r, "events", "Non-uplink events", ("kind",))
         self.commands = _counter(r, "commands", "Command outcomes", ("status",))
-        self.rejected_inputs = _counter(r, "rejected_inputs", "Input refused without an outbox "
-                                        "row (a command topic whose device id is not a DevEUI)",
-                                        ("reason",))
+        self.rejected_inputs = _counter(r, "rejected_inputs", "Input answered without an outbox "
+                                        "row (a command topic whose device id is not a DevEUI, a "
+                                        "retained command...)", ("reason",))
+        self.inputs = _counter(r, "inputs", "Input messages handled, once each, by outcome",
+                               ("outcome",))
         self.outbox_depth = Gauge(_PREFIX + "outbox_depth", "Rows waiting in the outbox", registry=r)
         self.outbox_age = Gauge(_PREFIX + "outbox_oldest_age_seconds", "Age of the oldest outbox row",
                                 registry=r)

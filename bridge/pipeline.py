@@ -21,7 +21,7 @@ from .config import Config
 from .errors import CommandRejected, InputError
 from .logs import Throttle, event
 from .metrics import PipelineMetrics
-from .model import DeviceEvent, Event, Ignored, InMessage, Uplink
+from .model import DeviceEvent, Event, InMessage, Uplink
 from .store import OutRow
 from .topics import CityTopics, device_id, publish_topic_problem
 
@@ -112,16 +112,18 @@ class Processor:
 
     def handle(self, msg: InMessage, b: Batch, ev: Event | InputError | None = None,
                known: set[str] | None = None) -> None:
+        """One input message; counted once in ``inputs_total{outcome}`` (docs/bridge.md §8),
+        so that every message the brokers delivered is accounted for."""
         b.acks.append(msg)
         try:
-            if msg.conn == "city":
-                self._command(msg, b)
-            else:
-                self._source(msg, b, ev, known)
+            outcome = self._command(msg, b) if msg.conn == "city" else self._source(msg, b, ev, known)
         except Exception as e:  # a bug must not stop the bridge: keep the message, say why
             if self._throttle.due("internal"):
-                event(logging.ERROR, "internal error on a message", topic=msg.topic, error=repr(e))
+                event(logging.ERROR, "internal error on a message", topic=msg.topic[:200],
+                      error=repr(e))
             self._deadletter(b, msg, "internal_error", repr(e))
+            outcome = "deadletter"
+        self.metrics.count("inputs", outcome)
 
     # --- uplinks and device events ----------------------------------------------------
     def _parse(self, msg: InMessage) -> Event | InputError:
@@ -134,24 +136,25 @@ class Processor:
         except InputError as e:
             return e
     def _source(self, msg: InMessage, b: Batch, ev: Event | InputError | None,
-                known: set[str] | None) -> None:
+                known: set[str] | None) -> str:
         if ev is None:
             ev = self._parse(msg)
         if isinstance(ev, InputError):
             self._deadletter(b, msg, ev.reason, ev.detail)
-            return
+            return "deadletter"
         if isinstance(ev, Uplink):
             if known is None:
                 known = self._seen_many([ev.dedupe_key])
             if ev.dedupe_key in known:
                 self.metrics.count("uplinks_in", msg.conn)
                 self.metrics.count("duplicates", msg.conn)
-                return
-            self._uplink(msg, ev, b)
-        elif isinstance(ev, DeviceEvent):
+                return "duplicate"
+            return self._uplink(msg, ev, b)
+        if isinstance(ev, DeviceEvent):
             self._device_event(ev, b)
-        elif isinstance(ev, Ignored):
-            self.metrics.count("events", "ignored")
+            return "event"
+        self.metrics.count("events", "ignored")
+        return "ignored_event"
 
     def _state(self, b: Batch, dev_eui: str) -> dict[str, Any]:
         st = b.devices.get(dev_eui)
@@ -160,11 +163,11 @@ class Processor:
             b.devices[dev_eui] = st
         return st
 
-    def _uplink(self, msg: InMessage, up: Uplink, b: Batch) -> None:
+    def _uplink(self, msg: InMessage, up: Uplink, b: Batch) -> str:
         self.metrics.count("uplinks_in", msg.conn)
         if up.dedupe_key in b.seen_keys:
             self.metrics.count("duplicates", msg.conn)
-            return
+            return "duplicate"
         b.seen_keys.add(up.dedupe_key)
         b.seen.append((up.dedupe_key, time.time()))
         st = self._state(b, up.dev_eui)
@@ -176,6 +179,7 @@ class Processor:
             quantities = self._decode(msg, up, mode, st, b)
         self._changed(up.dev_eui, st, quantities)
         b.uplinks += 1
+        return "uplink"
 
     def _decode(self, msg: InMessage, up: Uplink, mode: str, st: dict[str, Any],
                 b: Batch) -> Iterable[str]:
@@ -280,37 +284,44 @@ class Processor:
         self._result(b, dev_eui, ev.kind, ev.command_id, city_id, ev.reason, "lns")
 
     # --- commands -------------------------------------------------------------------------
-    def _command(self, msg: InMessage, b: Batch) -> None:
+    def _command(self, msg: InMessage, b: Batch) -> str:
         device = self.topics.command_device(msg.topic)
-        if device is None or msg.retain:
-            return  # not a command topic, or a stale retained command: never replayed
+        if device is None:
+            return self._refused("not_a_command_topic")
+        if msg.retain:
+            return self._refused("retained_command")  # a stale command is never replayed
         dev_eui = device_id(device)
         if dev_eui is None:  # no result topic can be built from it: count and log, no row
-            self.metrics.count("rejected_inputs", "bad_device_id")
             if self._throttle.due("bad_device_id"):
                 event(logging.WARNING, "command for a device id that is not 16 hex digits ignored",
                       topic=msg.topic[:DEADLETTER_TOPIC_MAX], topic_chars=len(msg.topic))
-            return
+            return self._refused("bad_device_id")
         if msg.truncated_from is not None:
             self._result(b, dev_eui, "rejected", None, None, f"oversize: command is "
                          f"{msg.truncated_from} bytes, limit {commands.MAX_COMMAND_BYTES}", "bridge")
-            return
+            return "command_rejected"
         try:
             _cmd, city_id, frame = commands.parse_command(msg.payload)
         except CommandRejected as e:
             self._result(b, dev_eui, "rejected", None, commands.city_id_of(msg.payload),
                          f"{e.reason}: {e.detail}", "bridge")
-            return
+            return "command_rejected"
         try:
             if dev_eui not in self.devices and dev_eui not in b.devices:
-                if self.cfg.unknown_device_commands == "ignore":
-                    return  # partitioned instances: the one that knows the device answers
+                if self.cfg.unknown_device_commands == "ignore":  # the instance that knows it answers
+                    return self._refused("unknown_device_ignored")
                 raise CommandRejected("unknown_device", f"no uplink from {dev_eui} seen yet")
             self.limiter.check(dev_eui, time.monotonic())
         except CommandRejected as e:
             self._result(b, dev_eui, "rejected", None, city_id, f"{e.reason}: {e.detail}", "bridge")
-            return
+            return "command_rejected"
         self._queue_downlink(b, dev_eui, frame, commands.new_id(), city_id)
+        return "command"
+
+    def _refused(self, reason: str) -> str:
+        """Input answered with nothing (no outbox row), counted by its reason."""
+        self.metrics.count("rejected_inputs", reason)
+        return "rejected"
 
     def _queue_downlink(self, b: Batch, dev_eui: str, frame: bytes, cid: str,
                         city_id: str | None) -> None:
