@@ -18,6 +18,7 @@ import payload_codec
 
 from . import commands, decoding, homeassistant, jsonio, meta, parse_chirpstack, parse_tts
 from .config import Config
+from .device import DeviceState, Route
 from .errors import CommandRejected, InputError
 from .logs import Throttle, event
 from .metrics import PipelineMetrics
@@ -53,7 +54,7 @@ class Batch:
     retained: dict[str, bytes] = field(default_factory=dict)  # topic -> newest payload
     seen: list[tuple[str, float]] = field(default_factory=list)
     seen_keys: set[str] = field(default_factory=set)
-    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    devices: dict[str, DeviceState] = field(default_factory=dict)
     commands: list[tuple[str, str, str | None]] = field(default_factory=list)
     acks: list[InMessage] = field(default_factory=list)
     downlinks: list[Downlink] = field(default_factory=list)
@@ -69,7 +70,7 @@ class Batch:
 
 
 class Processor:
-    def __init__(self, cfg: Config, metrics: PipelineMetrics, devices: dict[str, dict[str, Any]],
+    def __init__(self, cfg: Config, metrics: PipelineMetrics, devices: dict[str, DeviceState],
                  seen_many: Callable[[list[str]], set[str]],
                  command_lookup: Callable[[str], tuple[str, str | None] | None],
                  source_lns: dict[str, str],
@@ -85,10 +86,10 @@ class Processor:
         self.announce_limiter = commands.RateLimiter(ANNOUNCE_EVERY_S)
         self._throttle = Throttle(10.0)
         # devices with retained topics waiting -> monotonic time they are due; insertion order
-        # is due order (one delay for all). Pending at start (``_retained`` in the saved state):
+        # is due order (one delay for all). Pending at start (``retained`` in the saved state):
         # the bridge stopped before publishing them, so they are due now.
         self._retained_due: dict[str, float] = dict.fromkeys(
-            (k for k, st in devices.items() if "_retained" in st), clock())
+            (k for k, st in devices.items() if st.retained is not None), clock())
         self._clock = clock
         self._good_topics: set[str] = set()
 
@@ -156,10 +157,11 @@ class Processor:
         self.metrics.count("events", "ignored")
         return "ignored_event"
 
-    def _state(self, b: Batch, dev_eui: str) -> dict[str, Any]:
+    def _state(self, b: Batch, dev_eui: str) -> DeviceState:
+        """The device's state, changed in place; the batch records it for its commit."""
         st = b.devices.get(dev_eui)
         if st is None:
-            st = dict(self.devices.get(dev_eui, {}))
+            st = self.devices.get(dev_eui) or DeviceState()
             b.devices[dev_eui] = st
         return st
 
@@ -171,8 +173,10 @@ class Processor:
         b.seen_keys.add(up.dedupe_key)
         b.seen.append((up.dedupe_key, time.time()))
         st = self._state(b, up.dev_eui)
-        meta.fold(st, up)
-        st["_route"] = {"source": msg.conn, "lns": up.lns, "down_topic": up.down_topic}
+        meta.fold(st.meta, up)
+        route = st.route
+        if route is None or route.source != msg.conn or route.down_topic != up.down_topic:
+            st.route = Route(msg.conn, up.lns, up.down_topic)
         mode = self.cfg.decode_mode(up.dev_eui, up.application_id)
         quantities: Iterable[str] = ()
         if up.data or mode == "passthrough":
@@ -181,10 +185,10 @@ class Processor:
         b.uplinks += 1
         return "uplink"
 
-    def _decode(self, msg: InMessage, up: Uplink, mode: str, st: dict[str, Any],
+    def _decode(self, msg: InMessage, up: Uplink, mode: str, st: DeviceState,
                 b: Batch) -> Iterable[str]:
         """SenML into the batch; returns the quantities whose latest value changed."""
-        known = st.get("_layouts")
+        known = st.layouts
         layouts = {int(k): v for k, v in known.items()} if known else None
         try:
             d = decoding.decode(up, mode, layouts)
@@ -197,38 +201,35 @@ class Processor:
             self._deadletter(b, msg, e.reason, e.detail, up)
             return ()
         if d.layout is not None:
-            st.setdefault("_layouts", {})[str(d.layout[0])] = d.layout[1]
+            st.layouts[str(d.layout[0])] = d.layout[1]
         if d.firmware is not None:
-            st["firmware"] = d.firmware
+            st.meta["firmware"] = d.firmware
         b.rows.append(OutRow(self.topics.senml(up.dev_eui), _json(d.senml), origin=up.received_at))
         self.metrics.count("uplinks_out", msg.conn)
         if not self.cfg.retained_values or not d.latest:
             return ()
-        latest = st.get("_latest")
-        if latest is None:
-            latest = st["_latest"] = {}
-        latest.update(d.latest)
+        st.latest.update(d.latest)
         if self.cfg.home_assistant:
-            announced = set(st.get("_ha", []))
+            announced = set(st.ha)
             for q, val in d.latest.items():
                 if q not in announced:  # discovery goes out at once, before the first value
                     t, p = homeassistant.discovery(self.cfg.home_assistant_prefix, self.topics,
                                                    up.dev_eui, up.device_name, q, val)
                     b.keep(t, p)
                     announced.add(q)
-            st["_ha"] = sorted(announced)
+            st.ha = sorted(announced)
         return d.latest.keys()
 
     # --- retained topics ------------------------------------------------------------------
-    def _changed(self, dev_eui: str, st: dict[str, Any], quantities: Iterable[str] = ()) -> None:
+    def _changed(self, dev_eui: str, st: DeviceState, quantities: Iterable[str] = ()) -> None:
         """Mark a device's ``meta`` and the given latest values for publication. They go out
         ``retained_delay_s`` after the first change not yet published, with the state of
         then: a device sending often updates each retained topic about once per delay, and
         one sending without pause still does (the delay does not restart). The marks are
         part of the saved device state, so a restart publishes what a stop left waiting."""
-        waiting = st.get("_retained")
+        waiting = st.retained
         if waiting is None:
-            waiting = st["_retained"] = []
+            waiting = st.retained = []
             self._retained_due.setdefault(dev_eui, self._clock() + self.cfg.retained_delay_s)
         for q in quantities:
             if q not in waiting:
@@ -249,11 +250,12 @@ class Processor:
                 return
             del due[dev_eui]
             st = self._state(b, dev_eui)
-            latest = st.get("_latest") or {}
-            for q in st.pop("_retained", ()):
+            latest = st.latest
+            for q in st.retained or ():
                 if q in latest:
                     b.keep(self.topics.value(dev_eui, q), _json(latest[q]))
-            b.keep(self.topics.meta(dev_eui), _json(meta.public(st)))
+            st.retained = None
+            b.keep(self.topics.meta(dev_eui), _json(st.meta))
 
     def _announce_layout(self, up: Uplink, b: Batch) -> None:
         try:
@@ -269,9 +271,9 @@ class Processor:
         if ev.kind in ("join", "status") and (ev.dev_eui in self.devices or ev.dev_eui in b.devices):
             st = self._state(b, ev.dev_eui)
             if ev.kind == "join":
-                st["joined_at"] = round(ev.received_at, 3)
+                st.meta["joined_at"] = round(ev.received_at, 3)
             elif ev.battery_level is not None:
-                st["battery_level"] = ev.battery_level
+                st.meta["battery_level"] = ev.battery_level
             self._changed(ev.dev_eui, st)
             return
         if ev.command_id is None:
@@ -327,9 +329,8 @@ class Processor:
                         city_id: str | None) -> None:
         """The downlink for an encoded command frame, or a ``failed`` result saying why it
         cannot go out (a source renamed or removed, a topic MQTT does not allow)."""
-        st = self._state(b, dev_eui)
-        route = st.get("_route") or {}
-        source, down_topic = route.get("source"), route.get("down_topic")
+        route = self._state(b, dev_eui).route
+        source, down_topic = (route.source, route.down_topic) if route else (None, None)
         problem = None
         if source not in self.source_lns:
             problem = f"no_route: source {source!r} of the device's last uplink is not configured"

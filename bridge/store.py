@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import jsonio
+from .device import DeviceState
 from .errors import CorruptDatabase, StoreError
 
 _SCHEMA = """
@@ -151,10 +152,10 @@ class Store:
         return n
 
     @staticmethod
-    def device_rows(devices: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    def device_rows(devices: dict[str, DeviceState]) -> list[tuple[str, str]]:
         """Device states as ``commit`` stores them: JSON, encoded by the caller's thread, so
-        a commit on another thread holds a snapshot, not dicts that go on changing."""
-        return [(k, jsonio.dumps_sorted(v).decode()) for k, v in devices.items()]
+        a commit on another thread holds a snapshot, not states that go on changing."""
+        return [(k, jsonio.dumps_sorted(v.to_json()).decode()) for k, v in devices.items()]
 
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -176,8 +177,9 @@ class Store:
     def prune_seen(self, older_than: float) -> int:
         return self.db.execute("DELETE FROM seen WHERE at < ?", (older_than,)).rowcount
 
-    def devices(self) -> dict[str, dict[str, Any]]:
-        return {k: json.loads(v) for k, v in self.db.execute("SELECT dev_eui, state FROM devices")}
+    def devices(self) -> dict[str, DeviceState]:
+        return {k: DeviceState.from_json(json.loads(v))
+                for k, v in self.db.execute("SELECT dev_eui, state FROM devices")}
 
     def command(self, command_id: str) -> tuple[str, str | None] | None:
         row = self.db.execute("SELECT dev_eui, city_id FROM commands WHERE id=?",
