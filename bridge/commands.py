@@ -39,6 +39,19 @@ def parse_command(payload: bytes) -> tuple[dict[str, Any], str | None, bytes]:
     return doc, cid, frame
 
 
+def city_id_of(payload: bytes) -> str | None:
+    """The city's ``id`` of a command that was refused, when one can be read (docs/bridge.md
+    §3: echoed on every result), so that the city can match even a rejection."""
+    if len(payload) > MAX_COMMAND_BYTES:
+        return None
+    try:
+        doc = jsonio.loads(payload)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    cid = doc.get("id") if isinstance(doc, dict) else None
+    return cid if isinstance(cid, str) else None
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 

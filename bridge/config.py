@@ -7,6 +7,7 @@ check applies to a client-certificate key file.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import stat
 import sys
@@ -15,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .decoding import MODES
-from .errors import ConfigError
+from .errors import BridgeError, ConfigError
+from .topics import TOPIC_MAX_BYTES, check_prefix
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -28,6 +30,10 @@ DEFAULT_TOPICS = {
     "tts": ["v3/+/devices/+/up", "v3/+/devices/+/join", "v3/+/devices/+/down/+"],
 }
 PROTOCOLS = ("3.1.1", "5")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+# a PUBLISH's fixed header (5), topic length (2), topic, packet id (2), properties (<= 16 used)
+PACKET_OVERHEAD = 5 + 2 + TOPIC_MAX_BYTES + 2 + 16
 
 
 @dataclass
@@ -44,6 +50,7 @@ class Connection:
     cert_file: str | None = None
     key_file: str | None = None
     tls_insecure: bool = False
+    allow_plaintext: bool = False  # a password without TLS to a host that is not loopback
     keepalive_s: int = 30
     session_expiry_s: int = 7 * 86400
     qos: int = 1
@@ -69,6 +76,8 @@ class Config:
     synchronous: str = "FULL"
     batch_max: int = 500
     input_queue: int = 5000
+    input_queue_bytes: int = 64 * 1024 * 1024
+    max_packet_bytes: int = 1024 * 1024
     drain_window: int = 1000
     drain_timeout_s: float = 10.0
     downlink_min_interval_s: float = 60.0
@@ -97,6 +106,7 @@ class Config:
 _BRIDGE_KEYS = {
     "state_dir": str, "prefix": str, "max_message_bytes": int, "dedupe_window_s": int,
     "outbox_max_rows": int, "synchronous": str, "batch_max": int, "input_queue": int,
+    "input_queue_bytes": int, "max_packet_bytes": int,
     "drain_window": int, "drain_timeout_s": (int, float), "downlink_min_interval_s": (int, float),
     "downlink_confirmed": bool, "announce_layout": bool, "retained_values": bool,
     "unknown_device_commands": str,
@@ -106,7 +116,8 @@ _BRIDGE_KEYS = {
 _CONN_KEYS = {
     "host": str, "port": int, "protocol": str, "client_id": str, "username": str, "password": str,
     "password_env": str, "password_file": str, "tls": bool, "ca_file": str, "cert_file": str,
-    "key_file": str, "tls_insecure": bool, "keepalive_s": int, "session_expiry_s": int, "qos": int,
+    "key_file": str, "tls_insecure": bool, "allow_plaintext": bool, "keepalive_s": int,
+    "session_expiry_s": int, "qos": int,
     "reconnect_max_s": int,
 }
 _SOURCE_KEYS = {**_CONN_KEYS, "name": str, "lns": str, "topics": list, "shared_group": str}
@@ -173,7 +184,21 @@ def _connection(cls: type[Connection], t: dict[str, Any], where: str, **kw: Any)
             raise ConfigError(f"[{where}] {k} {path} does not exist")
     if (conn.ca_file or conn.cert_file) and not conn.tls:
         raise ConfigError(f"[{where}] ca_file/cert_file given but tls = false")
+    if conn.password is not None and not conn.tls and not conn.allow_plaintext \
+            and not is_loopback(conn.host):
+        raise ConfigError(f"[{where}] a password would travel in cleartext to {conn.host}: set "
+                          "tls = true (or allow_plaintext = true to accept that)")
     return conn
+
+
+def is_loopback(host: str) -> bool:
+    """True for a name or address of this machine's loopback interface."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def parse(doc: dict[str, Any], base_dir: Path | None = None) -> Config:
@@ -242,8 +267,26 @@ def parse(doc: dict[str, Any], base_dir: Path | None = None) -> Config:
             raise ConfigError(f"[bridge] {k} must be >= 1")
     if cfg.drain_window > 65535:  # one MQTT packet identifier per message awaiting its PUBACK
         raise ConfigError("[bridge] drain_window must be <= 65535")
-    if not cfg.prefix or any(c in cfg.prefix for c in "+#") or cfg.prefix.endswith("/"):
-        raise ConfigError(f"[bridge] prefix {cfg.prefix!r} must be a topic without wildcards")
+    for key in ("prefix", "home_assistant_prefix"):
+        try:
+            check_prefix(getattr(cfg, key), f"[bridge] {key}")
+        except BridgeError as e:
+            raise ConfigError(str(e)) from None
+    if not isinstance(cfg.log_level, str) or cfg.log_level.upper() not in LOG_LEVELS:
+        raise ConfigError(f"[bridge] log_level {cfg.log_level!r} must be one of {', '.join(LOG_LEVELS)}")
+    cfg.log_level = cfg.log_level.upper()
+    if cfg.input_queue_bytes < cfg.max_message_bytes:
+        raise ConfigError("[bridge] input_queue_bytes must be >= max_message_bytes (one message)")
+    if cfg.max_packet_bytes < cfg.max_message_bytes + PACKET_OVERHEAD:
+        raise ConfigError(f"[bridge] max_packet_bytes must be >= max_message_bytes + {PACKET_OVERHEAD} "
+                          "(a message of the largest size on the longest topic)")
+    if cfg.max_packet_bytes > 268_435_455:  # the largest Remaining Length (MQTT 5 §1.5.5)
+        raise ConfigError("[bridge] max_packet_bytes must be <= 268435455")
+    for s in sources:
+        for t in s.topics:
+            if len(t.encode(errors="replace")) > TOPIC_MAX_BYTES or "\x00" in t:
+                raise ConfigError(f"[source {s.name}] topic {t[:80]!r} is longer than MQTT allows "
+                                  "or holds NUL")
     return cfg
 
 

@@ -34,3 +34,7 @@ class CommandRejected(BridgeError):
 
 class StoreError(BridgeError):
     """The SQLite state (outbox, dedupe window, device table) cannot be used."""
+
+
+class CorruptDatabase(StoreError):
+    """``PRAGMA quick_check`` found the state database damaged (docs/bridge.md §5)."""

@@ -15,7 +15,7 @@ FCNT_MAX_GAP = 16384  # LoRaWAN 1.0.x MAX_FCNT_GAP: a larger jump is a new sessi
 
 
 def fold(s: dict[str, Any], up: Uplink) -> None:
-    """Fold one uplink into the device state (a JSON-able dict), in place."""
+    """Fold one uplink into a device's meta document (``DeviceState.meta``), in place."""
     s["dev_eui"] = up.dev_eui
     s["lns"] = up.lns
     if up.device_name:
@@ -52,7 +52,3 @@ def fold(s: dict[str, Any], up: Uplink) -> None:
     s["lost"] = lost
     s["packet_loss"] = round(lost / (frames + lost), 4) if lost else 0.0
 
-
-def public(state: dict[str, Any]) -> dict[str, Any]:
-    """The meta document published on the city topic (internal keys removed)."""
-    return {k: v for k, v in state.items() if not k.startswith("_")}

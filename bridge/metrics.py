@@ -36,6 +36,11 @@ class PipelineMetrics:
         self.decode_errors = _counter(r, "decode_errors", "Messages dead-lettered, by reason", ("reason",))
         self.events = _counter(r, "events", "Non-uplink events", ("kind",))
         self.commands = _counter(r, "commands", "Command outcomes", ("status",))
+        self.rejected_inputs = _counter(r, "rejected_inputs", "Input answered without an outbox "
+                                        "row (a command topic whose device id is not a DevEUI, a "
+                                        "retained command...)", ("reason",))
+        self.inputs = _counter(r, "inputs", "Input messages handled, once each, by outcome",
+                               ("outcome",))
         self.outbox_depth = Gauge(_PREFIX + "outbox_depth", "Rows waiting in the outbox", registry=r)
         self.outbox_age = Gauge(_PREFIX + "outbox_oldest_age_seconds", "Age of the oldest outbox row",
                                 registry=r)
@@ -89,6 +94,8 @@ class Metrics:
                              buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600))
         self.reconnects = _counter(r, "reconnects", "Connections (re)established", ("connection",))
         self.connected = Gauge(_PREFIX + "connected", "1 while connected", ["connection"], registry=r)
+        self.parked = _counter(r, "parked", "Outbox rows the city broker refused, set aside "
+                               "(docs/bridge.md §5)", ("reason",))
         self.worker = _Snapshot()
         r.register(self.worker)
 

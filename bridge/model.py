@@ -17,6 +17,9 @@ class InMessage(NamedTuple):
     mid: int
     generation: int
     retain: bool = False
+    # set when the main process kept only the first bytes of a message larger than
+    # ``max_message_bytes`` (its full size): it is dead-lettered as ``oversize``, never parsed
+    truncated_from: int | None = None
 
 
 # Reception and Uplink are made once per message and never changed afterwards; they are not

@@ -44,6 +44,8 @@ class MqttConnection:
         on_state: Callable[[str, bool], None] | None = None,
         persistent: bool = True,
         max_inflight: int = 100,
+        max_packet_bytes: int = 0,
+        payload_limit: int = 0,
     ) -> None:
         self.settings = settings
         self.name = settings.name
@@ -53,6 +55,9 @@ class MqttConnection:
         self._on_state = on_state
         self.generation = 0
         self.connected = threading.Event()
+        self.max_packet_bytes = max_packet_bytes  # MQTT 5: asked for in CONNECT (0: no limit)
+        self.server_max_packet: int | None = None  # MQTT 5: the broker's, from its CONNACK
+        self.refused: dict[int, str] = {}  # mid -> reason code of a failed PUBACK (read once)
         v5 = settings.protocol == "5"
         self.persistent = persistent
         paho_private.check()  # once per process: PahoIncompatible names the version
@@ -78,6 +83,7 @@ class MqttConnection:
         self.client.on_disconnect = self._disconnected
         self.client.on_message = self._message  # what paho decodes itself (MQTT 5 properties)
         self.client.on_raw_message = self._raw_message
+        self.client.payload_limit = payload_limit
         self.client.on_publish = self._puback
 
     # --- lifecycle ------------------------------------------------------------------
@@ -86,9 +92,12 @@ class MqttConnection:
         kwargs: dict[str, Any] = {}
         if s.protocol == "5":
             kwargs["clean_start"] = not self.persistent
+            props = Properties(PacketTypes.CONNECT)
             if self.persistent:
-                props = Properties(PacketTypes.CONNECT)
                 props.SessionExpiryInterval = s.session_expiry_s
+            if self.max_packet_bytes:  # the broker discards larger messages for us (§3.1.2.11.4)
+                props.MaximumPacketSize = self.max_packet_bytes
+            if self.persistent or self.max_packet_bytes:
                 kwargs["properties"] = props
         event(logging.INFO, "connecting", connection=self.name, host=s.host, port=s.port,
               protocol=s.protocol, tls=s.tls, user=s.username or None)
@@ -121,6 +130,10 @@ class MqttConnection:
         except ValueError as e:
             raise BridgeError(f"{self.name}: {e}") from None
 
+    def forget(self, mids: list[int]) -> None:
+        """Messages not to resend after a reconnect (see ``BufferedClient.forget``)."""
+        self.client.forget(mids)
+
     def ack(self, acks: list[tuple[int, int, int]]) -> None:
         """Acknowledge messages ``(mid, qos, generation)``; one received in an earlier
         connection is not acknowledged: the broker redelivers it instead."""
@@ -133,6 +146,7 @@ class MqttConnection:
             event(logging.WARNING, "connect refused", connection=self.name, reason=str(rc))
             return
         self.generation += 1
+        self.server_max_packet = getattr(_p, "MaximumPacketSize", None)  # MQTT 5 §3.2.2.3.6
         if self.subscriptions:
             client.subscribe(self.subscriptions)
         self.connected.set()
@@ -149,15 +163,25 @@ class MqttConnection:
             self._on_state(self.name, False)
 
     def _message(self, _c: paho.Client, _u: Any, m: paho.MQTTMessage) -> None:
-        self._raw_message(paho_private.message_topic(m), bytes(m.payload), m.qos, m.mid, bool(m.retain))
+        topic = paho_private.message_topic(m)
+        limit = self.client.payload_limit
+        if limit and len(m.payload) > limit:
+            self._raw_message(topic, bytes(m.payload[:self.client.oversize_keep]), m.qos, m.mid,
+                              bool(m.retain), len(m.payload))
+        else:
+            self._raw_message(topic, bytes(m.payload), m.qos, m.mid, bool(m.retain))
 
-    def _raw_message(self, topic: bytes, payload: bytes, qos: int, mid: int, retain: bool) -> None:
+    def _raw_message(self, topic: bytes, payload: bytes, qos: int, mid: int, retain: bool,
+                     size: int | None = None) -> None:
         try:
             text = topic.decode()
         except UnicodeDecodeError:
             text = "<invalid utf-8: %s>" % topic.hex()
-        self._on_message(InMessage(self.name, text, payload, qos, mid, self.generation, retain))
+        self._on_message(InMessage(self.name, text, payload, qos, mid, self.generation, retain,
+                                   size))
 
     def _puback(self, _c: paho.Client, _u: Any, mid: int, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            self.refused[mid] = str(rc)
         if self._on_puback:
             self._on_puback(self.name, mid, not rc.is_failure)

@@ -180,7 +180,11 @@ class BufferedClient(paho.Client):
         self._wake_pending = False
         # the short PUBLISH path hands (topic bytes, payload, qos, mid, retain) here when set,
         # without building a paho MQTTMessage (and its Condition) first
-        self.on_raw_message: Callable[[bytes, bytes, int, int, bool], None] | None = None
+        self.on_raw_message: Callable[..., None] | None = None
+        # payloads above this many bytes are not copied: on_raw_message gets their first
+        # ``oversize_keep`` bytes and, as a sixth argument, their size (0: no limit)
+        self.payload_limit = 0
+        self.oversize_keep = 4096
         super().__init__(*args, **kwargs)
         self._receive_time = next((a for a in RECEIVE_TIME if hasattr(self, a)), RECEIVE_TIME[0])
 
@@ -280,8 +284,14 @@ class BufferedClient(paho.Client):
         elif not topic or len(packet) < pos:
             return super()._handle_publish()  # malformed: paho raises the protocol error
         if self.on_raw_message is not None:
-            with self._in_callback_mutex:
-                self.on_raw_message(topic, bytes(packet[pos:]), qos, mid, bool(header & 0x01))
+            size = len(packet) - pos
+            if self.payload_limit and size > self.payload_limit:  # the head only, no copy
+                with self._in_callback_mutex:
+                    self.on_raw_message(topic, bytes(memoryview(packet)[pos:pos + self.oversize_keep]),
+                                        qos, mid, bool(header & 0x01), size)
+            else:
+                with self._in_callback_mutex:
+                    self.on_raw_message(topic, bytes(packet[pos:]), qos, mid, bool(header & 0x01))
             if qos == 1 and not self._manual_ack:
                 return self._send_puback(mid)
             return paho.MQTT_ERR_SUCCESS
@@ -382,6 +392,15 @@ class BufferedClient(paho.Client):
                 self._send_pubcomp(mid)
         if pubacks:
             self._packet_queue(paho.PUBACK, b"".join(pubacks), 0, 1)
+
+    def forget(self, mids: list[int]) -> None:
+        """Drop QoS 1 messages awaiting a PUBACK (``_out_messages``, ``_inflight_messages``)
+        so that a reconnect does not resend them: the caller sends them again or parks them."""
+        with self._out_message_mutex:
+            for mid in mids:
+                m = self._out_messages.pop(mid, None)
+                if m is not None and m.state == paho.mqtt_ms_wait_for_puback:
+                    self._inflight_messages -= 1
 
     def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
         rc = super().loop_read(max_packets)

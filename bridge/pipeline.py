@@ -14,18 +14,24 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import payload_codec
+
 from . import chirpstack, commands, decoding, homeassistant, jsonio, meta, tts
 from .config import Config
+from .device import DeviceState, Route
 from .errors import CommandRejected, InputError
 from .logs import Throttle, event
 from .metrics import PipelineMetrics
-from .model import DeviceEvent, Event, Ignored, InMessage, Uplink
+from .model import DeviceEvent, Event, InMessage, Uplink
 from .store import OutRow
-from .topics import CityTopics
+from .topics import CityTopics, device_id, publish_topic_problem
 
 _PARSERS = {"chirpstack": chirpstack.parse, "tts": tts.parse}
+ANNOUNCE_FRAME = payload_codec.encode_downlink({"announce_layout": True})  # encoded once
 DEADLETTER_RAW_MAX = 4096  # bytes of an oversize message kept in its dead letter
+DEADLETTER_TOPIC_MAX = 1024  # characters of a message's topic kept in its dead letter
 ANNOUNCE_EVERY_S = 600.0
+GOOD_TOPICS_MAX = 100_000  # topics already checked, remembered (cleared when full)
 
 
 def _json(doc: Any) -> bytes:
@@ -48,7 +54,7 @@ class Batch:
     retained: dict[str, bytes] = field(default_factory=dict)  # topic -> newest payload
     seen: list[tuple[str, float]] = field(default_factory=list)
     seen_keys: set[str] = field(default_factory=set)
-    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    devices: dict[str, DeviceState] = field(default_factory=dict)
     commands: list[tuple[str, str, str | None]] = field(default_factory=list)
     acks: list[InMessage] = field(default_factory=list)
     downlinks: list[Downlink] = field(default_factory=list)
@@ -64,7 +70,7 @@ class Batch:
 
 
 class Processor:
-    def __init__(self, cfg: Config, metrics: PipelineMetrics, devices: dict[str, dict[str, Any]],
+    def __init__(self, cfg: Config, metrics: PipelineMetrics, devices: dict[str, DeviceState],
                  seen_many: Callable[[list[str]], set[str]],
                  command_lookup: Callable[[str], tuple[str, str | None] | None],
                  source_lns: dict[str, str],
@@ -80,11 +86,12 @@ class Processor:
         self.announce_limiter = commands.RateLimiter(ANNOUNCE_EVERY_S)
         self._throttle = Throttle(10.0)
         # devices with retained topics waiting -> monotonic time they are due; insertion order
-        # is due order (one delay for all). Pending at start (``_retained`` in the saved state):
+        # is due order (one delay for all). Pending at start (``retained`` in the saved state):
         # the bridge stopped before publishing them, so they are due now.
         self._retained_due: dict[str, float] = dict.fromkeys(
-            (k for k, st in devices.items() if "_retained" in st), clock())
+            (k for k, st in devices.items() if st.retained is not None), clock())
         self._clock = clock
+        self._good_topics: set[str] = set()
 
     # --- entry -------------------------------------------------------------------------
     def handle_batch(self, msgs: list[InMessage], b: Batch) -> None:
@@ -95,10 +102,7 @@ class Processor:
                 parsed.append(None)
                 continue
             try:
-                parsed.append(_PARSERS[self.source_lns[msg.conn]](msg.topic, msg.payload,
-                                                                  self.cfg.max_message_bytes))
-            except InputError as e:
-                parsed.append(e)
+                parsed.append(self._parse(msg))
             except Exception as e:
                 parsed.append(InputError("internal_error", repr(e)))
         keys = [ev.dedupe_key for ev in parsed if isinstance(ev, Uplink)]
@@ -109,77 +113,89 @@ class Processor:
 
     def handle(self, msg: InMessage, b: Batch, ev: Event | InputError | None = None,
                known: set[str] | None = None) -> None:
+        """One input message; counted once in ``inputs_total{outcome}`` (docs/bridge.md §8),
+        so that every message the brokers delivered is accounted for."""
         b.acks.append(msg)
         try:
-            if msg.conn == "city":
-                self._command(msg, b)
-            else:
-                self._source(msg, b, ev, known)
+            outcome = self._command(msg, b) if msg.conn == "city" else self._source(msg, b, ev, known)
         except Exception as e:  # a bug must not stop the bridge: keep the message, say why
             if self._throttle.due("internal"):
-                event(logging.ERROR, "internal error on a message", topic=msg.topic, error=repr(e))
+                event(logging.ERROR, "internal error on a message", topic=msg.topic[:200],
+                      error=repr(e))
             self._deadletter(b, msg, "internal_error", repr(e))
+            outcome = "deadletter"
+        self.metrics.count("inputs", outcome)
 
     # --- uplinks and device events ----------------------------------------------------
+    def _parse(self, msg: InMessage) -> Event | InputError:
+        if msg.truncated_from is not None:  # cut by the main process: never parsed
+            return InputError("oversize", f"message is {msg.truncated_from} bytes, "
+                              f"limit {self.cfg.max_message_bytes}")
+        try:
+            return _PARSERS[self.source_lns[msg.conn]](msg.topic, msg.payload,
+                                                       self.cfg.max_message_bytes)
+        except InputError as e:
+            return e
     def _source(self, msg: InMessage, b: Batch, ev: Event | InputError | None,
-                known: set[str] | None) -> None:
+                known: set[str] | None) -> str:
         if ev is None:
-            try:
-                ev = _PARSERS[self.source_lns[msg.conn]](msg.topic, msg.payload,
-                                                         self.cfg.max_message_bytes)
-            except InputError as e:
-                ev = e
+            ev = self._parse(msg)
         if isinstance(ev, InputError):
             self._deadletter(b, msg, ev.reason, ev.detail)
-            return
+            return "deadletter"
         if isinstance(ev, Uplink):
             if known is None:
                 known = self._seen_many([ev.dedupe_key])
             if ev.dedupe_key in known:
                 self.metrics.count("uplinks_in", msg.conn)
                 self.metrics.count("duplicates", msg.conn)
-                return
-            self._uplink(msg, ev, b)
-        elif isinstance(ev, DeviceEvent):
+                return "duplicate"
+            return self._uplink(msg, ev, b)
+        if isinstance(ev, DeviceEvent):
             self._device_event(ev, b)
-        elif isinstance(ev, Ignored):
-            self.metrics.count("events", "ignored")
+            return "event"
+        self.metrics.count("events", "ignored")
+        return "ignored_event"
 
-    def _state(self, b: Batch, dev_eui: str) -> dict[str, Any]:
+    def _state(self, b: Batch, dev_eui: str) -> DeviceState:
+        """The device's state, changed in place; the batch records it for its commit."""
         st = b.devices.get(dev_eui)
         if st is None:
-            st = dict(self.devices.get(dev_eui, {}))
+            st = self.devices.get(dev_eui) or DeviceState()
             b.devices[dev_eui] = st
         return st
 
-    def _uplink(self, msg: InMessage, up: Uplink, b: Batch) -> None:
+    def _uplink(self, msg: InMessage, up: Uplink, b: Batch) -> str:
         self.metrics.count("uplinks_in", msg.conn)
         if up.lns == "tts":
-            learned = (b.devices.get(up.dev_eui) or self.devices.get(up.dev_eui) or {}).get("_route")
-            clash = learned and tts.identity_conflict(learned["source"], learned["down_topic"],
-                                                      msg.conn, up)
+            known = b.devices.get(up.dev_eui) or self.devices.get(up.dev_eui)
+            learned = known.route if known is not None else None
+            clash = learned and tts.identity_conflict(learned.source, learned.down_topic, msg.conn, up)
             if clash:
                 self._deadletter(b, msg, "identity_mismatch", clash, up)
-                return
+                return "deadletter"
         if up.dedupe_key in b.seen_keys:
             self.metrics.count("duplicates", msg.conn)
-            return
+            return "duplicate"
         b.seen_keys.add(up.dedupe_key)
         b.seen.append((up.dedupe_key, time.time()))
         st = self._state(b, up.dev_eui)
-        meta.fold(st, up)
-        st["_route"] = {"source": msg.conn, "lns": up.lns, "down_topic": up.down_topic}
+        meta.fold(st.meta, up)
+        route = st.route
+        if route is None or route.source != msg.conn or route.down_topic != up.down_topic:
+            st.route = Route(msg.conn, up.lns, up.down_topic)
         mode = self.cfg.decode_mode(up.dev_eui, up.application_id)
         quantities: Iterable[str] = ()
         if up.data or mode == "passthrough":
             quantities = self._decode(msg, up, mode, st, b)
         self._changed(up.dev_eui, st, quantities)
         b.uplinks += 1
+        return "uplink"
 
-    def _decode(self, msg: InMessage, up: Uplink, mode: str, st: dict[str, Any],
+    def _decode(self, msg: InMessage, up: Uplink, mode: str, st: DeviceState,
                 b: Batch) -> Iterable[str]:
         """SenML into the batch; returns the quantities whose latest value changed."""
-        known = st.get("_layouts")
+        known = st.layouts
         layouts = {int(k): v for k, v in known.items()} if known else None
         try:
             d = decoding.decode(up, mode, layouts)
@@ -192,38 +208,35 @@ class Processor:
             self._deadletter(b, msg, e.reason, e.detail, up)
             return ()
         if d.layout is not None:
-            st.setdefault("_layouts", {})[str(d.layout[0])] = d.layout[1]
+            st.layouts[str(d.layout[0])] = d.layout[1]
         if d.firmware is not None:
-            st["firmware"] = d.firmware
+            st.meta["firmware"] = d.firmware
         b.rows.append(OutRow(self.topics.senml(up.dev_eui), _json(d.senml), origin=up.received_at))
         self.metrics.count("uplinks_out", msg.conn)
         if not self.cfg.retained_values or not d.latest:
             return ()
-        latest = st.get("_latest")
-        if latest is None:
-            latest = st["_latest"] = {}
-        latest.update(d.latest)
+        st.latest.update(d.latest)
         if self.cfg.home_assistant:
-            announced = set(st.get("_ha", []))
+            announced = set(st.ha)
             for q, val in d.latest.items():
                 if q not in announced:  # discovery goes out at once, before the first value
                     t, p = homeassistant.discovery(self.cfg.home_assistant_prefix, self.topics,
                                                    up.dev_eui, up.device_name, q, val)
                     b.keep(t, p)
                     announced.add(q)
-            st["_ha"] = sorted(announced)
+            st.ha = sorted(announced)
         return d.latest.keys()
 
     # --- retained topics ------------------------------------------------------------------
-    def _changed(self, dev_eui: str, st: dict[str, Any], quantities: Iterable[str] = ()) -> None:
+    def _changed(self, dev_eui: str, st: DeviceState, quantities: Iterable[str] = ()) -> None:
         """Mark a device's ``meta`` and the given latest values for publication. They go out
         ``retained_delay_s`` after the first change not yet published, with the state of
         then: a device sending often updates each retained topic about once per delay, and
         one sending without pause still does (the delay does not restart). The marks are
         part of the saved device state, so a restart publishes what a stop left waiting."""
-        waiting = st.get("_retained")
+        waiting = st.retained
         if waiting is None:
-            waiting = st["_retained"] = []
+            waiting = st.retained = []
             self._retained_due.setdefault(dev_eui, self._clock() + self.cfg.retained_delay_s)
         for q in quantities:
             if q not in waiting:
@@ -244,19 +257,19 @@ class Processor:
                 return
             del due[dev_eui]
             st = self._state(b, dev_eui)
-            latest = st.get("_latest") or {}
-            for q in st.pop("_retained", ()):
+            latest = st.latest
+            for q in st.retained or ():
                 if q in latest:
                     b.keep(self.topics.value(dev_eui, q), _json(latest[q]))
-            b.keep(self.topics.meta(dev_eui), _json(meta.public(st)))
+            st.retained = None
+            b.keep(self.topics.meta(dev_eui), _json(st.meta))
 
     def _announce_layout(self, up: Uplink, b: Batch) -> None:
         try:
             self.announce_limiter.check(up.dev_eui, time.monotonic())
         except CommandRejected:
             return
-        cid = commands.new_id()
-        self._queue_downlink(b, up.dev_eui, {"announce_layout": True}, cid, None)
+        self._queue_downlink(b, up.dev_eui, ANNOUNCE_FRAME, commands.new_id(), None)
 
     def _device_event(self, ev: DeviceEvent, b: Batch) -> None:
         self.metrics.count("events", ev.kind)
@@ -265,9 +278,9 @@ class Processor:
         if ev.kind in ("join", "status") and (ev.dev_eui in self.devices or ev.dev_eui in b.devices):
             st = self._state(b, ev.dev_eui)
             if ev.kind == "join":
-                st["joined_at"] = round(ev.received_at, 3)
+                st.meta["joined_at"] = round(ev.received_at, 3)
             elif ev.battery_level is not None:
-                st["battery_level"] = ev.battery_level
+                st.meta["battery_level"] = ev.battery_level
             self._changed(ev.dev_eui, st)
             return
         if ev.command_id is None:
@@ -280,37 +293,70 @@ class Processor:
         self._result(b, dev_eui, ev.kind, ev.command_id, city_id, ev.reason, "lns")
 
     # --- commands -------------------------------------------------------------------------
-    def _command(self, msg: InMessage, b: Batch) -> None:
+    def _command(self, msg: InMessage, b: Batch) -> str:
         device = self.topics.command_device(msg.topic)
-        if device is None or msg.retain:
-            return  # not a command topic, or a stale retained command: never replayed
-        dev_eui = device.lower()
+        if device is None:
+            return self._refused("not_a_command_topic")
+        if msg.retain:
+            return self._refused("retained_command")  # a stale command is never replayed
+        dev_eui = device_id(device)
+        if dev_eui is None:  # no result topic can be built from it: count and log, no row
+            if self._throttle.due("bad_device_id"):
+                event(logging.WARNING, "command for a device id that is not 16 hex digits ignored",
+                      topic=msg.topic[:DEADLETTER_TOPIC_MAX], topic_chars=len(msg.topic))
+            return self._refused("bad_device_id")
+        if msg.truncated_from is not None:
+            self._result(b, dev_eui, "rejected", None, None, f"oversize: command is "
+                         f"{msg.truncated_from} bytes, limit {commands.MAX_COMMAND_BYTES}", "bridge")
+            return "command_rejected"
         try:
-            cmd, city_id, _frame = commands.parse_command(msg.payload)
+            _cmd, city_id, frame = commands.parse_command(msg.payload)
         except CommandRejected as e:
-            self._result(b, dev_eui, "rejected", None, None, f"{e.reason}: {e.detail}", "bridge")
-            return
+            self._result(b, dev_eui, "rejected", None, commands.city_id_of(msg.payload),
+                         f"{e.reason}: {e.detail}", "bridge")
+            return "command_rejected"
         try:
             if dev_eui not in self.devices and dev_eui not in b.devices:
-                if self.cfg.unknown_device_commands == "ignore":
-                    return  # partitioned instances: the one that knows the device answers
+                if self.cfg.unknown_device_commands == "ignore":  # the instance that knows it answers
+                    return self._refused("unknown_device_ignored")
                 raise CommandRejected("unknown_device", f"no uplink from {dev_eui} seen yet")
             self.limiter.check(dev_eui, time.monotonic())
         except CommandRejected as e:
             self._result(b, dev_eui, "rejected", None, city_id, f"{e.reason}: {e.detail}", "bridge")
-            return
-        self._queue_downlink(b, dev_eui, cmd, commands.new_id(), city_id)
+            return "command_rejected"
+        self._queue_downlink(b, dev_eui, frame, commands.new_id(), city_id)
+        return "command"
 
-    def _queue_downlink(self, b: Batch, dev_eui: str, cmd: dict[str, Any], cid: str,
+    def _refused(self, reason: str) -> str:
+        """Input answered with nothing (no outbox row), counted by its reason."""
+        self.metrics.count("rejected_inputs", reason)
+        return "rejected"
+
+    def _queue_downlink(self, b: Batch, dev_eui: str, frame: bytes, cid: str,
                         city_id: str | None) -> None:
-        st = self._state(b, dev_eui)
-        route = st.get("_route") or {}
-        frame = commands.parse_command(_json(cmd))[2]
-        payload = commands.lns_message(route.get("lns", "chirpstack"), dev_eui, frame, cid,
+        """The downlink for an encoded command frame, or a ``failed`` result saying why it
+        cannot go out (a source renamed or removed, a topic MQTT does not allow)."""
+        route = self._state(b, dev_eui).route
+        source, down_topic = (route.source, route.down_topic) if route else (None, None)
+        problem = None
+        if source not in self.source_lns:
+            problem = f"no_route: source {source!r} of the device's last uplink is not configured"
+        elif not isinstance(down_topic, str):
+            problem = "no_route: the device's last uplink gave no downlink topic"
+        else:
+            bad = publish_topic_problem(down_topic)
+            if bad is not None:
+                problem = f"bad_topic: downlink topic {down_topic[:80]!r}...: {bad}"
+        if problem is not None:
+            event(logging.WARNING, "downlink cannot be sent", dev_eui=dev_eui, command_id=cid,
+                  id=city_id, reason=problem)
+            self._result(b, dev_eui, "failed", cid, city_id, problem, "bridge")
+            return
+        assert isinstance(source, str) and isinstance(down_topic, str)
+        payload = commands.lns_message(self.source_lns[source], dev_eui, frame, cid,
                                        self.cfg.downlink_confirmed)
         b.commands.append((cid, dev_eui, city_id))
-        b.downlinks.append(Downlink(route["source"], route["down_topic"], payload, cid, dev_eui,
-                                    city_id))
+        b.downlinks.append(Downlink(source, down_topic, payload, cid, dev_eui, city_id))
 
     def _result(self, b: Batch, dev_eui: str, status: str, cid: str | None, city_id: str | None,
                 reason: str | None, by: str) -> None:
@@ -324,25 +370,68 @@ class Processor:
             doc["reason"] = reason
         b.rows.append(OutRow(self.topics.command_result(dev_eui), _json(doc)))
 
-    def queued(self, b: Batch, d: Downlink) -> None:
-        """The LNS broker accepted a downlink (PUBACK)."""
-        self._result(b, d.dev_eui, "queued", d.command_id, d.city_id, None, "bridge")
+    def queued(self, b: Batch, d: Downlink, failure: str | None = None) -> None:
+        """The LNS broker accepted a downlink (PUBACK), or ``failure`` says why it did not
+        (a refused PUBACK, a publish the MQTT client raised on)."""
+        if failure is None:
+            self._result(b, d.dev_eui, "queued", d.command_id, d.city_id, None, "bridge")
+        else:
+            event(logging.WARNING, "downlink not accepted by the network server's broker",
+                  dev_eui=d.dev_eui, command_id=d.command_id, id=d.city_id, reason=failure)
+            self._result(b, d.dev_eui, "failed", d.command_id, d.city_id, failure, "bridge")
+
+    # --- the gate before the outbox ---------------------------------------------------------
+    def checked_rows(self, b: Batch) -> list[OutRow]:
+        """The batch's rows with every topic checked against MQTT's rules before it is
+        stored: a row the city broker could never take becomes a dead letter instead, so no
+        row in the outbox can stop the drain (docs/bridge.md §5)."""
+        rows = b.all_rows()
+        good = self._good_topics
+        bad: list[int] = []
+        for i, r in enumerate(rows):
+            if r.topic in good:
+                continue
+            problem = publish_topic_problem(r.topic)
+            if problem is None:
+                if len(good) >= GOOD_TOPICS_MAX:
+                    good.clear()
+                good.add(r.topic)
+            else:
+                bad.append(i)
+        for i in bad:
+            r = rows[i]
+            problem = publish_topic_problem(r.topic) or ""
+            self.metrics.count("decode_errors", "unpublishable_topic")
+            if self._throttle.due("unpublishable_topic"):
+                event(logging.WARNING, "a result's topic breaks MQTT's rules: dead-lettered",
+                      topic=r.topic[:DEADLETTER_TOPIC_MAX], problem=problem)
+            raw = r.payload[:DEADLETTER_RAW_MAX]
+            rows[i] = OutRow(self.topics.deadletter(), _json({
+                "reason": "unpublishable_topic", "detail": problem, "source": "bridge",
+                "topic": r.topic[:DEADLETTER_TOPIC_MAX], "topic_chars": len(r.topic),
+                "at": round(time.time(), 3), "message_bytes": len(r.payload),
+                "message_b64": base64.b64encode(raw).decode(),
+                "message_truncated": len(raw) < len(r.payload)}))
+        return rows
 
     # --- dead letters ------------------------------------------------------------------------
     def _deadletter(self, b: Batch, msg: InMessage, reason: str, detail: str,
                     up: Uplink | None = None) -> None:
         self.metrics.count("decode_errors", reason)
         raw = msg.payload[:DEADLETTER_RAW_MAX]
+        size = len(msg.payload) if msg.truncated_from is None else msg.truncated_from
         doc: dict[str, Any] = {
             "reason": reason,
             "detail": detail,
             "source": msg.conn,
-            "topic": msg.topic,
+            "topic": msg.topic[:DEADLETTER_TOPIC_MAX],
             "at": round(time.time(), 3),
-            "message_bytes": len(msg.payload),
+            "message_bytes": size,
             "message_b64": base64.b64encode(raw).decode(),
-            "message_truncated": len(raw) < len(msg.payload),
+            "message_truncated": len(raw) < size,
         }
+        if len(msg.topic) > DEADLETTER_TOPIC_MAX:
+            doc["topic_chars"] = len(msg.topic)
         if up is not None:
             doc.update(dev_eui=up.dev_eui, f_port=up.f_port, f_cnt=up.f_cnt,
                        frame_hex=up.data.hex(), received_at=up.received_at)

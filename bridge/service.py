@@ -8,7 +8,9 @@ endpoint. The worker process (bridge/worker.py) parses, dedupes, decodes and com
 SQLite transaction per batch; it has a core of its own instead of sharing one GIL with
 paho (docs/bridge.md §9).
 
-Back-pressure: the input queue is bounded (``input_queue``); when it is full paho's
+Back-pressure: the input queue is bounded (``input_queue`` messages, ``input_queue_bytes``
+bytes; a message above ``max_message_bytes`` is cut to its first bytes before it is queued,
+and MQTT 5 brokers are asked for a Maximum Packet Size); when it is full paho's
 network thread waits, so unacknowledged messages stay with the source broker. When the
 outbox holds ``outbox_max_rows`` rows the worker stops reading input (metric
 ``outbox_full`` = 1, a warning every 10 s) until the drain makes room; the feeder then
@@ -34,7 +36,7 @@ from .metrics import HttpEndpoint, Metrics
 from .model import InMessage
 from .mqtt import MqttConnection
 from .store import Store, Stored
-from .topics import CityTopics
+from .topics import CityTopics, publish_topic_problem
 from .worker import DB_NAME
 from .worker_link import WorkerLink
 
@@ -44,6 +46,20 @@ IDLE_POLL_S = 0.2  # a safety net only: every commit and PUBACK wakes the drain
 FEED_WAIT_S = 0.2
 WORKER_START_S = 60.0  # imports and opening the state database
 WORKER_STOP_S = 30.0  # the worker finishes the batches it has before it reports "stopped"
+RETRY_REFUSALS = ("Quota exceeded",)  # PUBACK reason codes worth a retry (MQTT 5 §3.4.2.1)
+LOST_STRIKES = 3  # connections lost while a row awaits its PUBACK before the drain isolates
+PROBE_STRIKES = 2  # ... and while it alone awaits it, before it is parked
+MESSAGE_OVERHEAD = 200  # bytes an InMessage holds besides its topic and payload (counted)
+
+
+def _message_bytes(m: InMessage) -> int:
+    return len(m.payload) + len(m.topic) + MESSAGE_OVERHEAD
+
+
+def packet_bytes(topic: str, payload: bytes) -> int:
+    """The size of a QoS 1 PUBLISH (MQTT 5 §3.3: at most 5 bytes of fixed header, topic,
+    packet identifier, an empty property length)."""
+    return 5 + 2 + len(topic.encode()) + 2 + 1 + len(payload)
 
 
 class Bridge:
@@ -53,8 +69,10 @@ class Bridge:
         self.db_path = cfg.state_dir / DB_NAME
         self.metrics = Metrics()
         self.topics = CityTopics(cfg.prefix)
-        self._dstore = Store(self.db_path, cfg.synchronous)  # creates the schema before the worker
-        self.inq: BatchQueue[InMessage] = BatchQueue(cfg.input_queue)
+        # quick_check first (CorruptDatabase), then the schema, before the worker starts
+        self._dstore = Store(self.db_path, cfg.synchronous, check=True)
+        self.inq: BatchQueue[InMessage] = BatchQueue(cfg.input_queue, cfg.input_queue_bytes,
+                                                     _message_bytes)
         self._pubacks: collections.deque[tuple[str, int, bool]] = collections.deque()
         self._drain_wake = threading.Event()
         self._stop_input = threading.Event()
@@ -63,18 +81,21 @@ class Bridge:
         self._down_lock = threading.Lock()  # publish + record vs. look-up of downlink mids
         self._pending_down: dict[tuple[str, int], str] = {}  # (source, mid) -> command id
         self._down_acks: collections.deque[tuple[str, int, bool]] = collections.deque()
+        self._down_failed: collections.deque[tuple[str, str]] = collections.deque()  # (cid, why)
         self._throttle = Throttle(10.0)
         self.depth = 0
         self.full = False
+        limits: dict[str, Any] = {"max_packet_bytes": cfg.max_packet_bytes,
+                                  "payload_limit": cfg.max_message_bytes}
         self.city = MqttConnection(
             cfg.city, subscriptions=[(self.topics.command_filter(), 1)], on_message=self._enqueue,
             on_puback=self._puback, on_state=self._state,
-            max_inflight=0)  # the drain window bounds it; paho's own limit costs O(n) per PUBACK
+            max_inflight=0, **limits)  # the drain window bounds it; paho's own limit is O(n) per PUBACK
         self.sources = {
             s.name: MqttConnection(
                 s, subscriptions=[(f"$share/{s.shared_group}/{t}" if s.shared_group else t, s.qos)
                                   for t in s.topics],
-                on_message=self._enqueue, on_puback=self._puback, on_state=self._state)
+                on_message=self._enqueue, on_puback=self._puback, on_state=self._state, **limits)
             for s in cfg.sources}
         self._inputs = {c.name: c for c in [self.city, *self.sources.values()]}
         self.link = WorkerLink(cfg, self._worker_done, self._worker_status, self._worker_exit)
@@ -168,11 +189,11 @@ class Bridge:
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         conns = {c.name: c.connected.is_set() for c in [self.city, *self.sources.values()]}
-        ok = (all(conns.values()) and self.link.alive() and self._feeder.is_alive()
-              and self._drain.is_alive() and self.fatal is None)
+        ok = (all(conns.values()) and self.link.alive() and self.link.reading()
+              and self._feeder.is_alive() and self._drain.is_alive() and self.fatal is None)
         return ok, {"ok": ok, "connections": conns, "outbox_depth": self.depth,
                     "outbox_full": self.full, "worker_alive": self.link.alive(),
-                    "fatal": self.fatal}
+                    "parked": self.parked, "fatal": self.fatal}
 
     def metric(self, name: str, **labels: str) -> float:
         """A metric's current value (``uplinks_in``, ``source="cs"``); 0 before it exists.
@@ -184,8 +205,13 @@ class Bridge:
         return value or 0.0
 
     # --- callbacks from paho threads -------------------------------------------------------
+    # An exception in one of them would end paho's network thread and leave a connection
+    # that looks up but reads nothing: each is guarded and makes the bridge fatal instead.
     def _enqueue(self, msg: InMessage) -> None:
-        self.inq.put(msg, 1.0, self._input_full)
+        try:
+            self.inq.put(msg, 1.0, self._input_full)
+        except Exception as e:
+            self._fail(f"input from {msg.conn}: {e!r}")
 
     def _input_full(self) -> bool:
         """The input queue stayed full for a second: go on waiting unless stopping (an input
@@ -196,7 +222,7 @@ class Bridge:
             event(logging.WARNING, "input queue full, waiting", size=self.cfg.input_queue)
         return True
 
-    def _puback(self, conn: str, mid: int, ok: bool) -> None:
+    def _puback(self, conn: str, mid: int, ok: bool) -> None:  # appends only: cannot raise
         if conn == self.city.name:
             self._pubacks.append((conn, mid, ok))
             if not self._drain_wake.is_set():  # set() takes a lock: once per drain round is enough
@@ -205,11 +231,17 @@ class Bridge:
             self._down_acks.append((conn, mid, ok))
 
     def _state(self, name: str, up: bool) -> None:
-        self.metrics.connected.labels(name).set(1 if up else 0)
-        if up:
-            self.metrics.reconnects.labels(name).inc()
-            if name == self.city.name:
-                self._drain_wake.set()
+        try:
+            self.metrics.connected.labels(name).set(1 if up else 0)
+            if up:
+                self.metrics.reconnects.labels(name).inc()
+                if self._inputs[name].settings.tls_insecure:
+                    event(logging.WARNING, "TLS certificate checks are off (tls_insecure): this "
+                          "connection can be intercepted", connection=name)
+                if name == self.city.name:
+                    self._drain_wake.set()
+        except Exception as e:
+            self._fail(f"connection state of {name}: {e!r}")
 
     # --- the worker process: feed it, hear it ---------------------------------------------
     def _feed(self) -> None:
@@ -225,6 +257,8 @@ class Bridge:
         limit = self.cfg.batch_max
         while not self._stop_input.is_set():
             downs = self._take_down_acks()
+            while self._down_failed:
+                downs.append(self._down_failed.popleft())
             if downs:
                 self.link.send(("down", downs))
             msgs = self.inq.take(limit, FEED_WAIT_S)
@@ -232,14 +266,17 @@ class Bridge:
                 self.link.send(("msgs", msgs))
         self.link.send(("stop",))
 
-    def _take_down_acks(self) -> list[tuple[str, bool]]:
-        out = []
+    def _take_down_acks(self) -> list[tuple[str, str | None]]:
+        """(command id, None) for each accepted downlink, (command id, reason) for a refusal."""
+        out: list[tuple[str, str | None]] = []
         with self._down_lock:
             while self._down_acks:
                 conn, mid, ok = self._down_acks.popleft()
                 cid = self._pending_down.pop((conn, mid), None)
                 if cid is not None:
-                    out.append((cid, ok))
+                    reason = None if ok else "refused by the network server's broker: " + \
+                        self.sources[conn].refused.pop(mid, "PUBACK failure")
+                    out.append((cid, reason))
         return out
 
     def _worker_done(self, acks: list[tuple[str, int, int, int]],
@@ -254,11 +291,76 @@ class Bridge:
             self._inputs[conn].ack(items)
         for cid, source, topic, payload in downlinks:
             src = self.sources.get(source)
-            if src is None:
+            if src is None:  # the worker checks this; a failed result all the same, never silence
+                self._down_failed.append((cid, f"no_route: source {source!r} is not configured"))
                 continue
             with self._down_lock:
-                mid = src.publish(topic, payload, qos=1)
+                try:
+                    mid = src.publish(topic, payload, qos=1)
+                except (BridgeError, ValueError, OSError) as e:  # paho refused the message
+                    self._down_failed.append((cid, f"publish_failed: {e}"[:500]))
+                    continue
                 self._pending_down[(source, mid)] = cid
+
+    def _connection_lost(self, inflight: dict[int, Stored], strikes: dict[int, int],
+                         probe: list[Stored], isolating: bool) -> bool:
+        """The city connection was lost with rows awaiting their PUBACK; returns whether the
+        drain now isolates (sends one row at a time). A probed row that loses the connection
+        PROBE_STRIKES times is parked: the broker closes the connection on it (mosquitto 2.0
+        does so after refusing a publish its ACL denies)."""
+        for r in inflight.values():
+            strikes[r.id] = strikes.get(r.id, 0) + 1
+        if isolating:
+            (mid, r), = inflight.items()
+            if strikes[r.id] >= PROBE_STRIKES:
+                self.city.forget([mid])
+                del inflight[mid]
+                strikes.pop(r.id, None)
+                self._park([(r, f"connection_lost: the city broker closed the connection "
+                                 f"{PROBE_STRIKES} times while this row alone awaited its PUBACK")])
+            return True
+        if max(strikes[r.id] for r in inflight.values()) < LOST_STRIKES:
+            return False
+        self.city.forget(list(inflight))  # paho must not resend them: the probe does, one by one
+        probe[:0] = sorted(inflight.values(), key=lambda r: r.id)
+        for r in inflight.values():
+            strikes[r.id] = 0
+        inflight.clear()
+        event(logging.WARNING, "the city broker keeps closing the connection while rows await "
+              "their PUBACK: sending them one at a time to find the one it refuses", rows=len(probe))
+        return True
+
+    # --- parked rows: what the city broker or paho refuses never blocks the outbox ----------
+    parked = 0  # rows parked by this process (the table may hold older ones)
+
+    def _publishable(self, rows: list[Stored]) -> list[Stored]:
+        """The rows paho and the city broker can take; the others are parked with the reason.
+        The worker checks topics before it stores a row; this covers older databases and
+        the broker's own Maximum Packet Size (MQTT 5 §3.2.2.3.6, learned at each CONNACK)."""
+        limit = self.city.server_max_packet
+        bad: list[tuple[Stored, str]] = []
+        for r in rows:
+            problem = publish_topic_problem(r.topic)
+            if problem is None and limit is not None and packet_bytes(r.topic, r.payload) > limit:
+                problem = (f"packet_too_large: {packet_bytes(r.topic, r.payload)} bytes, the city "
+                           f"broker's Maximum Packet Size is {limit}")
+            if problem is not None:
+                bad.append((r, problem))
+        if not bad:
+            return rows
+        self._park(bad)
+        parked = {r.id for r, _ in bad}
+        return [r for r in rows if r.id not in parked]
+
+    def _park(self, rows: list[tuple[Stored, str]]) -> None:
+        self._dstore.park(rows)
+        self.parked += len(rows)
+        for r, reason in rows:
+            self.metrics.parked.labels(reason.split(":", 1)[0][:40]).inc()
+            event(logging.ERROR, "outbox row parked: the city broker cannot take it",
+                  row=r.id, topic=r.topic[:200], topic_chars=len(r.topic),
+                  payload_bytes=len(r.payload), reason=reason[:500],
+                  hint="trosmart bridge parked --config ... list | replay ID | drop ID")
 
     def _worker_status(self, depth: int, full: bool, snapshot: list[Any]) -> None:
         self.depth = depth
@@ -279,24 +381,39 @@ class Bridge:
         window = self.cfg.drain_window
         to_delete: list[int] = []
         last_delete = time.monotonic()
+        # a row that makes the broker drop the connection gets no PUBACK, and paho resends it
+        # after every reconnect: rows count the connections lost while they waited, and after
+        # LOST_STRIKES the drain sends its rows one at a time ("probe") to find and park it
+        strikes: dict[int, int] = {}  # row id -> connections lost while awaiting its PUBACK
+        probe: list[Stored] = []
+        isolating = False
+        generation = self.city.generation
         while True:
             self._drain_wake.wait(DELETE_EVERY_S if to_delete else IDLE_POLL_S)
             self._drain_wake.clear()
             done: list[int] = []
+            refused: list[tuple[Stored, str]] = []
             while self._pubacks:
                 _c, mid, ok = self._pubacks.popleft()
                 r = inflight.pop(mid, None)
                 if r is None:
                     continue
+                strikes.pop(r.id, None)
                 if ok:
                     done.append(r.id)
                     if r.origin is not None:
                         self.metrics.lag.observe(max(0.0, time.time() - r.origin))
                 else:
-                    retry.append(r)
+                    why = self.city.refused.pop(mid, "PUBACK failure")
+                    if why in RETRY_REFUSALS:
+                        retry.append(r)
+                    else:
+                        refused.append((r, f"refused by the city broker: {why}"))
             if done:
                 to_delete += done
                 self.metrics.published.inc(len(done))
+            if refused:
+                self._park(refused)
             if to_delete and (len(to_delete) >= DELETE_BATCH or self._stop_drain.is_set()
                               or time.monotonic() - last_delete >= DELETE_EVERY_S):
                 self._dstore.delete(to_delete)  # a crash before this republishes: at least once
@@ -307,14 +424,33 @@ class Bridge:
                 return
             if not self.city.connected.is_set():
                 continue
+            if self.city.generation != generation:  # reconnected: paho resent what was in flight
+                generation = self.city.generation
+                if inflight:
+                    isolating = self._connection_lost(inflight, strikes, probe, isolating)
+            if isolating:
+                if not inflight and probe:
+                    rows = self._publishable(probe[:1])
+                    del probe[:1]
+                    if rows:
+                        mids = self.city.publish_batch([(r.topic, r.payload, r.retain) for r in rows])
+                        inflight.update(zip(mids, rows, strict=True))
+                if not inflight and not probe:
+                    isolating = False
+                    event(logging.INFO, "drain back to its full window")
+                    self._drain_wake.set()
+                self._drain_inflight = len(inflight)
+                continue
             rows = retry[:window - len(inflight)]
             del retry[:len(rows)]
             if len(inflight) + len(rows) < window:
                 rows += self._dstore.fetch(last_id, window - len(inflight) - len(rows))
             if rows:
+                last_id = max(last_id, rows[-1].id)  # fetched rows follow the retried ones
+                rows = self._publishable(rows)
+            if rows:
                 mids = self.city.publish_batch([(r.topic, r.payload, r.retain) for r in rows])
                 inflight.update(zip(mids, rows, strict=True))
-                last_id = max(last_id, rows[-1].id)  # fetched rows follow the retried ones
             self._drain_inflight = len(inflight)
             if rows and len(inflight) < window:
                 self._drain_wake.set()  # more may be waiting

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import jsonio
-from .errors import StoreError
+from .device import DeviceState
+from .errors import CorruptDatabase, StoreError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -38,7 +39,29 @@ CREATE INDEX IF NOT EXISTS seen_at ON seen(at);
 CREATE TABLE IF NOT EXISTS devices (dev_eui TEXT PRIMARY KEY, state TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS commands (id TEXT PRIMARY KEY, dev_eui TEXT NOT NULL,
                                      city_id TEXT, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS parked (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    retain INTEGER NOT NULL,
+    created REAL NOT NULL,
+    origin REAL,
+    reason TEXT NOT NULL,
+    parked_at REAL NOT NULL
+);
 """
+
+
+class Parked(NamedTuple):
+    """An outbox row the city broker (or the MQTT client) refused, set aside with the reason."""
+
+    id: int
+    topic: str
+    payload: bytes
+    retain: bool
+    created: float
+    reason: str
+    parked_at: float
 
 
 class OutRow(NamedTuple):  # a tuple: built for every uplink, a frozen dataclass costs 3x
@@ -61,16 +84,30 @@ class Store:
     """One connection per thread: the worker's commit thread writes, the worker reads through
     a second one, the drain reads and deletes through a third."""
 
-    def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
+    def __init__(self, path: str | Path, synchronous: str = "FULL", check: bool = False) -> None:
         self.path = str(path)
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                       check_same_thread=False)
+            if check:
+                self.quick_check()
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute(f"PRAGMA synchronous={synchronous}")
             self.db.executescript(_SCHEMA)
-        except sqlite3.Error as e:
+        except sqlite3.DatabaseError as e:
+            self.db.close()
             raise StoreError(f"cannot open state database {self.path}: {e}") from None
+
+    def quick_check(self) -> None:
+        """SQLite's ``PRAGMA quick_check``; CorruptDatabase naming the first problems."""
+        try:
+            found = [r[0] for r in self.db.execute("PRAGMA quick_check(10)")]
+        except sqlite3.DatabaseError as e:
+            found = [str(e)]
+        if found != ["ok"]:
+            self.db.close()
+            raise CorruptDatabase(f"state database {self.path} is corrupt ({'; '.join(found)[:400]}); "
+                                  "see docs/bridge.md §5 'Recovering a corrupt state database'")
 
     def close(self) -> None:
         self.db.close()
@@ -115,10 +152,10 @@ class Store:
         return n
 
     @staticmethod
-    def device_rows(devices: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    def device_rows(devices: dict[str, DeviceState]) -> list[tuple[str, str]]:
         """Device states as ``commit`` stores them: JSON, encoded by the caller's thread, so
-        a commit on another thread holds a snapshot, not dicts that go on changing."""
-        return [(k, jsonio.dumps_sorted(v).decode()) for k, v in devices.items()]
+        a commit on another thread holds a snapshot, not states that go on changing."""
+        return [(k, jsonio.dumps_sorted(v.to_json()).decode()) for k, v in devices.items()]
 
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -140,8 +177,9 @@ class Store:
     def prune_seen(self, older_than: float) -> int:
         return self.db.execute("DELETE FROM seen WHERE at < ?", (older_than,)).rowcount
 
-    def devices(self) -> dict[str, dict[str, Any]]:
-        return {k: json.loads(v) for k, v in self.db.execute("SELECT dev_eui, state FROM devices")}
+    def devices(self) -> dict[str, DeviceState]:
+        return {k: DeviceState.from_json(json.loads(v))
+                for k, v in self.db.execute("SELECT dev_eui, state FROM devices")}
 
     def command(self, command_id: str) -> tuple[str, str | None] | None:
         row = self.db.execute("SELECT dev_eui, city_id FROM commands WHERE id=?",
@@ -180,3 +218,64 @@ class Store:
         """(rows waiting, creation time of the oldest)."""
         n, oldest = self.db.execute("SELECT COUNT(*), MIN(created) FROM outbox").fetchone()
         return int(n), oldest
+
+    # --- parked rows (docs/bridge.md §5) ----------------------------------------------
+    def park(self, rows: list[tuple[Stored, str]]) -> None:
+        """Move outbox rows the city broker refused to ``parked``, with the reason, in one
+        transaction: the drain goes on with the next rows."""
+        if not rows:
+            return
+        now = time.time()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany(
+                "INSERT INTO parked(topic, payload, retain, created, origin, reason, parked_at) "
+                "VALUES (?,?,?,?,?,?,?)",
+                [(r.topic, r.payload, int(r.retain), r.created, r.origin, reason, now)
+                 for r, reason in rows])
+            self.db.executemany("DELETE FROM outbox WHERE id=?", [(r.id,) for r, _ in rows])
+            self.db.execute("COMMIT")
+        except sqlite3.Error as e:
+            self._rollback()
+            raise StoreError(f"cannot park outbox rows: {e}") from None
+
+    def parked(self, ids: list[int] | None = None, limit: int = 1000) -> list[Parked]:
+        """Parked rows, oldest first (``ids``: only those)."""
+        q = "SELECT id, topic, payload, retain != 0, created, reason, parked_at FROM parked"
+        args: list[Any] = []
+        if ids is not None:
+            q += " WHERE id IN (" + ",".join("?" * len(ids)) + ")"  # only ? marks
+            args = list(ids)
+        q += " ORDER BY id LIMIT ?"
+        return list(map(Parked._make, self.db.execute(q, [*args, limit])))
+
+    def parked_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM parked").fetchone()[0])
+
+    def unpark(self, ids: list[int], replay: bool) -> int:
+        """Replay parked rows (back to the outbox's end, in their order) or drop them;
+        returns how many were found."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            found = 0
+            for i in sorted(set(ids)):
+                row = self.db.execute("SELECT topic, payload, retain, created, origin FROM parked "
+                                      "WHERE id=?", (i,)).fetchone()
+                if row is None:
+                    continue
+                found += 1
+                if replay:
+                    slot = row[0] if row[2] else None
+                    # a newer value waiting for the same retained topic wins over the replayed one
+                    if slot is not None and self.db.execute(
+                            "SELECT 1 FROM outbox WHERE slot=?", (slot,)).fetchone():
+                        self.db.execute("DELETE FROM parked WHERE id=?", (i,))
+                        continue
+                    self.db.execute("INSERT INTO outbox(topic, payload, retain, slot, created, origin) "
+                                    "VALUES (?,?,?,?,?,?)", (row[0], row[1], row[2], slot, row[3], row[4]))
+                self.db.execute("DELETE FROM parked WHERE id=?", (i,))
+            self.db.execute("COMMIT")
+        except sqlite3.Error as e:
+            self._rollback()
+            raise StoreError(f"cannot change parked rows: {e}") from None
+        return found

@@ -17,6 +17,49 @@ from .errors import BridgeError
 API_VERSION = "v1"
 _LEVEL_BAD = re.compile(r"[+#/\x00]")
 _CACHE_MAX = 100_000
+_DEVICE_ID = re.compile(r"[0-9a-fA-F]{16}")
+TOPIC_MAX_BYTES = 65535  # a UTF-8 string's 2-byte length (MQTT 5 §1.5.4; 3.1.1 §1.5.3)
+_SAFE_CHARS = TOPIC_MAX_BYTES // 4  # no code point takes more than 4 bytes in UTF-8
+
+
+def publish_topic_problem(topic: str) -> str | None:
+    """Why MQTT forbids publishing to ``topic`` (MQTT 5 §4.7, §1.5.4), or None when it may.
+
+    A topic name is 1..65535 bytes of UTF-8 without NUL, and a PUBLISH's topic has no
+    wildcard. Cheap for the common short topic: one scan per forbidden character."""
+    if not topic:
+        return "empty topic"
+    if len(topic) > _SAFE_CHARS:
+        try:
+            n = len(topic.encode())
+        except UnicodeEncodeError:
+            return "topic is not valid UTF-8 (a lone surrogate)"
+        if n > TOPIC_MAX_BYTES:
+            return f"topic is {n} bytes of UTF-8, MQTT allows {TOPIC_MAX_BYTES}"
+    elif not topic.isascii():
+        try:
+            topic.encode()
+        except UnicodeEncodeError:
+            return "topic is not valid UTF-8 (a lone surrogate)"
+    if "+" in topic or "#" in topic:
+        return "a wildcard (+ or #) in a topic to publish to"
+    if "\x00" in topic:
+        return "NUL in a topic"
+    return None
+
+
+def check_prefix(prefix: str, what: str) -> None:
+    """A configured topic prefix: publishable, no wildcard, no trailing or empty level."""
+    problem = publish_topic_problem(prefix)
+    if problem is None and (prefix.endswith("/") or "//" in prefix or len(prefix) > 1024):
+        problem = "must not end in /, hold an empty level or exceed 1024 characters"
+    if problem is not None:
+        raise BridgeError(f"{what} {prefix[:80]!r}: {problem}")
+
+
+def device_id(level: str) -> str | None:
+    """The device id of a city topic level: 16 hex digits (the DevEUI), lower-cased; else None."""
+    return level.lower() if _DEVICE_ID.fullmatch(level) else None
 
 
 def _level(name: str) -> str:
@@ -26,8 +69,7 @@ def _level(name: str) -> str:
 
 class CityTopics:
     def __init__(self, prefix: str) -> None:
-        if not prefix or "+" in prefix or "#" in prefix or prefix.endswith("/"):
-            raise BridgeError(f"city topic prefix {prefix!r} must be non-empty without wildcards")
+        check_prefix(prefix, "city topic prefix")
         self.prefix = prefix
         self._cache: dict[tuple[str, str], str] = {}  # (device, leaf) -> topic: built once
 

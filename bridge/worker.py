@@ -9,7 +9,8 @@ worker reported the commit, publishes the downlinks it asks for and drains the o
 One socket pair, ``multiprocessing.connection`` framing (pickle):
 
 * main -> worker: ``("config", Config)`` first, then ``("msgs", [InMessage])``,
-  ``("down", [(command_id, ok)])`` (the LNS broker's PUBACK of a downlink) and ``("stop",)``.
+  ``("down", [(command_id, failure)])`` (the LNS broker's PUBACK of a downlink: failure None,
+  else why it was refused or could not be published) and ``("stop",)``.
 * worker -> main: ``("done", acks, downlinks, rows)`` after each commit, ``("status", depth,
   full, metrics)`` every ``STATUS_EVERY_S``, ``("fatal", text)`` and ``("stopped",)``; first
   ``("ready",)`` once the state database is open.
@@ -67,7 +68,7 @@ class Worker:
             cfg, self.metrics, self.reader.devices(), self._seen_many, self.reader.command,
             {s.name: s.lns for s in cfg.sources})
         self.pending: collections.deque[InMessage] = collections.deque()
-        self.down_results: list[tuple[str, bool]] = []
+        self.down_results: list[tuple[str, str | None]] = []  # (command id, failure or None)
         self.downlinks: dict[str, Downlink] = {}  # command id -> published, awaiting PUBACK
         self.depth = 0
         self.full = False
@@ -133,10 +134,10 @@ class Worker:
         return got
 
     def _take(self, b: Batch, limit: int) -> None:
-        for cid, ok in self.down_results:
+        for cid, failure in self.down_results:
             d = self.downlinks.pop(cid, None)
-            if d is not None and ok:
-                self.processor.queued(b, d)
+            if d is not None:
+                self.processor.queued(b, d, failure)
         self.down_results = []
         n = min(limit, len(self.pending))
         if n:
@@ -160,7 +161,7 @@ class Worker:
         self.processor.devices.update(b.devices)  # the next batch builds on this state
         self._finish()
         self.committing = (b, self.committer.submit(
-            self.store.commit, b.all_rows(), b.seen, Store.device_rows(b.devices), b.commands))
+            self.store.commit, self.processor.checked_rows(b), b.seen, Store.device_rows(b.devices), b.commands))
 
     def _finish(self) -> None:
         """Wait for the batch being committed; then acknowledge its input and hand over its
@@ -209,10 +210,11 @@ class Worker:
 
 def serve(conn: Connection) -> int:
     """The worker process's life: configuration, the loop, and a report if it fails."""
-    # Ctrl-C and systemd's SIGTERM reach the whole process group: the main process handles
-    # them and tells the worker to stop after its batches; its death closes the pair
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Ctrl-C, systemd's SIGTERM and a closed terminal's SIGHUP reach the whole process group:
+    # the main process handles them and tells the worker to stop after its batches; its
+    # death closes the pair
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     item: Any = conn.recv()
     cfg: Config = item[1]
     logs.setup(cfg.log_level)

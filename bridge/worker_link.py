@@ -62,6 +62,10 @@ class WorkerLink:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def reading(self) -> bool:
+        """True while the thread that hears the worker runs (or has not started yet)."""
+        return self._reader.is_alive() or not self._reader.ident
+
     def send(self, item: tuple[Any, ...]) -> None:
         """One thread only; blocks while the worker does not read (its outbox is full)."""
         assert self._conn is not None
@@ -118,6 +122,13 @@ class WorkerLink:
                     return
         except (EOFError, OSError):
             pass
+        except Exception as e:  # a callback failed: this thread ends, so must the bridge
+            # (what it did not acknowledge stays in the source broker's session)
+            reason = f"worker-link: {e!r}"
+            self.exit_reason = reason
+            self.exited.set()
+            self._on_exit(reason)
+            return
         if reason is None:
             code = None
             if self.proc is not None:

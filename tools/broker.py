@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from .errors import ToolError
+from .secretfile import write_secret
 
 READY_TIMEOUT_S = 10.0
 
@@ -87,8 +88,7 @@ class Mosquitto:
         ]
         if self.username:
             pwfile = self.dir / "passwd"
-            pwfile.write_text(f"{self.username}:{self.password or ''}\n")
-            os.chmod(pwfile, 0o600)
+            write_secret(pwfile, f"{self.username}:{self.password or ''}\n")
             subprocess.run(["mosquitto_passwd", "-U", str(pwfile)], check=True, capture_output=True)
             lines += ["allow_anonymous false", f"password_file {pwfile}"]
         else:

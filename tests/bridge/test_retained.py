@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 
 import payload_codec
 from bridge import config
+from bridge.device import DeviceState
 from bridge.metrics import PipelineMetrics
 from bridge.model import InMessage
 from bridge.pipeline import Batch, Processor
+from bridge.store import Store
 
 from . import lns
 
@@ -31,7 +33,7 @@ class Clock:
         return self.now
 
 
-def _processor(devices: dict[str, dict[str, Any]] | None = None, clock: Clock | None = None,
+def _processor(devices: dict[str, DeviceState] | None = None, clock: Clock | None = None,
                **bridge: Any) -> Processor:
     cfg = config.parse({"bridge": {"state_dir": "/nonexistent", "prefix": "city/v1",
                                    "retained_delay_s": DELAY_S,
@@ -83,7 +85,7 @@ def test_retained_topics_wait_for_the_delay_then_carry_the_newest_state() -> Non
     got = _retained(b)
     assert set(got) == {f"{EUI}/temperature", f"{EUI}/humidity", f"{EUI}/meta"}
     assert got[f"{EUI}/temperature"]["v"] == 22.0 and got[f"{EUI}/meta"]["frames"] == 3
-    assert "_retained" not in b.devices[EUI] and "_latest" not in got[f"{EUI}/meta"]
+    assert b.devices[EUI].retained is None and "_latest" not in got[f"{EUI}/meta"]
     assert p.next_retained() == float("inf")
 
 
@@ -115,8 +117,9 @@ def test_devices_are_due_in_the_order_they_changed() -> None:
 
 def test_marks_in_the_saved_state_are_due_at_once_after_a_restart() -> None:
     _, _, b = _after_one_uplink()
-    saved = json.loads(json.dumps(b.devices))  # what the devices table holds after the commit
-    assert saved[EUI]["_retained"] == ["temperature", "humidity"]
+    # what the devices table holds after the commit
+    saved = {k: DeviceState.from_json(json.loads(v)) for k, v in Store.device_rows(b.devices)}
+    assert saved[EUI].retained == ["temperature", "humidity"]
     clock = Clock()
     restarted = _processor(saved, clock)
     assert restarted.next_retained() == clock.now
@@ -129,7 +132,7 @@ def test_marks_in_the_saved_state_are_due_at_once_after_a_restart() -> None:
 def test_meta_only_without_retained_values() -> None:
     _, p, b = _after_one_uplink(retained_values=False)
     p.emit_retained(b, p.next_retained())
-    assert set(_retained(b)) == {f"{EUI}/meta"} and "_latest" not in b.devices[EUI]
+    assert set(_retained(b)) == {f"{EUI}/meta"} and not b.devices[EUI].latest
 
 
 def test_no_delay_publishes_in_the_same_batch() -> None:
@@ -163,4 +166,4 @@ def test_every_change_is_published_with_the_last_value(steps: list[tuple[str, fl
     shown.update(_retained(b))
     assert {e: shown[f"{e}/temperature"]["v"] for e in last} == last
     assert p.next_retained() == float("inf")
-    assert all("_retained" not in s for s in p.devices.values())
+    assert all(s.retained is None for s in p.devices.values())

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bridge import config
+from bridge.device import DeviceState
 from bridge.model import InMessage
 from bridge.pipeline import Batch
 from bridge.worker import Worker
@@ -56,18 +57,20 @@ def test_input_is_acknowledged_only_after_its_commit(worker: tuple[Worker, Conne
     b.acks.append(InMessage("cs", "t", b"{}", 1, 7, 1, False))
     b.seen.append(("cs:k", 1.0))
     b.seen_keys.add("cs:k")
-    b.devices["70b3d57ed0001234"] = {"frames": 1, "_retained": ["temperature"]}
+    b.devices["70b3d57ed0001234"] = DeviceState(meta={"frames": 1}, retained=["temperature"])
     w._commit(b)
     assert not main.poll(0.2)  # handled, not committed: nothing acknowledged yet
     assert w._seen_many(["cs:k"]) == {"cs:k"}
     # the next batch works on the same nested state while this one commits
-    w.processor.devices["70b3d57ed0001234"]["_retained"].append("humidity")
+    retained = w.processor.devices["70b3d57ed0001234"].retained
+    assert retained is not None
+    retained.append("humidity")
     release.set()
     w._finish()
     kind, acks, _downs, _rows = main.recv()
     assert kind == "done" and acks == [("cs", 7, 1, 1)]
     assert w.reader.seen("cs:k") and w.committing is None
-    assert w.reader.devices()["70b3d57ed0001234"]["_retained"] == ["temperature"]  # a snapshot
+    assert w.reader.devices()["70b3d57ed0001234"].retained == ["temperature"]  # a snapshot
 
 
 def test_a_failed_commit_ends_the_worker_without_an_ack(worker: tuple[Worker, Connection]) -> None:

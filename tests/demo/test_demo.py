@@ -153,13 +153,15 @@ def test_demo_readings_reach_the_city_topics_and_nothing_is_left_running() -> No
 
 
 @pytest.mark.usefixtures("micropython")
-@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "sighup"])
 def test_demo_stops_cleanly_on_a_signal(how: str) -> None:
     demo = Demo()
     try:
         demo.wait_city(1)
         if how == "ctrl-c":
             os.killpg(demo.proc.pid, signal.SIGINT)  # what a terminal sends the foreground group
+        elif how == "sighup":
+            os.killpg(demo.proc.pid, signal.SIGHUP)  # a closed terminal: mosquitto gets it too
         else:
             demo.proc.send_signal(signal.SIGTERM)
         rc = demo.wait_exit()

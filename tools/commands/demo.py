@@ -21,7 +21,7 @@ RAK3172 modems; a simulated ChirpStack v4 publishes their uplinks on a local mos
 (trosmart/v1/{deveui}/senml, retained trosmart/v1/{deveui}/{quantity}). The view shows per node
 the decoded values, the last uplink, the airtime used and the battery, and the SenML that landed.
 On a terminal it redraws in place; piped, it prints one line per event.
-Ctrl-C (or SIGTERM) stops everything; no process is left running."""
+Ctrl-C (or SIGTERM, or closing the terminal: SIGHUP) stops everything; no process is left running."""
 
 DEFAULT_TIME_SCALE = 60.0
 DEFAULT_INTERVAL_S = 300
@@ -59,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # SIGHUP: the terminal was closed; stop everything as for Ctrl-C (mosquitto would
+    # only reload its configuration on the SIGHUP it gets too, and go on running)
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     fleet = Fleet(workdir, speedup=args.time_scale, interval_s=args.interval)
     screen = Screen(fleet.state, tty=False if args.lines else None)
     started = time.monotonic()

@@ -13,6 +13,7 @@ import json
 import os
 import secrets as pysecrets
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -83,6 +84,7 @@ class VirtualLab:
     def start(self) -> VirtualLab:
         from ..broker import Mosquitto
         from ..errors import ToolError
+        from ..secretfile import write_secret
         from ..virtual_lab.board_runner import VirtualNode
         from ..virtual_lab.network_server import SimNetworkServer
         from ..virtual_lab.rak3172_emulator import Rak3172Emulator
@@ -117,9 +119,7 @@ class VirtualLab:
                 image = node.flash
             else:
                 shutil.copytree(image, node.flash)
-                sp = node.flash / "secrets.json"
-                sp.write_text(json.dumps(sec))
-                os.chmod(sp, 0o600)
+                write_secret(node.flash / "secrets.json", json.dumps(sec))
             self.nodes.append(node)
         for node in self.nodes:
             node.start()
@@ -206,6 +206,11 @@ def run(args: argparse.Namespace) -> int:
                      tls_ca=args.tls_ca, console=None if args.quiet else out)
     stop = threading.Event()
     client = None
+
+    def interrupted(_sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM, or SIGHUP when the terminal closes: as Ctrl-C
+
+    old_handlers = {s: signal.signal(s, interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         lab.start()
         client = _print_uplinks(lab, out, stop)
@@ -225,6 +230,8 @@ def run(args: argparse.Namespace) -> int:
             client.loop_stop()
             client.disconnect()
         lab.stop()
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
     print("lab: stopped", file=sys.stderr)

@@ -80,7 +80,7 @@ def _deveuis(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from ..device import provision as prov
-    from ..device.stage import write_secret
+    from ..secretfile import write_secret
 
     if args.chirpstack and not (args.application_id and args.device_profile_id):
         raise prov.ProvisionError("--chirpstack needs --application-id and --device-profile-id")

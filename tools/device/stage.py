@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 
 from ..mpy import REPO_ROOT, find_micropython
+from ..secretfile import write_secret
 from .errors import BytecodeMismatch, DeviceError
 
 FIRMWARE_DIR = REPO_ROOT / "firmware"
@@ -91,16 +92,6 @@ def compile_mpy(folder: Path, *, march: str | None = None) -> None:
     for src in sorted(folder.rglob("*.py")):
         _compile(src, src.with_suffix(".mpy"), exe, version, march)
         src.unlink()
-
-
-def write_secret(path: Path, text: str) -> None:
-    """A file only its owner can read, 0600 from its creation (never chmod after writing)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    tmp.replace(path)
 
 
 def build_version() -> str:
