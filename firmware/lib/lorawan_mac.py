@@ -24,7 +24,6 @@ except ImportError:  # CPython
 import lorawan_crypto as crypto
 import lorawan_frames as fr
 import lorawan_session as ls
-from lorawan_maccmd import MacCommands
 
 _RX_LEAD_MS = const(20)  # open a window this early (radio start-up and clock error)
 _RX_MIN_SYMBOLS = const(8)  # the window lasts at least the 8-symbol preamble (§E)
@@ -90,7 +89,7 @@ class Mac:
         self._rand = rand
         self._log = log
         self.s = ls.Session(region)
-        self.cmds = MacCommands(self.s, region)
+        self._cmds = None  # lorawan_maccmd, imported when a command or an answer first needs it
         self._tx = bytearray(fr.MAX_PHY)
         self._txv = memoryview(self._tx)
         self._b0 = bytearray(16 + fr.MAX_PHY)
@@ -147,6 +146,16 @@ class Mac:
     def _session_keys(self):
         s = self.s
         self._keys = (crypto.Cmac(s.nwk_skey), crypto.FrameCipher(s.nwk_skey), crypto.FrameCipher(s.app_skey))
+
+    @property
+    def cmds(self):
+        # heap: MAC commands are rare (a joined node may never see one), so their module loads
+        # on the first request, answer or application use, not at import (docs/lorawan.md "RAM")
+        if self._cmds is None:
+            from lorawan_maccmd import MacCommands
+
+            self._cmds = MacCommands(self.s, self.region)
+        return self._cmds
 
     @property
     def joined(self):
@@ -349,7 +358,7 @@ class Mac:
             fctrl |= fr.FCTRL_ADR
         if s.flags & ls.FLAG_ACK_DUE:
             fctrl |= fr.FCTRL_ACK
-        fo = self.cmds.fopts(self._fopts)
+        fo = self.cmds.fopts(self._fopts) if self._cmds or s.sticky or s.answers_len else 0
         limit = self.region.max_payload(s.dr)
         if len(data) > limit:
             raise MacError("payload of %d B exceeds %d B at DR%d" % (len(data), limit, s.dr))
@@ -378,7 +387,8 @@ class Mac:
                     break  # no retransmission within the caller's time: as if unanswered
             else:
                 done, freq = self._transmit(n, False, deadline)
-            self.cmds.sent()
+            if self._cmds:
+                self._cmds.sent()
             s.flags &= ~ls.FLAG_ACK_DUE
             self._receive(done, freq, s.rx_delay_s, self.region.rx1_dr(up_dr, s.rx1_dr_offset), self._accept)
             if self._acked or (self._got and not confirmed):
@@ -415,7 +425,7 @@ class Mac:
         s.fcnt_down = fcnt + 1
         s.adr_ack_cnt = 0
         self._got = True
-        self.cmds.on_downlink()
+        s.sticky = 0  # any Class A downlink acknowledges the sticky answers (§5)
         if f.confirmed:
             s.flags |= ls.FLAG_ACK_DUE
         if f.fctrl & fr.FCTRL_ACK:
