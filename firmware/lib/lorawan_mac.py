@@ -33,6 +33,15 @@ _WORST_PHY = const(64)  # 51 B application payload + 13 (§J): band timers after
 _BW = {125: "125", 250: "250", 500: "500"}  # lora_cfg bw strings (§B 1.3), no allocation per frame
 
 
+def _drop_module(name):
+    # a joined node never needs the join code again: let the collector take its bytecode
+    import gc
+    import sys
+
+    sys.modules.pop(name, None)
+    gc.collect()
+
+
 class MacError(Exception):
     """Base of everything the MAC raises."""
 
@@ -263,59 +272,19 @@ class Mac:
         return 0
 
     # --- join -------------------------------------------------------------------------
+    JoinFailed = JoinFailed  # for lorawan_join, which does not import this module
+
     def join(self, timeout_ms=30000):
-        """One OTAA attempt; JoinFailed if no valid Join-Accept arrived in RX1/RX2."""
+        """One OTAA attempt; JoinFailed if no valid Join-Accept arrived in RX1/RX2. The join
+        code (lorawan_join) is imported for the attempt and dropped after a join."""
         if self._join_keys is None:
             raise MacError("no OTAA keys (set_otaa)")
-        join_eui, dev_eui, app_aes, app_cmac = self._join_keys
-        s = self.s
-        deadline = self.now_ms() + timeout_ms
-        dn = s.dev_nonce
-        if dn > 0xFFFF:
-            raise JoinFailed("DevNonce space used up")
-        s.dev_nonce = dn + 1
-        self.store.save_nonce(s)  # BEFORE the Join-Request goes out (1.0.4 §6.2.4)
-        n = fr.build_join_request(self._tx, join_eui, dev_eui, dn, app_cmac)
-        self._say("Join-Request DevNonce %d" % dn)
-        done, freq = self._transmit(n, True, deadline)
-        self._ja = None
-        # join: RX1 at JOIN_ACCEPT_DELAY1 with the uplink DR, RX2 on the region's defaults
-        s.rx2_freq_khz = self.region.RX2_FREQ_KHZ
-        s.rx2_dr = self.region.RX2_DR
-        slot = self._receive(done, freq, self.region.JOIN_ACCEPT_DELAY1_S, s.dr, self._accept_join)
-        if not slot:
-            self.store.save_rtc(s)
-            raise JoinFailed("JOIN_FAILED_RX_TIMEOUT")
-        ja = self._ja
-        nwk, app = crypto.session_keys(app_aes, ja.join_nonce, ja.net_id, dn)
-        dr, flags = s.dr, s.flags & ls.FLAG_ADR
-        s.drop_session()
-        s.flags = flags | ls.FLAG_JOINED
-        s.dr = dr
-        s.join_nonce = ja.join_nonce
-        s.net_id = ja.net_id
-        s.dev_addr = ja.dev_addr
-        s.nwk_skey = nwk
-        s.app_skey = app
-        s.rx1_dr_offset = ja.rx1_dr_offset
-        s.rx2_dr = ja.rx2_dr
-        s.rx_delay_s = ja.rx_delay_s
-        self.region.apply_cflist(s.freqs, s.drs, ja.cflist)
-        for i in range(3, 8):
-            if s.freqs[i]:
-                s.ch_mask |= 1 << i
-        self.store.save_joined(s)
-        self._session_keys()
-        self._say("joined, DevAddr %08x (RX1 delay %d s, RX2 DR%d)" % (s.dev_addr, s.rx_delay_s, s.rx2_dr))
-        return slot
+        import lorawan_join
 
-    def _accept_join(self, pkt, slot):
-        _, _, app_aes, app_cmac = self._join_keys
-        try:
-            self._ja = fr.open_join_accept(pkt, app_aes, app_cmac)
-        except fr.FrameError:
-            return False
-        return True
+        slot = lorawan_join.join(self, timeout_ms)
+        self._session_keys()
+        _drop_module("lorawan_join")
+        return slot
 
     # --- uplinks ----------------------------------------------------------------------
     def _adr_step(self):
