@@ -1,5 +1,8 @@
 """``trosmart demo`` end to end: readings reach the city topics, and stopping it (by
-``--duration``, Ctrl-C to the process group, or SIGTERM) leaves no process behind."""
+``--duration``, Ctrl-C to the process group, or SIGTERM) leaves no process behind.
+
+Every wait is for the condition it checks, with a deadline generous enough for a loaded CI
+machine: the demo runs until every node's measurement has reached the city, then is stopped."""
 
 from __future__ import annotations
 
@@ -16,11 +19,13 @@ import pytest
 
 from trosmart_tools.demo.fleet import MAC_PROFILES, PROFILES
 
-CITY_RX = r"\] (?P<name>[a-z ]+): city trosmart/v1/(?P<eui>[0-9a-f]{16})/senml: (?P<recs>.*)$"
+CITY_RX = r"\] (?P<name>[^:]+): city trosmart/v1/(?P<eui>[0-9a-f]{16})/senml: (?P<recs>.*)$"
 ARGS = ["--lines", "--time-scale", "120", "--interval", "60"]
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
-DURATION_S = 60  # four nodes (three RAK3172, one on the MAC) must each get a measurement out
+# four nodes (three RAK3172, one on the MAC) each get a measurement out; under load (8 engineers
+# on 2 CPUs) boots and first cycles take minutes, not the seconds they take on an idle machine
+CITY_TIMEOUT_S = 400.0
 # a quantity only the profile's measurement frames carry (status packs carry the battery too)
 MEASURED = {p.deveui: p.quantities[0] + "=" for p in PROFILES + MAC_PROFILES}
 
@@ -115,13 +120,14 @@ def _no_orphans(demo: Demo) -> None:
 
 @pytest.mark.usefixtures("micropython")
 def test_demo_readings_reach_the_city_topics_and_nothing_is_left_running() -> None:
-    demo = Demo("--duration", str(DURATION_S))
+    demo = Demo()
     try:
-        city = demo.wait_city(len(PROFILES) + len(MAC_PROFILES))
+        city = demo.wait_city(len(PROFILES) + len(MAC_PROFILES), CITY_TIMEOUT_S)
         running = demo.processes()
         assert any("mosquitto" in c for c in running), running
         assert any(" bridge --config " in c for c in running), running
-        rc = demo.wait_exit(DURATION_S + STOP_TIMEOUT_S)
+        demo.proc.send_signal(signal.SIGTERM)  # what a service manager sends
+        rc = demo.wait_exit()
     finally:
         demo.kill()
     assert rc == 0, demo.lines[-10:]
@@ -146,16 +152,14 @@ def test_demo_readings_reach_the_city_topics_and_nothing_is_left_running() -> No
 
 
 @pytest.mark.usefixtures("micropython")
-@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("how", ["ctrl-c", "duration"])  # SIGTERM: the test above
 def test_demo_stops_cleanly_on_a_signal(how: str) -> None:
-    demo = Demo()
+    demo = Demo(*(["--duration", "1"] if how == "duration" else []))
     try:
-        demo.wait_city(1)
         if how == "ctrl-c":
+            demo.wait_city(1)
             os.killpg(demo.proc.pid, signal.SIGINT)  # what a terminal sends the foreground group
-        else:
-            demo.proc.send_signal(signal.SIGTERM)
-        rc = demo.wait_exit()
+        rc = demo.wait_exit(START_TIMEOUT_S + STOP_TIMEOUT_S)  # --duration counts from the start
     finally:
         demo.kill()
     assert rc == 0, demo.lines[-10:]
