@@ -170,7 +170,7 @@ class Processor:
         if up.lns == "tts":
             known = b.devices.get(up.dev_eui) or self.devices.get(up.dev_eui)
             learned = known.route if known is not None else None
-            clash = learned and tts.identity_conflict(learned.source, learned.down_topic, msg.conn, up)
+            clash = learned and tts.identity_conflict(learned.source, learned.down_topic or "", msg.conn, up)
             if clash:
                 self._deadletter(b, msg, "identity_mismatch", clash, up)
                 return "deadletter"

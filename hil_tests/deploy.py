@@ -18,9 +18,9 @@ from pathlib import Path
 from trosmart_tools.device import mpremote as device_mpremote
 from trosmart_tools.device import sync
 from trosmart_tools.device.stage import manifest, stage_firmware
-from trosmart_tools.secretfile import write_secret
 from trosmart_tools.errors import ToolError
 from trosmart_tools.mpy import find_micropython
+from trosmart_tools.secretfile import write_secret
 from trosmart_tools.virtual_lab.usb_board import wait_link
 
 MPREMOTE_TIMEOUT_S = 60.0

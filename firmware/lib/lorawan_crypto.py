@@ -1,6 +1,6 @@
 # LoRaWAN 1.0.4 cryptography on AES-128 ECB (MicroPython cryptolib, docs/references.md §A):
 # AES-CMAC (RFC 4493) written on top of ECB, FRMPayload encryption (LoRaWAN 1.0.4 §4.3.3),
-# data-frame MIC with block B0 (§4.4), Join-Accept decryption and session keys (§6.2.5).
+# data-frame MIC with block B0 (§4.4); Join-Accept decryption and session keys: lorawan_join.py.
 # One Cmac/Cipher per key, created once: no allocation per block (preallocated buffers).
 # On CPython, set_aes() installs a backend with cryptolib's interface (aes(key, 1).encrypt).
 
@@ -146,34 +146,3 @@ def data_mic(cmac, b0, msg, n, direction, dev_addr, fcnt):
     for i in range(n):
         b0[16 + i] = msg[i]
     return cmac.mic(b0, 16 + n)
-
-
-def join_accept_decrypt(app_aes, buf, start, n):
-    """Join-Accept 'decryption' (§6.2.3): the network encrypted with AES decrypt, so the
-    device applies AES encrypt, in place over buf[start:start+n] (16 or 32 bytes)."""
-    blk = bytearray(16)
-    out = bytearray(16)
-    for off in range(start, start + n, 16):
-        for j in range(16):
-            blk[j] = buf[off + j]
-        app_aes.encrypt(blk, out)
-        for j in range(16):
-            buf[off + j] = out[j]
-
-
-def session_keys(app_aes, join_nonce, net_id, dev_nonce):
-    """(NwkSKey, AppSKey) of LoRaWAN 1.0.x (§6.2.5): aes(AppKey, 0x01|0x02 | JoinNonce(3) |
-    NetID(3) | DevNonce(2) | pad16); join_nonce and net_id are ints, little-endian on air."""
-    blk = bytearray(16)
-    for k in range(3):
-        blk[1 + k] = (join_nonce >> (8 * k)) & 0xFF
-        blk[4 + k] = (net_id >> (8 * k)) & 0xFF
-    blk[7] = dev_nonce & 0xFF
-    blk[8] = (dev_nonce >> 8) & 0xFF
-    keys = []
-    for tag in (0x01, 0x02):
-        blk[0] = tag
-        out = bytearray(16)
-        app_aes.encrypt(blk, out)
-        keys.append(bytes(out))
-    return keys[0], keys[1]

@@ -33,7 +33,7 @@ FCTRL_ADRACKREQ = const(0x40)  # uplink only
 FCTRL_ACK = const(0x20)
 FCTRL_FPENDING = const(0x10)  # downlink only
 MAX_PHY = const(255)
-JOIN_REQUEST_LEN = const(23)
+JOIN_REQUEST_LEN = const(23)  # Join-Request and Join-Accept: lorawan_join.py
 _MIN_DATA = const(12)  # MHDR 1 + FHDR 7 + MIC 4
 
 
@@ -49,7 +49,7 @@ def direction_of(mtype):
     return DOWN if mtype in (JOIN_ACCEPT, UNCONFIRMED_DOWN, CONFIRMED_DOWN) else UP
 
 
-def _put_eui(buf, off, eui):
+def put_eui(buf, off, eui):
     if len(eui) != 8:
         raise FrameError("EUI must be 8 bytes, got %d" % len(eui))
     for i in range(8):
@@ -62,51 +62,6 @@ def _put_mic(buf, off, mic):
 
 def _get_mic(buf, off):
     return struct.unpack_from("<I", buf, off)[0]
-
-
-# --- Join-Request (§6.2.4) -------------------------------------------------------------
-def build_join_request(buf, join_eui, dev_eui, dev_nonce, app_cmac):
-    """MHDR | JoinEUI | DevEUI | DevNonce | MIC into buf; returns 23."""
-    buf[0] = JOIN_REQUEST << 5
-    _put_eui(buf, 1, join_eui)
-    _put_eui(buf, 9, dev_eui)
-    struct.pack_into("<H", buf, 17, dev_nonce & 0xFFFF)
-    _put_mic(buf, 19, app_cmac.mic(buf, 19))
-    return JOIN_REQUEST_LEN
-
-
-# --- Join-Accept (§6.2.6) ----------------------------------------------------------------
-class JoinAccept:
-    """Decrypted Join-Accept fields; cflist is 16 bytes or None."""
-
-    def __init__(self, join_nonce, net_id, dev_addr, dl_settings, rx_delay, cflist):
-        self.join_nonce = join_nonce
-        self.net_id = net_id
-        self.dev_addr = dev_addr
-        self.dl_settings = dl_settings
-        self.rx_delay = rx_delay
-        self.cflist = cflist
-        self.rx1_dr_offset = (dl_settings >> 4) & 0x07
-        self.rx2_dr = dl_settings & 0x0F
-        d = rx_delay & 0x0F
-        self.rx_delay_s = d if d else 1  # 0 means 1 s (§5.7)
-
-
-def _u24(buf, off):
-    return buf[off] | (buf[off + 1] << 8) | (buf[off + 2] << 16)
-
-
-def open_join_accept(phy, app_aes, app_cmac):
-    """Decrypt and verify a Join-Accept (17 or 33 bytes); MicError if the MIC fails."""
-    n = len(phy)
-    if n not in (17, 33) or phy[0] >> 5 != JOIN_ACCEPT:
-        raise FrameError("not a Join-Accept (%d bytes)" % n)
-    buf = bytearray(phy)
-    crypto.join_accept_decrypt(app_aes, buf, 1, n - 1)
-    if app_cmac.mic(buf, n - 4) != _get_mic(buf, n - 4):
-        raise MicError("Join-Accept MIC mismatch")
-    cflist = bytes(buf[13:29]) if n == 33 else None
-    return JoinAccept(_u24(buf, 1), _u24(buf, 4), struct.unpack_from("<I", buf, 7)[0], buf[11], buf[12], cflist)
 
 
 # --- data frames (§4.3) ------------------------------------------------------------------

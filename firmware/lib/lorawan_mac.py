@@ -24,7 +24,6 @@ except ImportError:  # CPython
 import lorawan_crypto as crypto
 import lorawan_frames as fr
 import lorawan_session as ls
-from lorawan_maccmd import MacCommands
 
 _RX_LEAD_MS = const(20)  # open a window this early (radio start-up and clock error)
 _RX_MIN_SYMBOLS = const(8)  # the window lasts at least the 8-symbol preamble (§E)
@@ -32,6 +31,15 @@ _CONFIRMED_TRIES = const(4)  # transmissions of a confirmed uplink without an AC
 _RETRANSMIT_MIN_MS = const(1000)  # RETRANSMIT_TIMEOUT 2 s +- 1 s (§E), after RX2
 _WORST_PHY = const(64)  # 51 B application payload + 13 (§J): band timers after a power loss
 _BW = {125: "125", 250: "250", 500: "500"}  # lora_cfg bw strings (§B 1.3), no allocation per frame
+
+
+def _drop_module(name):
+    # a joined node never needs the join code again: let the collector take its bytecode
+    import gc
+    import sys
+
+    sys.modules.pop(name, None)
+    gc.collect()
 
 
 class MacError(Exception):
@@ -90,7 +98,7 @@ class Mac:
         self._rand = rand
         self._log = log
         self.s = ls.Session(region)
-        self.cmds = MacCommands(self.s, region)
+        self._cmds = None  # lorawan_maccmd, imported when a command or an answer first needs it
         self._tx = bytearray(fr.MAX_PHY)
         self._txv = memoryview(self._tx)
         self._b0 = bytearray(16 + fr.MAX_PHY)
@@ -147,6 +155,16 @@ class Mac:
     def _session_keys(self):
         s = self.s
         self._keys = (crypto.Cmac(s.nwk_skey), crypto.FrameCipher(s.nwk_skey), crypto.FrameCipher(s.app_skey))
+
+    @property
+    def cmds(self):
+        # heap: MAC commands are rare (a joined node may never see one), so their module loads
+        # on the first request, answer or application use, not at import (docs/lorawan.md "RAM")
+        if self._cmds is None:
+            from lorawan_maccmd import MacCommands
+
+            self._cmds = MacCommands(self.s, self.region)
+        return self._cmds
 
     @property
     def joined(self):
@@ -254,59 +272,19 @@ class Mac:
         return 0
 
     # --- join -------------------------------------------------------------------------
+    JoinFailed = JoinFailed  # for lorawan_join, which does not import this module
+
     def join(self, timeout_ms=30000):
-        """One OTAA attempt; JoinFailed if no valid Join-Accept arrived in RX1/RX2."""
+        """One OTAA attempt; JoinFailed if no valid Join-Accept arrived in RX1/RX2. The join
+        code (lorawan_join) is imported for the attempt and dropped after a join."""
         if self._join_keys is None:
             raise MacError("no OTAA keys (set_otaa)")
-        join_eui, dev_eui, app_aes, app_cmac = self._join_keys
-        s = self.s
-        deadline = self.now_ms() + timeout_ms
-        dn = s.dev_nonce
-        if dn > 0xFFFF:
-            raise JoinFailed("DevNonce space used up")
-        s.dev_nonce = dn + 1
-        self.store.save_nonce(s)  # BEFORE the Join-Request goes out (1.0.4 §6.2.4)
-        n = fr.build_join_request(self._tx, join_eui, dev_eui, dn, app_cmac)
-        self._say("Join-Request DevNonce %d" % dn)
-        done, freq = self._transmit(n, True, deadline)
-        self._ja = None
-        # join: RX1 at JOIN_ACCEPT_DELAY1 with the uplink DR, RX2 on the region's defaults
-        s.rx2_freq_khz = self.region.RX2_FREQ_KHZ
-        s.rx2_dr = self.region.RX2_DR
-        slot = self._receive(done, freq, self.region.JOIN_ACCEPT_DELAY1_S, s.dr, self._accept_join)
-        if not slot:
-            self.store.save_rtc(s)
-            raise JoinFailed("JOIN_FAILED_RX_TIMEOUT")
-        ja = self._ja
-        nwk, app = crypto.session_keys(app_aes, ja.join_nonce, ja.net_id, dn)
-        dr, flags = s.dr, s.flags & ls.FLAG_ADR
-        s.drop_session()
-        s.flags = flags | ls.FLAG_JOINED
-        s.dr = dr
-        s.join_nonce = ja.join_nonce
-        s.net_id = ja.net_id
-        s.dev_addr = ja.dev_addr
-        s.nwk_skey = nwk
-        s.app_skey = app
-        s.rx1_dr_offset = ja.rx1_dr_offset
-        s.rx2_dr = ja.rx2_dr
-        s.rx_delay_s = ja.rx_delay_s
-        self.region.apply_cflist(s.freqs, s.drs, ja.cflist)
-        for i in range(3, 8):
-            if s.freqs[i]:
-                s.ch_mask |= 1 << i
-        self.store.save_joined(s)
-        self._session_keys()
-        self._say("joined, DevAddr %08x (RX1 delay %d s, RX2 DR%d)" % (s.dev_addr, s.rx_delay_s, s.rx2_dr))
-        return slot
+        import lorawan_join
 
-    def _accept_join(self, pkt, slot):
-        _, _, app_aes, app_cmac = self._join_keys
-        try:
-            self._ja = fr.open_join_accept(pkt, app_aes, app_cmac)
-        except fr.FrameError:
-            return False
-        return True
+        slot = lorawan_join.join(self, timeout_ms)
+        self._session_keys()
+        _drop_module("lorawan_join")
+        return slot
 
     # --- uplinks ----------------------------------------------------------------------
     def _adr_step(self):
@@ -349,7 +327,7 @@ class Mac:
             fctrl |= fr.FCTRL_ADR
         if s.flags & ls.FLAG_ACK_DUE:
             fctrl |= fr.FCTRL_ACK
-        fo = self.cmds.fopts(self._fopts)
+        fo = self.cmds.fopts(self._fopts) if self._cmds or s.sticky or s.answers_len else 0
         limit = self.region.max_payload(s.dr)
         if len(data) > limit:
             raise MacError("payload of %d B exceeds %d B at DR%d" % (len(data), limit, s.dr))
@@ -378,7 +356,8 @@ class Mac:
                     break  # no retransmission within the caller's time: as if unanswered
             else:
                 done, freq = self._transmit(n, False, deadline)
-            self.cmds.sent()
+            if self._cmds:
+                self._cmds.sent()
             s.flags &= ~ls.FLAG_ACK_DUE
             self._receive(done, freq, s.rx_delay_s, self.region.rx1_dr(up_dr, s.rx1_dr_offset), self._accept)
             if self._acked or (self._got and not confirmed):
@@ -415,7 +394,7 @@ class Mac:
         s.fcnt_down = fcnt + 1
         s.adr_ack_cnt = 0
         self._got = True
-        self.cmds.on_downlink()
+        s.sticky = 0  # any Class A downlink acknowledges the sticky answers (§5)
         if f.confirmed:
             s.flags |= ls.FLAG_ACK_DUE
         if f.fctrl & fr.FCTRL_ACK:

@@ -56,10 +56,6 @@ class MacCommands:
             a[s.answers_len + 1 + i] = payload[i]
         s.answers_len += 1 + len(payload)
 
-    def on_downlink(self):
-        """Any Class A downlink acknowledges the sticky answers (§5)."""
-        self.s.sticky = 0
-
     def handle(self, cmds, n, snr):
         """Apply downlink commands cmds[:n]; stops at an unknown CID (its length is unknown)."""
         self.applied = []

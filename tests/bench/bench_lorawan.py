@@ -38,6 +38,8 @@ TIME_SCALE = 0.001
 CYCLE_RX = r"node: cycle (\d+) awake_ms=(\d+) free=(\d+)"
 CONFIG = {"interval_s": 10, "sleep_mode": "light", "status_every": 100, "data_rate": 5}
 UPLINKS_PER_DAY = 24 * 6
+MAC_MODULES = ("lorawan_crypto", "lorawan_frames", "lorawan_session", "lorawan_eu868", "lorawan_store", "lorawan_mac",
+               "lorawan_modem", "lorawan_maccmd", "lorawan_join")
 
 
 def _import_cost(lib: Path, modules: str) -> int:
@@ -77,6 +79,15 @@ def run(args: list[str]) -> None:
     mac = _import_cost(img / "lib", "lorawan_modem, lorawan_store")
     print(f"heap taken by importing the backend (.mpy, -X heapsize={HEAPSIZE}): MAC (lorawan_modem + MAC "
           f"modules) {mac} B vs rak3172 {rak} B: ratio {mac / rak:.2f}")
+    # where it goes: each module over the ones it imports (in import order, so each counts once);
+    # lorawan_maccmd loads on the first MAC command, lorawan_join for a join only
+    done: list[str] = []
+    parts = []
+    for m in MAC_MODULES:
+        before = _import_cost(img / "lib", ", ".join(done)) if done else 0
+        done.append(m)
+        parts.append(f"{m} {_import_cost(img / 'lib', ', '.join(done)) - before}")
+    print("  by module: " + ", ".join(parts) + " B")
     scen = Scenario(RAMP).save(work / "scenario.json")
     image = VirtualNode(work / "image", uart_pty="/dev/null", config={}, secrets=SECRETS)
     image.flash_firmware()
@@ -117,6 +128,9 @@ def run(args: list[str]) -> None:
     print(f"  free heap after a cycle: MAC min {min(mac_free)} B / last {mac_free[-1]} B vs RAK3172 min "
           f"{min(rak_free)} B / last {rak_free[-1]} B: MAC uses {min(rak_free) - min(mac_free)} B more "
           f"(ratio of free {min(mac_free) / min(rak_free):.2f})")
+    heap = int(HEAPSIZE.rstrip("k")) * 1024
+    print(f"  heap in use at the fullest cycle: MAC {heap - min(mac_free)} B vs RAK3172 {heap - min(rak_free)} B "
+          f"(the node benchmark's heap is 144k = {144 * 1024} B)")
     mac_med, rak_med = statistics.median(mac_awake), statistics.median(rak_awake)
     print(f"  awake per cycle (median): MAC {mac_med:.0f} ms vs RAK3172 {rak_med:.0f} ms: ratio "
           f"{mac_med / max(1, rak_med):.2f} (wall {mac_wall:.0f} s vs {rak_wall:.0f} s)")

@@ -1,5 +1,8 @@
 """``trosmart demo`` end to end: readings reach the city topics, and stopping it (by
-``--duration``, Ctrl-C to the process group, or SIGTERM) leaves no process behind."""
+``--duration``, Ctrl-C to the process group, SIGHUP of a closed terminal, or SIGTERM) leaves no process behind.
+
+Every wait is for the condition it checks, with a deadline generous enough for a loaded CI
+machine: the demo runs until every node's measurement has reached the city, then is stopped."""
 
 from __future__ import annotations
 
@@ -16,13 +19,15 @@ import pytest
 
 from trosmart_tools.demo.fleet import MAC_PROFILES, PROFILES
 
-CITY_RX = r"\] (?P<name>[a-z ]+): city trosmart/v1/(?P<eui>[0-9a-f]{16})/senml: (?P<recs>.*)$"
+CITY_RX = r"\] (?P<name>[^:]+): city trosmart/v1/(?P<eui>[0-9a-f]{16})/senml: (?P<recs>.*)$"
 ARGS = ["--lines", "--time-scale", "120", "--interval", "60"]
 # four boards flash in parallel (mpremote) before the nodes power on; the duration counts from
 # the start, flashing included
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
-DURATION_S = 75  # five nodes (four RAK3172, one on the MAC) must each get a measurement out
+# five nodes (four RAK3172, one on the MAC) each get a measurement out; under load (8 engineers
+# on 2 CPUs) boots and first cycles take minutes, not the seconds they take on an idle machine
+CITY_TIMEOUT_S = 400.0
 # a quantity only the profile's measurement frames carry (status packs carry the battery too)
 MEASURED = {p.deveui: p.quantities[0] + "=" for p in PROFILES + MAC_PROFILES}
 
@@ -117,13 +122,14 @@ def _no_orphans(demo: Demo) -> None:
 
 @pytest.mark.usefixtures("micropython")
 def test_demo_readings_reach_the_city_topics_and_nothing_is_left_running() -> None:
-    demo = Demo("--duration", str(DURATION_S))
+    demo = Demo()
     try:
-        city = demo.wait_city(len(PROFILES) + len(MAC_PROFILES))
+        city = demo.wait_city(len(PROFILES) + len(MAC_PROFILES), CITY_TIMEOUT_S)
         running = demo.processes()
         assert any("mosquitto" in c for c in running), running
         assert any(" bridge --config " in c for c in running), running
-        rc = demo.wait_exit(DURATION_S + STOP_TIMEOUT_S)
+        demo.proc.send_signal(signal.SIGTERM)  # what a service manager sends
+        rc = demo.wait_exit()
     finally:
         demo.kill()
     assert rc == 0, demo.lines[-10:]
@@ -153,18 +159,17 @@ def test_demo_readings_reach_the_city_topics_and_nothing_is_left_running() -> No
 
 
 @pytest.mark.usefixtures("micropython")
-@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "sighup"])
+@pytest.mark.parametrize("how", ["ctrl-c", "sighup", "duration"])  # SIGTERM: the test above
 def test_demo_stops_cleanly_on_a_signal(how: str) -> None:
-    demo = Demo()
+    demo = Demo(*(["--duration", "1"] if how == "duration" else []))
     try:
-        demo.wait_city(1)
         if how == "ctrl-c":
+            demo.wait_city(1)
             os.killpg(demo.proc.pid, signal.SIGINT)  # what a terminal sends the foreground group
         elif how == "sighup":
+            demo.wait_city(1)
             os.killpg(demo.proc.pid, signal.SIGHUP)  # a closed terminal: mosquitto gets it too
-        else:
-            demo.proc.send_signal(signal.SIGTERM)
-        rc = demo.wait_exit()
+        rc = demo.wait_exit(START_TIMEOUT_S + STOP_TIMEOUT_S)  # --duration counts from the start
     finally:
         demo.kill()
     assert rc == 0, demo.lines[-10:]
@@ -176,7 +181,7 @@ def test_demo_stops_cleanly_on_a_signal(how: str) -> None:
 def test_ctrl_c_while_starting_stops_cleanly() -> None:
     demo = Demo()
     try:
-        demo.wait_line("flashing 3 virtual boards")  # mid-start: mpremote and socat are running
+        demo.wait_line(f"flashing {len(PROFILES)} virtual boards")  # mid-start: mpremote and socat are running
         os.killpg(demo.proc.pid, signal.SIGINT)
         rc = demo.wait_exit()
     finally:

@@ -5,6 +5,7 @@ import binascii
 
 import lorawan_crypto as crypto
 import lorawan_frames as fr
+import lorawan_join as lj
 import lorawan_network as net
 
 _MTYPES = {"Unconfirmed Data Up": 2, "Unconfirmed Data Down": 3, "Confirmed Data Up": 4,
@@ -47,7 +48,7 @@ def handle(r):
     if op == "build_join_request":
         buf = bytearray(23)
         dn = _h(r["devnonce"])
-        fr.build_join_request(buf, _h(r["joineui"]), _h(r["deveui"]), (dn[0] << 8) | dn[1],
+        lj.build_join_request(buf, _h(r["joineui"]), _h(r["deveui"]), (dn[0] << 8) | dn[1],
                               crypto.Cmac(_h(r["appkey"])))
         return {"phy": _x(buf)}
     if op == "decode_join_request":
@@ -57,9 +58,9 @@ def handle(r):
                 "mic_ok": net.join_request_mic_ok(phy, crypto.Cmac(_h(r["appkey"])))}
     if op == "decode_join_accept":
         cm = crypto.Cmac(_h(r["appkey"]))
-        ja = fr.open_join_accept(_h(r["phy"]), cm.aes, cm)
+        ja = lj.open_join_accept(_h(r["phy"]), cm.aes, cm)
         dn = _h(r["devnonce"])
-        nwk, app = crypto.session_keys(cm.aes, ja.join_nonce, ja.net_id, (dn[0] << 8) | dn[1])
+        nwk, app = lj.session_keys(cm.aes, ja.join_nonce, ja.net_id, (dn[0] << 8) | dn[1])
         return {"joinnonce": "%06x" % ja.join_nonce, "netid": "%06x" % ja.net_id, "devaddr": "%08x" % ja.dev_addr,
                 "dlsettings": ja.dl_settings, "rxdelay": ja.rx_delay, "cflist": _x(ja.cflist or b""),
                 "mic_ok": True, "nwkskey": _x(nwk), "appskey": _x(app)}

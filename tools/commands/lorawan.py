@@ -89,6 +89,12 @@ def _mods() -> tuple[Any, Any, Any]:
     return load("lorawan_frames"), load("lorawan_crypto"), load("lorawan_network")
 
 
+def _join() -> Any:
+    from ..lorawan import load
+
+    return load("lorawan_join")
+
+
 def decode(phy: bytes, appkey: bytes | None = None, nwkskey: bytes | None = None, appskey: bytes | None = None,
            devnonce: int | None = None, fcnt_msb: int = 0) -> dict[str, Any]:
     fr, crypto, net = _mods()
@@ -109,7 +115,7 @@ def decode(phy: bytes, appkey: bytes | None = None, nwkskey: bytes | None = None
             if appkey:
                 cm = crypto.Cmac(appkey)
                 try:
-                    ja = fr.open_join_accept(phy, cm.aes, cm)
+                    ja = _join().open_join_accept(phy, cm.aes, cm)
                     out["mic_ok"] = True
                 except fr.MicError:
                     out["mic_ok"] = False
@@ -118,7 +124,7 @@ def decode(phy: bytes, appkey: bytes | None = None, nwkskey: bytes | None = None
                            rx1_dr_offset=ja.rx1_dr_offset, rx2_dr=ja.rx2_dr, rx_delay_s=ja.rx_delay_s,
                            cflist=ja.cflist.hex() if ja.cflist else None)
                 if devnonce is not None:
-                    nwk, app = crypto.session_keys(cm.aes, ja.join_nonce, ja.net_id, devnonce)
+                    nwk, app = _join().session_keys(cm.aes, ja.join_nonce, ja.net_id, devnonce)
                     out.update(nwk_skey=nwk.hex(), app_skey=app.hex())
         elif mtype in (fr.UNCONFIRMED_UP, fr.UNCONFIRMED_DOWN, fr.CONFIRMED_UP, fr.CONFIRMED_DOWN):
             f = fr.parse_data(phy)
@@ -149,9 +155,9 @@ def decode(phy: bytes, appkey: bytes | None = None, nwkskey: bytes | None = None
 
 
 def build_join_request(joineui: bytes, deveui: bytes, devnonce: int, appkey: bytes) -> bytes:
-    fr, crypto, _ = _mods()
+    _, crypto, _ = _mods()
     buf = bytearray(23)
-    fr.build_join_request(buf, joineui, deveui, devnonce, crypto.Cmac(appkey))
+    _join().build_join_request(buf, joineui, deveui, devnonce, crypto.Cmac(appkey))
     return bytes(buf)
 
 

@@ -51,3 +51,7 @@ class SelfTestFailed(DeviceError):
 
 class RomLoaderError(DeviceError):
     """esptool could not talk to or write the chip."""
+
+
+class PackageIndexUnreachable(DeviceError):
+    """mpremote's mip could not download a package (no network, index unreachable, no such package)."""

@@ -6,9 +6,11 @@ Steps, each reported on the board's Progress:
 3. detect: one REPL call probes the board (version, .mpy, platform, file hashes) and runs the
    self-test of the files already there; with no REPL, the ROM loader is asked (rom.py);
 4. with ``--firmware`` (or a chip without MicroPython), esptool writes the image first;
-5. copy: only the files whose hash differs, under temporary names, main.py last (sync.py),
+5. packages: the micropython-lib packages the profile needs (a bare radio's `lora` driver) are
+   installed with mip when the board lacks them (packages.py);
+6. copy: only the files whose hash differs, under temporary names, main.py last (sync.py),
    and the self-test runs again in the same call;
-6. the self-test is judged; ``reset`` restarts the node into its new firmware.
+7. the self-test is judged; ``reset`` restarts the node into its new firmware.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import boards, mpremote, nodeconfig, probe, rom, selftest, stage, sync
+from . import boards, mpremote, nodeconfig, packages, probe, rom, selftest, stage, sync
 from .errors import DeviceError, NotABoard, SelfTestFailed, WrongBoard
 from .progress import Progress
 
@@ -104,6 +106,9 @@ def flash_board(port: str, board_name: str, config: dict[str, Any], secrets: dic
             raise WrongBoard(f"{port} has a MicroPython board for platform {info.platform!r}, not "
                              f"{board_name} ({prof.platform}): pick the right --board or port")
         stage.check_bytecode(info.mpy, stage.mpy_cross_version(), info.mp_version)
+        if packages.missing(prof.packages, info.files):
+            prog.step("packages")
+            packages.ensure(port, board_name, prof.packages, info.files)
         p = sync.plan(wanted, info.files)
         report = extra[-1] if extra else None
         if not p.empty:

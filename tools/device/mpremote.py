@@ -11,6 +11,7 @@ does. mpremote's failures are mapped to the typed errors of errors.py.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .errors import DeviceError, NoPort, NotABoard, PortBusy, Unplugged
+from .errors import DeviceError, NoPort, NotABoard, PackageIndexUnreachable, PortBusy, Unplugged
 
 TIMEOUT_S = 180.0
 RAW_REPL_BACKOFF_S = (0.5, 1.0, 2.0)  # three retries after the first attempt
@@ -61,6 +62,9 @@ def _classify(port: str, existed: bool, text: str) -> DeviceError | None:
     if "is damaged" in low:
         return DeviceError(f"a file arrived damaged on {port}: rerun the same command (nothing damaged was "
                            "put in place)")
+    fetch = re.search(r"mpremote: (.+) requesting (\S+)", text)
+    if fetch:  # mip on the host: URLError or an HTTP status (docs/references.md §Q.B)
+        return PackageIndexUnreachable(f"mip could not download {fetch.group(2)} ({fetch.group(1)})")
     last = [ln for ln in text.strip().splitlines() if ln.strip()]
     msg = last[-1] if last else "no output"
     return DeviceError(f"mpremote on {port} failed ({msg})")

@@ -27,6 +27,7 @@ from .probe import HASH_FN
 
 TMP = ".tmp"
 CHUNK = 3072  # bytes of file data per exec (4 KiB of base64)
+KEEP = ("lib/lora/",)  # installed by mip (packages.py), not staged: a re-flash keeps them
 COPIED = "@@CP "  # the board prints this and the path after the last chunk of each file
 
 
@@ -43,7 +44,8 @@ class Plan:
 
 def plan(wanted: dict[str, str], have: dict[str, str]) -> Plan:
     p = Plan()
-    p.remove = sorted(f for f in have if f.endswith(TMP) or (f.startswith("lib/") and f not in wanted))
+    p.remove = sorted(f for f in have if f.endswith(TMP) or (f.startswith("lib/") and f not in wanted
+                                                              and not f.startswith(KEEP)))
     p.copy = sorted((f for f in wanted if have.get(f) != wanted[f]), key=lambda f: (f == "main.py", f))
     p.dirs = sorted({"/".join(f.split("/")[:i]) for f in p.copy for i in range(1, f.count("/") + 1)})
     return p

@@ -29,6 +29,7 @@ from . import network_server as chirpstack
 
 fr = load("lorawan_frames")
 crypto = load("lorawan_crypto")
+lj = load("lorawan_join")
 eu868 = load("lorawan_eu868")
 net = load("lorawan_network")
 
@@ -162,7 +163,7 @@ class LoRaWANServer:
             rec.previous = rec.session() if rec.dev_addr else None
         rec.join_nonce += 1
         rec.dev_addr = dev_addr
-        rec.nwk_skey, rec.app_skey = crypto.session_keys(cm.aes, rec.join_nonce, NET_ID, nonce)
+        rec.nwk_skey, rec.app_skey = lj.session_keys(cm.aes, rec.join_nonce, NET_ID, nonce)
         rec.fcnt_up, rec.fcnt_down = -1, 0
         rec.rx1_delay_s, rec.rx1_dr_offset, rec.rx2_dr = self.rx_delay_s, self.rx1_dr_offset, self.rx2_dr
         rec.rx2_freq_khz = 869525
@@ -176,7 +177,7 @@ class LoRaWANServer:
             for i in range(5):
                 f = (867100 + 200 * i) * 10
                 cf[3 * i:3 * i + 3] = f.to_bytes(3, "little")
-        ja = fr.JoinAccept(rec.join_nonce, NET_ID, dev_addr, (self.rx1_dr_offset << 4) | self.rx2_dr,
+        ja = lj.JoinAccept(rec.join_nonce, NET_ID, dev_addr, (self.rx1_dr_offset << 4) | self.rx2_dr,
                            self.rx_delay_s, bytes(cf) if cf else None)
         buf = bytearray(33)
         dec = HostAes(rec.app_key, 1)
