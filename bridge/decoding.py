@@ -18,7 +18,8 @@ from .errors import InputError
 from .model import Uplink
 
 MODES = ("trosmart", "lpp", "passthrough")
-_NAME_BAD = re.compile(r"[^A-Za-z0-9\-:._]")
+_KEY_ESCAPE = re.compile(r"[^A-Za-z0-9_-]")  # what a pass-through key escapes
+_ESCAPED = re.compile(r":([0-9a-f]+):")
 _MAX_OBJECT_FIELDS = 128
 _MAX_DEPTH = 4
 _VALUE_KEYS = ("v", "vb", "vs", "u")
@@ -104,27 +105,49 @@ def _lpp(data: bytes, dev_eui: str, bt: float) -> list[dict[str, Any]]:
     return recs
 
 
+def _escape(c: re.Match[str]) -> str:
+    return f":{ord(c.group()):x}:"
+
+
+def passthrough_name(path: tuple[str, ...]) -> str:
+    """SenML name of a path of object keys (list items: their index), one-to-one.
+
+    RFC 8428 §4.5.1 allows ``A-Z a-z 0-9 - : . / _`` and a letter or digit first. Keys keep
+    ``A-Z a-z 0-9 _ -``; any other character becomes ``:<code point in hex>:`` (``temp C`` ->
+    ``temp:20:C``, ``température`` -> ``temp:e9:rature``); levels are joined with ``.``; a name
+    that would not start with a letter or digit gets the prefix ``x::``. ``:`` only brackets
+    an escape, ``.`` only separates levels and ``::`` only follows that prefix, so the path
+    can be read back (``passthrough_path``): two keys never share a name (docs/bridge.md §4).
+    """
+    name = ".".join(_KEY_ESCAPE.sub(_escape, k) for k in path)
+    return name if name[:1].isalnum() and name[0].isascii() else "x::" + name
+
+
+def passthrough_path(name: str) -> tuple[str, ...]:
+    """The path of keys a ``passthrough_name`` came from (its inverse)."""
+    if name.startswith("x::"):
+        name = name[3:]
+    return tuple(_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), seg) for seg in name.split("."))
+
+
 def _flatten(o: Any) -> dict[str, Any]:
-    """LNS object -> {path: scalar}; names fit SenML's character set (RFC 8428 §4.5.1)."""
+    """LNS object -> {SenML name: scalar}, names by ``passthrough_name``."""
     out: dict[str, Any] = {}
 
-    def walk(v: Any, path: str, depth: int) -> None:
+    def walk(v: Any, path: tuple[str, ...], depth: int) -> None:
         if len(out) >= _MAX_OBJECT_FIELDS:
             return
         if isinstance(v, dict) and depth < _MAX_DEPTH:
             for k in sorted(v, key=str):
-                walk(v[k], f"{path}_{k}" if path else str(k), depth + 1)
+                walk(v[k], (*path, str(k)), depth + 1)
         elif isinstance(v, list) and depth < _MAX_DEPTH:
             for i, x in enumerate(v):
-                walk(x, f"{path}_{i}", depth + 1)
+                walk(x, (*path, str(i)), depth + 1)
         elif isinstance(v, (bool, str)) or (isinstance(v, (int, float)) and v == v
                                               and abs(v) != float("inf")):
-            name = _NAME_BAD.sub("_", path) or "value"
-            if not name[0].isalnum():
-                name = "v" + name
-            out[name] = v
+            out[passthrough_name(path)] = v
 
-    walk(o, "", 0)
+    walk(o, (), 0)
     if not out:
         raise InputError("no_object", "the LNS object holds no scalar values")
     return out

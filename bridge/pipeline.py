@@ -17,6 +17,7 @@ from typing import Any
 from . import commands, decoding, homeassistant, jsonio, meta, parse_chirpstack, parse_tts
 from .config import Config
 from .errors import CommandRejected, InputError
+from .joins import JoinTable
 from .logs import Throttle, event
 from .metrics import PipelineMetrics
 from .model import DeviceEvent, Event, Ignored, InMessage, Uplink
@@ -85,6 +86,7 @@ class Processor:
         self._retained_due: dict[str, float] = dict.fromkeys(
             (k for k, st in devices.items() if "_retained" in st), clock())
         self._clock = clock
+        self.joins = JoinTable()  # joins of devices without state yet, until their first uplink
 
     # --- entry -------------------------------------------------------------------------
     def handle_batch(self, msgs: list[InMessage], b: Batch) -> None:
@@ -160,6 +162,9 @@ class Processor:
         b.seen_keys.add(up.dedupe_key)
         b.seen.append((up.dedupe_key, time.time()))
         st = self._state(b, up.dev_eui)
+        joined_at = self.joins.take(up.dev_eui) if self.joins else None
+        if joined_at is not None:
+            meta.join(st, joined_at)
         meta.fold(st, up)
         st["_route"] = {"source": msg.conn, "lns": up.lns, "down_topic": up.down_topic}
         mode = self.cfg.decode_mode(up.dev_eui, up.application_id)
@@ -255,10 +260,14 @@ class Processor:
         self.metrics.count("events", ev.kind)
         if ev.dev_eui is None:
             return
-        if ev.kind in ("join", "status") and (ev.dev_eui in self.devices or ev.dev_eui in b.devices):
+        seen = ev.dev_eui in self.devices or ev.dev_eui in b.devices
+        if ev.kind == "join" and not seen:  # before the first uplink: held until it comes
+            self.joins.remember(ev.dev_eui, ev.received_at)
+            return
+        if ev.kind in ("join", "status") and seen:
             st = self._state(b, ev.dev_eui)
             if ev.kind == "join":
-                st["joined_at"] = round(ev.received_at, 3)
+                meta.join(st, ev.received_at)
             elif ev.battery_level is not None:
                 st["battery_level"] = ev.battery_level
             self._changed(ev.dev_eui, st)
