@@ -40,6 +40,9 @@ class Decoded:
     latest: dict[str, dict[str, Any]] = field(default_factory=dict)  # quantity -> retained value
     firmware: str | None = None
     layout: tuple[int, list[str]] | None = None  # a layout the node just announced
+    interval_s: int | None = None  # the node's measurement interval (status frames)
+    model: str | None = None  # what kind of node sent it (profile, layout, LPP, LNS decoder)
+    samples: int = 1  # samples per frame: a batching node sends every interval × samples
 
 
 def base_name(dev_eui: str) -> str:
@@ -55,11 +58,11 @@ def decode(up: Uplink, mode: str, layouts: dict[int, list[str]] | None) -> Decod
             raise InputError("no_object", "passthrough device, but the LNS sent no decoded object")
         recs = payload_codec.to_senml({"kind": "object", "data": _flatten(up.object)},
                                       base_name(up.dev_eui), bt)
-        return _with_latest(Decoded("object", recs), bt)
+        return _with_latest(Decoded("object", recs, model="LNS decoder"), bt)
     if not up.data:
         raise InputError("empty_payload", f"fPort {up.f_port} uplink carries no application payload")
     if mode == "lpp":
-        return _with_latest(Decoded("lpp", _lpp(up.data, up.dev_eui, bt)), bt)
+        return _with_latest(Decoded("lpp", _lpp(up.data, up.dev_eui, bt), model="Cayenne LPP"), bt)
     return _trosmart(up, layouts, bt)
 
 
@@ -82,9 +85,16 @@ def _trosmart(up: Uplink, layouts: dict[int, list[str]] | None, bt: float) -> De
     if d["kind"] == "status":
         fw = d["status"].get("firmware")
         out.firmware = fw if isinstance(fw, str) else None
+        interval = d["status"].get("interval_s")
+        out.interval_s = interval if isinstance(interval, int) and interval > 0 else None
     elif d["kind"] == "layout":
         out.layout = (int(d["layout"]), list(d["quantities"]))
     else:
+        if d.get("profile"):
+            out.model = f"TroSmart {d['profile']}"
+        else:
+            out.model = "TroSmart" if d.get("layout") is None else f"TroSmart layout {d['layout']}"
+        out.samples = max(1, len(d["samples"]))
         _with_latest(out, bt)
     return out
 

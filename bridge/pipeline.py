@@ -87,6 +87,7 @@ class Processor:
             (k for k, st in devices.items() if "_retained" in st), clock())
         self._clock = clock
         self.joins = JoinTable()  # joins of devices without state yet, until their first uplink
+        self.ha = homeassistant.Discovery(cfg.home_assistant_prefix, self.topics)
 
     # --- entry -------------------------------------------------------------------------
     def handle_batch(self, msgs: list[InMessage], b: Batch) -> None:
@@ -193,23 +194,22 @@ class Processor:
             st.setdefault("_layouts", {})[str(d.layout[0])] = d.layout[1]
         if d.firmware is not None:
             st["firmware"] = d.firmware
+        if d.interval_s is not None:
+            st["interval_s"] = d.interval_s
+        if d.model is not None:
+            st["_model"], st["_samples"] = d.model, d.samples
         b.rows.append(OutRow(self.topics.senml(up.dev_eui), _json(d.senml), origin=up.received_at))
         self.metrics.count("uplinks_out", msg.conn)
+        if self.cfg.home_assistant and self.cfg.retained_values:
+            # new quantities at once, before their first value; all on a changed device
+            for t, p in self.ha.update(up.dev_eui, st, d.latest, mode):
+                b.keep(t, p)
         if not self.cfg.retained_values or not d.latest:
             return ()
         latest = st.get("_latest")
         if latest is None:
             latest = st["_latest"] = {}
         latest.update(d.latest)
-        if self.cfg.home_assistant:
-            announced = set(st.get("_ha", []))
-            for q, val in d.latest.items():
-                if q not in announced:  # discovery goes out at once, before the first value
-                    t, p = homeassistant.discovery(self.cfg.home_assistant_prefix, self.topics,
-                                                   up.dev_eui, up.device_name, q, val)
-                    b.keep(t, p)
-                    announced.add(q)
-            st["_ha"] = sorted(announced)
         return d.latest.keys()
 
     # --- retained topics ------------------------------------------------------------------
@@ -283,6 +283,10 @@ class Processor:
 
     # --- commands -------------------------------------------------------------------------
     def _command(self, msg: InMessage, b: Batch) -> None:
+        if msg.topic == self.ha.status_topic:
+            if self.cfg.home_assistant and msg.payload.strip() == b"online":  # HA (re)started
+                self._ha_online(b)
+            return
         device = self.topics.command_device(msg.topic)
         if device is None or msg.retain:
             return  # not a command topic, or a stale retained command: never replayed
@@ -302,6 +306,13 @@ class Processor:
             self._result(b, dev_eui, "rejected", None, city_id, f"{e.reason}: {e.detail}", "bridge")
             return
         self._queue_downlink(b, dev_eui, cmd, commands.new_id(), city_id)
+
+    def _ha_online(self, b: Batch) -> None:
+        """Every device's discovery configs again: HA announced itself on its birth topic."""
+        for dev_eui in {**self.devices, **b.devices}:
+            st = b.devices.get(dev_eui) or self.devices[dev_eui]
+            for t, p in self.ha.configs(dev_eui, st):
+                b.keep(t, p)
 
     def _queue_downlink(self, b: Batch, dev_eui: str, cmd: dict[str, Any], cid: str,
                         city_id: str | None) -> None:

@@ -67,7 +67,9 @@ class Bridge:
         self.depth = 0
         self.full = False
         self.city = MqttConnection(
-            cfg.city, subscriptions=[(self.topics.command_filter(), 1)], on_message=self._enqueue,
+            cfg.city, subscriptions=[(self.topics.command_filter(), 1)]
+            + ([(f"{cfg.home_assistant_prefix}/status", 1)] if cfg.home_assistant else []),
+            on_message=self._enqueue,
             on_puback=self._puback, on_state=self._state,
             max_inflight=0)  # the drain window bounds it; paho's own limit costs O(n) per PUBACK
         self.sources = {
