@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml
 setup: debs $(STAMP)
 
 # A real Home Assistant 2024.3.3 (the last release for Python 3.11) for tests/homeassistant, in its
-# own venv: made once (~2.5 min), reused while the constraints file is unchanged.
+# own venv: made once (~4 min, mostly downloads), reused while the constraints file is unchanged.
 HA_VENV  := .venv-ha
 HA_STAMP := $(HA_VENV)/.installed
 $(HA_STAMP): tests/homeassistant/constraints.txt tests/homeassistant/requirements.py
