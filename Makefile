@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 DEBS   := mosquitto mosquitto-clients nodejs socat
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all setup debs npm test lint typecheck pytest bench demo clean
+.PHONY: all setup debs npm test lint typecheck pytest bench demo clean ha-venv
 
 all: test
 
@@ -46,13 +46,26 @@ npm: debs
 
 setup: debs $(STAMP) npm
 
+# A real Home Assistant 2024.3.3 (the last release for Python 3.11) for tests/homeassistant, in its
+# own venv: made once (~4 min, mostly downloads), reused while the constraints file is unchanged.
+HA_VENV  := .venv-ha
+HA_STAMP := $(HA_VENV)/.installed
+$(HA_STAMP): tests/homeassistant/constraints.txt tests/homeassistant/requirements.py
+	@test -x $(HA_VENV)/bin/python || $(PYTHON) -m venv $(HA_VENV)
+	$(HA_VENV)/bin/python -m pip install -q -c tests/homeassistant/constraints.txt homeassistant paho-mqtt
+	$(HA_VENV)/bin/python tests/homeassistant/requirements.py > $(HA_VENV)/requirements.txt
+	$(HA_VENV)/bin/python -m pip install -q -c tests/homeassistant/constraints.txt -r $(HA_VENV)/requirements.txt
+	@touch $(HA_STAMP)
+
+ha-venv: $(HA_STAMP)
+
 lint: setup
 	$(VENV)/bin/ruff check payload_codec bridge tools tests hil_tests
 	$(VENV)/bin/mypy
 
 typecheck: lint
 
-pytest: setup
+pytest: setup ha-venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
 # bridge/paho_private.py relies on paho's private names: the bridge tests also run on the lowest
@@ -84,4 +97,4 @@ demo: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/trosmart demo $(DEMO_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(HA_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info

@@ -18,7 +18,8 @@ from .errors import InputError
 from .model import Uplink
 
 MODES = ("trosmart", "lpp", "passthrough")
-_NAME_BAD = re.compile(r"[^A-Za-z0-9\-:._]")
+_KEY_ESCAPE = re.compile(r"[^A-Za-z0-9_-]")  # what a pass-through key escapes
+_ESCAPED = re.compile(r":([0-9a-f]+):")
 _MAX_OBJECT_FIELDS = 128
 _MAX_DEPTH = 4
 _VALUE_KEYS = ("v", "vb", "vs", "u")
@@ -39,6 +40,9 @@ class Decoded:
     latest: dict[str, dict[str, Any]] = field(default_factory=dict)  # quantity -> retained value
     firmware: str | None = None
     layout: tuple[int, list[str]] | None = None  # a layout the node just announced
+    interval_s: int | None = None  # the node's measurement interval (status frames)
+    model: str | None = None  # what kind of node sent it (profile, layout, LPP, LNS decoder)
+    samples: int = 1  # samples per frame: a batching node sends every interval × samples
 
 
 def base_name(dev_eui: str) -> str:
@@ -54,11 +58,11 @@ def decode(up: Uplink, mode: str, layouts: dict[int, list[str]] | None) -> Decod
             raise InputError("no_object", "passthrough device, but the LNS sent no decoded object")
         recs = payload_codec.to_senml({"kind": "object", "data": _flatten(up.object)},
                                       base_name(up.dev_eui), bt)
-        return _with_latest(Decoded("object", recs), bt)
+        return _with_latest(Decoded("object", recs, model="LNS decoder"), bt)
     if not up.data:
         raise InputError("empty_payload", f"fPort {up.f_port} uplink carries no application payload")
     if mode == "lpp":
-        return _with_latest(Decoded("lpp", _lpp(up.data, up.dev_eui, bt)), bt)
+        return _with_latest(Decoded("lpp", _lpp(up.data, up.dev_eui, bt), model="Cayenne LPP"), bt)
     return _trosmart(up, layouts, bt)
 
 
@@ -81,9 +85,16 @@ def _trosmart(up: Uplink, layouts: dict[int, list[str]] | None, bt: float) -> De
     if d["kind"] == "status":
         fw = d["status"].get("firmware")
         out.firmware = fw if isinstance(fw, str) else None
+        interval = d["status"].get("interval_s")
+        out.interval_s = interval if isinstance(interval, int) and interval > 0 else None
     elif d["kind"] == "layout":
         out.layout = (int(d["layout"]), list(d["quantities"]))
     else:
+        if d.get("profile"):
+            out.model = f"TroSmart {d['profile']}"
+        else:
+            out.model = "TroSmart" if d.get("layout") is None else f"TroSmart layout {d['layout']}"
+        out.samples = max(1, len(d["samples"]))
         _with_latest(out, bt)
     return out
 
@@ -104,27 +115,49 @@ def _lpp(data: bytes, dev_eui: str, bt: float) -> list[dict[str, Any]]:
     return recs
 
 
+def _escape(c: re.Match[str]) -> str:
+    return f":{ord(c.group()):x}:"
+
+
+def passthrough_name(path: tuple[str, ...]) -> str:
+    """SenML name of a path of object keys (list items: their index), one-to-one.
+
+    RFC 8428 §4.5.1 allows ``A-Z a-z 0-9 - : . / _`` and a letter or digit first. Keys keep
+    ``A-Z a-z 0-9 _ -``; any other character becomes ``:<code point in hex>:`` (``temp C`` ->
+    ``temp:20:C``, ``température`` -> ``temp:e9:rature``); levels are joined with ``.``; a name
+    that would not start with a letter or digit gets the prefix ``x::``. ``:`` only brackets
+    an escape, ``.`` only separates levels and ``::`` only follows that prefix, so the path
+    can be read back (``passthrough_path``): two keys never share a name (docs/bridge.md §4).
+    """
+    name = ".".join(_KEY_ESCAPE.sub(_escape, k) for k in path)
+    return name if name[:1].isalnum() and name[0].isascii() else "x::" + name
+
+
+def passthrough_path(name: str) -> tuple[str, ...]:
+    """The path of keys a ``passthrough_name`` came from (its inverse)."""
+    if name.startswith("x::"):
+        name = name[3:]
+    return tuple(_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), seg) for seg in name.split("."))
+
+
 def _flatten(o: Any) -> dict[str, Any]:
-    """LNS object -> {path: scalar}; names fit SenML's character set (RFC 8428 §4.5.1)."""
+    """LNS object -> {SenML name: scalar}, names by ``passthrough_name``."""
     out: dict[str, Any] = {}
 
-    def walk(v: Any, path: str, depth: int) -> None:
+    def walk(v: Any, path: tuple[str, ...], depth: int) -> None:
         if len(out) >= _MAX_OBJECT_FIELDS:
             return
         if isinstance(v, dict) and depth < _MAX_DEPTH:
             for k in sorted(v, key=str):
-                walk(v[k], f"{path}_{k}" if path else str(k), depth + 1)
+                walk(v[k], (*path, str(k)), depth + 1)
         elif isinstance(v, list) and depth < _MAX_DEPTH:
             for i, x in enumerate(v):
-                walk(x, f"{path}_{i}", depth + 1)
+                walk(x, (*path, str(i)), depth + 1)
         elif isinstance(v, (bool, str)) or (isinstance(v, (int, float)) and v == v
                                               and abs(v) != float("inf")):
-            name = _NAME_BAD.sub("_", path) or "value"
-            if not name[0].isalnum():
-                name = "v" + name
-            out[name] = v
+            out[passthrough_name(path)] = v
 
-    walk(o, "", 0)
+    walk(o, (), 0)
     if not out:
         raise InputError("no_object", "the LNS object holds no scalar values")
     return out

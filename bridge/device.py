@@ -2,7 +2,7 @@
 for itself (where its downlinks go, its announced layouts, its latest values, the Home
 Assistant configs sent, the retained topics waiting). Stored as one JSON object per device
 (the ``devices`` table), in the same form as before this was a type: the public keys, plus
-``_route``, ``_layouts``, ``_latest``, ``_ha`` and ``_retained``, so that a state database
+``_route``, ``_layouts``, ``_latest``, ``_ha``, ``_model``, ``_samples`` and ``_retained``, so that a state database
 written by either version is read by the other.
 """
 
@@ -28,7 +28,11 @@ class DeviceState:
     route: Route | None = None
     layouts: dict[str, Any] = field(default_factory=dict)  # layout id -> announced layout
     latest: dict[str, dict[str, Any]] = field(default_factory=dict)  # quantity -> latest value
-    ha: list[str] = field(default_factory=list)  # quantities with a Home Assistant config sent
+    # Home Assistant: what was announced ({"q": quantity -> [mode, object id, kind, unit],
+    # "sig": the device signature}, homeassistant.Discovery); {} before the first config
+    ha: dict[str, Any] = field(default_factory=dict)
+    model: str | None = None  # the profile or layout the node sends (HA's device model)
+    samples: int | None = None  # samples per measurement frame (HA's expire_after)
     retained: list[str] | None = None  # quantities whose topics wait (with meta); None: nothing
 
     def to_json(self) -> dict[str, Any]:
@@ -42,6 +46,8 @@ class DeviceState:
             doc["_latest"] = self.latest
         if self.ha:
             doc["_ha"] = self.ha
+        if self.model is not None:
+            doc["_model"], doc["_samples"] = self.model, self.samples
         if self.retained is not None:
             doc["_retained"] = self.retained
         return doc
@@ -55,6 +61,8 @@ class DeviceState:
             if isinstance(route, dict) and "source" in route else None,
             layouts=dict(doc.get("_layouts") or {}),
             latest=dict(doc.get("_latest") or {}),
-            ha=list(doc.get("_ha") or []),
+            ha=dict(doc["_ha"]) if isinstance(doc.get("_ha"), dict) else {},  # a list: an older bridge's
+            model=doc["_model"] if isinstance(doc.get("_model"), str) else None,
+            samples=doc["_samples"] if isinstance(doc.get("_samples"), int) else None,
             retained=list(doc["_retained"]) if isinstance(doc.get("_retained"), list) else None,
         )

@@ -52,3 +52,21 @@ def fold(s: dict[str, Any], up: Uplink) -> None:
     s["lost"] = lost
     s["packet_loss"] = round(lost / (frames + lost), 4) if lost else 0.0
 
+
+def join(s: dict[str, Any], at: float) -> None:
+    """A join (OTAA join-accept) starts a new session. A device with a frame counter had a
+    session before, so ``sessions`` + 1 and the old counter is forgotten: the new session's
+    first counter is then neither loss nor a second session. The same join delivered twice
+    (a redelivery) changes nothing."""
+    at = round(at, 3)
+    if s.get("joined_at") == at:
+        return
+    if "f_cnt" in s:
+        s["sessions"] = int(s.get("sessions", 1)) + 1
+        del s["f_cnt"]
+    s["joined_at"] = at
+
+
+def public(state: dict[str, Any]) -> dict[str, Any]:
+    """The meta document published on the city topic (internal keys removed)."""
+    return {k: v for k, v in state.items() if not k.startswith("_")}

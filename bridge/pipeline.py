@@ -20,6 +20,7 @@ from . import chirpstack, commands, decoding, homeassistant, jsonio, meta, tts
 from .config import Config
 from .device import DeviceState, Route
 from .errors import CommandRejected, InputError
+from .joins import JoinTable
 from .logs import Throttle, event
 from .metrics import PipelineMetrics
 from .model import DeviceEvent, Event, InMessage, Uplink
@@ -92,6 +93,8 @@ class Processor:
             (k for k, st in devices.items() if st.retained is not None), clock())
         self._clock = clock
         self._good_topics: set[str] = set()
+        self.joins = JoinTable()  # joins of devices without state yet, until their first uplink
+        self.ha = homeassistant.Discovery(cfg.home_assistant_prefix, self.topics)
 
     # --- entry -------------------------------------------------------------------------
     def handle_batch(self, msgs: list[InMessage], b: Batch) -> None:
@@ -180,6 +183,9 @@ class Processor:
         b.seen_keys.add(up.dedupe_key)
         b.seen.append((up.dedupe_key, time.time()))
         st = self._state(b, up.dev_eui)
+        joined_at = self.joins.take(up.dev_eui) if self.joins else None
+        if joined_at is not None:
+            meta.join(st.meta, joined_at)
         meta.fold(st.meta, up)
         route = st.route
         if route is None or route.source != msg.conn or route.down_topic != up.down_topic:
@@ -211,20 +217,19 @@ class Processor:
             st.layouts[str(d.layout[0])] = d.layout[1]
         if d.firmware is not None:
             st.meta["firmware"] = d.firmware
+        if d.interval_s is not None:
+            st.meta["interval_s"] = d.interval_s
+        if d.model is not None:
+            st.model, st.samples = d.model, d.samples
         b.rows.append(OutRow(self.topics.senml(up.dev_eui), _json(d.senml), origin=up.received_at))
         self.metrics.count("uplinks_out", msg.conn)
+        if self.cfg.home_assistant and self.cfg.retained_values:
+            # new quantities at once, before their first value; all on a changed device
+            for t, p in self.ha.update(up.dev_eui, st, d.latest, mode):
+                b.keep(t, p)
         if not self.cfg.retained_values or not d.latest:
             return ()
         st.latest.update(d.latest)
-        if self.cfg.home_assistant:
-            announced = set(st.ha)
-            for q, val in d.latest.items():
-                if q not in announced:  # discovery goes out at once, before the first value
-                    t, p = homeassistant.discovery(self.cfg.home_assistant_prefix, self.topics,
-                                                   up.dev_eui, up.device_name, q, val)
-                    b.keep(t, p)
-                    announced.add(q)
-            st.ha = sorted(announced)
         return d.latest.keys()
 
     # --- retained topics ------------------------------------------------------------------
@@ -275,10 +280,14 @@ class Processor:
         self.metrics.count("events", ev.kind)
         if ev.dev_eui is None:
             return
-        if ev.kind in ("join", "status") and (ev.dev_eui in self.devices or ev.dev_eui in b.devices):
+        seen = ev.dev_eui in self.devices or ev.dev_eui in b.devices
+        if ev.kind == "join" and not seen:  # before the first uplink: held until it comes
+            self.joins.remember(ev.dev_eui, ev.received_at)
+            return
+        if ev.kind in ("join", "status") and seen:
             st = self._state(b, ev.dev_eui)
             if ev.kind == "join":
-                st.meta["joined_at"] = round(ev.received_at, 3)
+                meta.join(st.meta, ev.received_at)
             elif ev.battery_level is not None:
                 st.meta["battery_level"] = ev.battery_level
             self._changed(ev.dev_eui, st)
@@ -294,6 +303,10 @@ class Processor:
 
     # --- commands -------------------------------------------------------------------------
     def _command(self, msg: InMessage, b: Batch) -> str:
+        if msg.topic == self.ha.status_topic:
+            if self.cfg.home_assistant and msg.payload.strip() == b"online":  # HA (re)started
+                self._ha_online(b)
+            return "ha_status"
         device = self.topics.command_device(msg.topic)
         if device is None:
             return self._refused("not_a_command_topic")
@@ -326,6 +339,13 @@ class Processor:
             return "command_rejected"
         self._queue_downlink(b, dev_eui, frame, commands.new_id(), city_id)
         return "command"
+
+    def _ha_online(self, b: Batch) -> None:
+        """Every device's discovery configs again: HA announced itself on its birth topic."""
+        for dev_eui in {**self.devices, **b.devices}:
+            st = b.devices.get(dev_eui) or self.devices[dev_eui]
+            for t, p in self.ha.configs(dev_eui, st):
+                b.keep(t, p)
 
     def _refused(self, reason: str) -> str:
         """Input answered with nothing (no outbox row), counted by its reason."""

@@ -88,7 +88,9 @@ class Bridge:
         limits: dict[str, Any] = {"max_packet_bytes": cfg.max_packet_bytes,
                                   "payload_limit": cfg.max_message_bytes}
         self.city = MqttConnection(
-            cfg.city, subscriptions=[(self.topics.command_filter(), 1)], on_message=self._enqueue,
+            cfg.city, subscriptions=[(self.topics.command_filter(), 1)]
+            + ([(f"{cfg.home_assistant_prefix}/status", 1)] if cfg.home_assistant else []),
+            on_message=self._enqueue,
             on_puback=self._puback, on_state=self._state,
             max_inflight=0, **limits)  # the drain window bounds it; paho's own limit is O(n) per PUBACK
         self.sources = {

@@ -85,7 +85,7 @@ def test_passthrough_flattens_object() -> None:
                            "n": None})
     d = decoding.decode(up, "passthrough", None)
     vals = {r["n"]: r.get("v", r.get("vb", r.get("vs"))) for r in d.senml}
-    assert vals == {"temperature": 21.5, "door": True, "gps_lat": 50.8, "l_0": 1, "l_1": "x"}
+    assert vals == {"temperature": 21.5, "door": True, "gps.lat": 50.8, "l.0": 1, "l.1": "x"}
     with pytest.raises(InputError, match="no_object"):
         decoding.decode(_up(b"\x01"), "passthrough", None)
 

@@ -293,9 +293,8 @@ def test_metrics_health_and_home_assistant(mosquitto: Mosquitto, tmp_path: Path)
         r.up(lns.cs_up(EUI, 1, FRAME))
         r.col.wait_for(f"{EUI}/senml")
         ha = harness.Collector(mosquitto.port, topic="homeassistant/#", client_id="ha")
-        cfgs = ha.wait_for("/config", 4)
+        (temp,) = ha.wait_for("/temperature/config")
         ha.close()
-        temp = next(c for c in cfgs if c["name"] == "temperature")
         assert temp["state_topic"] == f"{harness.PREFIX}/{EUI}/temperature"
         assert temp["unit_of_measurement"] == "°C" and temp["device"]["identifiers"]
         port = r.bridge.http.port
