@@ -43,7 +43,8 @@ M, TI = "measurement", "total_increasing"
 # Registry quantity -> HA sensor. Units are the ones HA accepts for the device class
 # (components/sensor/const.py DEVICE_CLASS_UNITS, docs/references.md §T); the values are in
 # the registry's unit, which is that unit (°C for Cel, % for %RH and /100, µg/m³ for ug/m3).
-# Energy is a meter register: total_increasing (what HA's Energy dashboard reads).
+# Energy and the volume indices are meter registers: total_increasing (what HA's Energy
+# dashboard reads).
 SENSORS: dict[str, Sensor] = {
     "temperature": Sensor("temperature", "°C"),
     "humidity": Sensor("humidity", "%"),
@@ -81,6 +82,10 @@ SENSORS: dict[str, Sensor] = {
     "noise_lamax": Sensor("sound_pressure", "dBA"),
     "solar_radiation": Sensor("irradiance", "W/m²"),
     "wind_gust": Sensor("wind_speed", "m/s"),
+    # meter registers (the meter's own index) grow: total_increasing, as HA's Energy dashboard reads
+    "volume_index": Sensor("water", "m³", TI),  # m3 in SenML; a water meter (§T: water takes m³)
+    "pulse_count": Sensor(None, None, TI),
+    "gas_index": Sensor("gas", "m³", TI),
 }
 
 # SenML unit of a quantity outside the registry (Cayenne LPP, pass-through) -> HA sensor

@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge import decoding, parse_chirpstack
+from bridge import chirpstack, decoding
 from bridge.model import Uplink
 from tests.bridge import lns
 
@@ -16,7 +16,7 @@ SENML_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-:./_]*\Z")  # RFC 8428 §4.5.1
 
 
 def _senml(obj: dict) -> dict:
-    up = parse_chirpstack.parse(lns.cs_topic(EUI), lns.dumps(lns.cs_up(EUI, 1, b"\x01", obj=obj)))
+    up = chirpstack.parse(lns.cs_topic(EUI), lns.dumps(lns.cs_up(EUI, 1, b"\x01", obj=obj)))
     assert isinstance(up, Uplink)
     return {r["n"]: r.get("v", r.get("vb", r.get("vs"))) for r in decoding.decode(up, "passthrough", None).senml}
 
