@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-DEBS   := mosquitto mosquitto-clients nodejs socat
+DEBS   := mosquitto mosquitto-clients nodejs socat npm postgresql chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all setup debs test lint typecheck pytest bench demo clean
@@ -21,6 +21,9 @@ debs:
 	command -v mosquitto_pub >/dev/null 2>&1 || missing="$$missing mosquitto-clients"; \
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
 	command -v socat >/dev/null 2>&1 || missing="$$missing socat"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
@@ -32,10 +35,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,bench]'
 	@touch $(STAMP)
 
-setup: debs $(STAMP)
+# the portal's front-end libraries (Leaflet, uPlot) from npm, served by the portal itself
+PORTAL_WEB := portal/web
+$(PORTAL_WEB)/node_modules/.installed: $(PORTAL_WEB)/package.json $(PORTAL_WEB)/package-lock.json
+	cd $(PORTAL_WEB) && npm ci --no-audit --no-fund --silent
+	@touch $@
+
+setup: debs $(STAMP) $(PORTAL_WEB)/node_modules/.installed
 
 lint: setup
-	$(VENV)/bin/ruff check payload_codec bridge tools tests hil_tests
+	$(VENV)/bin/ruff check payload_codec bridge tools tests hil_tests portal
 	$(VENV)/bin/mypy
 
 typecheck: lint
