@@ -349,6 +349,11 @@ class Storage(ABC):
                 return
             after = rows[-1][0]
 
+    def first_time(self) -> int | None:
+        """Start of the oldest day with data (from the daily rollups, which outlive raw data)."""
+        r = self._q("SELECT min(bucket) FROM daily")
+        return None if not r or r[0][0] is None else int(r[0][0])
+
     def counts(self) -> dict[str, int]:
         return {k: int(self._q(sql)[0][0]) for k, sql in COUNTS.items()}
 
