@@ -180,6 +180,8 @@ def create_app(catalog: Catalog, hub: Hub, status: Callable[[], dict[str, Any]] 
                     except asyncio.TimeoutError:
                         yield b": keep-alive\n\n"
                         continue
+                    if ev.get("close"):
+                        return
                     if ev.get("resync"):
                         yield b"event: resync\ndata: {}\n\n"
                         continue
@@ -240,6 +242,7 @@ def create_app(catalog: Catalog, hub: Hub, status: Callable[[], dict[str, Any]] 
         Route("/api/v1/dataset", api_dataset),
         Route("/api/v1/stream", api_stream),
         Route("/health", health),
+        Route("/favicon.ico", lambda request: RedirectResponse("/static/favicon.svg", status_code=301)),
         Route("/{lang}/", page_map),
         Route("/{lang}/node/{dev}", page_node),
         Route("/{lang}/data", page_data),

@@ -53,5 +53,14 @@ QUANTITY_NAMES: dict[str, dict[str, str]] = {
 }
 
 
+UNIT_LABELS = {"Cel": "°C", "%RH": "% rF", "ug/m3": "µg/m³", "kg/m3": "kg/m³", "m3": "m³", "/": "", "%EL": "%"}
+UNIT_LABELS_EN = {**UNIT_LABELS, "%RH": "% RH"}
+
+
+def unit_label(unit: str, lang: str) -> str:
+    """How a SenML unit reads on a page (downloads keep the SenML symbol)."""
+    return (UNIT_LABELS if lang == "de" else UNIT_LABELS_EN).get(unit, unit)
+
+
 def quantity_name(q: str, lang: str) -> str:
     return QUANTITY_NAMES.get(q, {}).get(lang, q)

@@ -31,6 +31,10 @@ class Hub:
         with self._lock:
             return len(self._subs)
 
+    def close(self) -> None:
+        """End every open stream (before the server stops, so none holds up its shutdown)."""
+        self.publish([{"close": True}])
+
     def publish(self, events: list[dict[str, Any]]) -> None:
         """Called from any thread."""
         with self._lock:
@@ -44,9 +48,9 @@ class Hub:
 
 
 def _offer(q: asyncio.Queue[dict[str, Any]], ev: dict[str, Any]) -> None:
-    if q.full():
+    if q.full() or ev.get("close"):
         while not q.empty():
             q.get_nowait()
-        q.put_nowait({"resync": True})
+        q.put_nowait(ev if ev.get("close") else {"resync": True})
         return
     q.put_nowait(ev)

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .catalog import Catalog, NodeView, rounded
-from .i18n import LANGS, TEXT, quantity_name
+from .i18n import LANGS, TEXT, quantity_name, unit_label
 from .queries import RANGES
 from .storage import Point, SeriesInfo
 from .timefmt import iso_ms
@@ -31,7 +31,7 @@ def fmt_value(v: Any, unit: str, lang: str) -> str:
         text = f"{rounded(v):.4g}" if abs(v) < 1e5 else f"{v:.0f}"
         if lang == "de":
             text = text.replace(".", ",")
-        return f"{text} {unit}".strip()
+        return f"{text} {unit_label(unit, lang)}".strip()
     return str(v)
 
 
@@ -50,7 +50,8 @@ def _layout(lang: str, title: str, body: str, *, path: str, scripts: list[str], 
     return f"""<!doctype html>
 <html lang="{lang}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title>{links}<link rel="stylesheet" href="/static/portal.css">{js}</head>
+<title>{_e(title)}</title><link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+{links}<link rel="stylesheet" href="/static/portal.css">{js}</head>
 <body>
 <a class="skip" href="#main">{_e(t["skip"])}</a>
 <header><a class="brand" href="/{lang}/">TroSmart</a>
@@ -131,13 +132,14 @@ def node_page(catalog: Catalog, lang: str, view: NodeView, rng: str, charts: dic
             continue
         pts = charts[s.quantity]
         qn = _e(quantity_name(s.quantity, lang))
+        ul = _e(unit_label(s.unit, lang))
         rows = "".join(f"<tr><td>{_time(p.t_ms, lang)}</td><td>{_e(fmt_value(p.mean, '', lang))}</td>"
                        f"<td>{_e(fmt_value(p.min, '', lang))}</td><td>{_e(fmt_value(p.max, '', lang))}</td>"
                        f"<td>{p.n}</td></tr>" for p in pts)
         dl = _downloads(n.dev_eui, s.quantity, rng)
-        blocks.append(f"""<section class="chart-block"><h3 id="h-{_e(s.quantity)}">{qn} ({_e(s.unit or "–")})</h3>
+        blocks.append(f"""<section class="chart-block"><h3 id="h-{_e(s.quantity)}">{qn} ({ul or "–"})</h3>
 <div class="chart" role="img" aria-labelledby="h-{_e(s.quantity)}" data-node="{dev}" data-quantity="{_e(s.quantity)}"
- data-range="{rng}" data-unit="{_e(s.unit)}" data-expected="{len(pts)}"></div>
+ data-range="{rng}" data-unit="{ul}" data-expected="{len(pts)}"></div>
 <details><summary>{_e(t["values_table"])} ({len(pts)})</summary><table class="values">
 <thead><tr><th scope="col">{_e(t["time"])}</th><th scope="col">{_e(t["mean"])}</th><th scope="col">{_e(t["min"])}</th>
 <th scope="col">{_e(t["max"])}</th><th scope="col">{_e(t["count"])}</th></tr></thead><tbody>{rows}</tbody></table>

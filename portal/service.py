@@ -87,6 +87,7 @@ class Portal:
         return self
 
     def stop(self) -> None:
+        self.hub.close()
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join(10)

@@ -13,7 +13,9 @@
   var markers = {}, latest = {}, names = {};
   var palette = ["#2c7bb6", "#abd9e9", "#ffffbf", "#fdae61", "#d7191c"];
 
+  var units = { "Cel": "°C", "%RH": lang === "de" ? "% rF" : "% RH", "ug/m3": "µg/m³", "kg/m3": "kg/m³", "/": "", "%EL": "%" };
   function fmt(v, u) {
+    if (u && Object.prototype.hasOwnProperty.call(units, u)) { u = units[u]; }
     if (v === null || v === undefined) { return "—"; }
     if (typeof v === "boolean") { return lang === "de" ? (v ? "ja" : "nein") : (v ? "yes" : "no"); }
     if (typeof v === "number") {
@@ -56,12 +58,12 @@
       var ll = [n.position.lat, n.position.lon];
       bounds.push(ll);
       var m = L.circleMarker(ll, { radius: 11, weight: 2, color: "#1d2430", fillOpacity: 0.9, className: "node-marker" });
-      m.bindTooltip(n.name, { permanent: false, direction: "top" });
+      m.bindTooltip(n.name, { permanent: doc.nodes.length <= 30, direction: "top", offset: [0, -10] });
       m.on("click", function () { window.location.href = "/" + lang + "/node/" + n.id; });
       m.addTo(map);
       markers[n.id] = m;
     });
-    if (bounds.length) { map.fitBounds(bounds, { padding: [40, 40], maxZoom: 16 }); } else { map.setView([50.815, 7.155], 13); }
+    if (bounds.length) { map.fitBounds(bounds, { padding: [60, 60], maxZoom: 16 }); } else { map.setView([50.815, 7.155], 13); }
     el.dataset.markers = String(Object.keys(markers).length);
     paint();
   });
