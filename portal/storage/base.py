@@ -205,6 +205,7 @@ class Storage(ABC):
         conn = self._conn()
         with self._tx(conn):
             rows: dict[tuple[int, int], tuple[int, int, float | None, str | None]] = {}
+            newest: dict[int, tuple[int, int, float | None, str | None]] = {}
             seen: dict[str, int] = {}
             for i, pack in enumerate(packs):
                 try:
@@ -217,6 +218,9 @@ class Storage(ABC):
                         res.duplicates += 1
                     else:
                         rows[key] = row
+                        cur = newest.get(row[0])
+                        if cur is None or row[1] > cur[1]:
+                            newest[row[0]] = row
                 if pack.observations:
                     t = max(o.t_ms for o in pack.observations)
                     seen[pack.dev_eui] = max(t, seen.get(pack.dev_eui, t))
@@ -234,6 +238,14 @@ class Storage(ABC):
                 res.duplicates += len(rows) - new
                 if new:
                     self._apply_stage(conn)
+                    self._update_latest(conn, list(newest.values()))
+
+    def _update_latest(self, conn: Any, newest: list[tuple[int, int, float | None, str | None]]) -> None:
+        """Latest value per series from the batch's newest row per series (a row that was
+        already stored is never newer than the series' last_t, so it changes nothing)."""
+        self._many(conn, self._sql("UPDATE series SET last_t = ?, last_v = ?, last_vs = ? WHERE id = ? "
+                                   "AND (last_t IS NULL OR last_t < ?)"),
+                   [(t, v, vs, sid, t) for sid, t, v, vs in newest])
 
     def _rows_of(self, conn: Any, pack: Pack,
                  cutoff: int | None) -> dict[tuple[int, int], tuple[int, int, float | None, str | None]]:
@@ -270,11 +282,6 @@ class Storage(ABC):
         conn.execute("INSERT INTO obs(series_id, t, v, vs) SELECT series_id, t, v, vs FROM stage")
         conn.execute(ROLLUP_HOURLY)
         conn.execute(ROLLUP_DAILY)
-        conn.execute(
-            "UPDATE series SET last_t = st.t, last_v = st.v, last_vs = st.vs "
-            "FROM (SELECT series_id, t, v, vs FROM stage s1 "
-            "      WHERE t = (SELECT max(t) FROM stage s2 WHERE s2.series_id = s1.series_id)) AS st "
-            "WHERE series.id = st.series_id AND (series.last_t IS NULL OR st.t > series.last_t)")
 
     def forget_cache(self) -> None:
         """Drop the series-id cache (after a transaction that created series was rolled back)."""

@@ -77,6 +77,12 @@ class PostgresStorage(Storage):
             for r in rows:  # keys are unique: Storage.ingest keeps the first row per key
                 cp.write_row(r)
 
+    def _update_latest(self, conn: Any, newest: list[tuple[int, int, float | None, str | None]]) -> None:
+        """One statement from the staged (new) rows instead of a round trip per series."""
+        conn.execute("UPDATE series SET last_t = st.t, last_v = st.v, last_vs = st.vs FROM "
+                     "(SELECT DISTINCT ON (series_id) series_id, t, v, vs FROM stage ORDER BY series_id, t DESC) st "
+                     "WHERE series.id = st.series_id AND (series.last_t IS NULL OR series.last_t < st.t)")
+
     def _insert_series(self, conn: psycopg.Connection[Any], dev_eui: str, quantity: str, unit: str,
                        kind: str) -> int:
         r = conn.execute("INSERT INTO series(dev_eui, quantity, unit, kind) VALUES (%s, %s, %s, %s) RETURNING id",
