@@ -22,7 +22,7 @@ import orjson
 from .catalog import Catalog, NodeView
 from .storage import SeriesInfo
 from .storage.base import value_of
-from .timefmt import iso_ms
+from .timefmt import clock_text, day_text, iso_ms
 
 CSV_COLUMNS = ("node", "name", "lat", "lon", "quantity", "unit", "time", "value")
 SECONDARY_UNITS = {"hPa", "ug/m3", "ppm", "ppb", "mm", "cm", "km", "kWh", "Wh", "/100", "mV", "mA", "kW",
@@ -33,15 +33,6 @@ def _csv_line(fields: list[Any]) -> str:
     buf = io.StringIO()
     csv.writer(buf, delimiter=";", lineterminator="\n").writerow(fields)
     return buf.getvalue()
-
-
-def _csv_value(kind: str, row: tuple[int, Any, Any]) -> str:
-    v = value_of(kind, row)
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return repr(v)
-    return "" if v is None else _csv_line([v]).rstrip("\n")
 
 
 def csv_stream(catalog: Catalog, selection: list[tuple[NodeView, SeriesInfo]], start_ms: int, end_ms: int,
@@ -59,13 +50,34 @@ def csv_stream(catalog: Catalog, selection: list[tuple[NodeView, SeriesInfo]], s
     ]
     yield ("\n".join(h.replace("\n", " ").replace("\r", " ") for h in head) + "\n" + _csv_line(list(CSV_COLUMNS))
            ).encode()
+    clocks: dict[int, str] = {}  # time of day → text: regular intervals repeat a few hundred values
+    day, day_str = -1, ""
     for view, s in selection:
         n = view.node
         prefix = _csv_line([n.dev_eui, n.name, "" if n.lat is None else n.lat, "" if n.lon is None else n.lon,
                             s.quantity, s.unit]).rstrip("\n") + ";"
-        kind = s.kind
+        boolean = s.kind == "b"
         for chunk in catalog.storage.rows(s.id, start_ms, end_ms):
-            yield "".join([f"{prefix}{iso_ms(r[0])};{_csv_value(kind, r)}\n" for r in chunk]).encode()
+            out = []
+            for t, v, vs in chunk:
+                d, rem = divmod(t, 86_400_000)
+                if d != day:
+                    day, day_str = d, day_text(d)
+                clock = clocks.get(rem)
+                if clock is None:
+                    if len(clocks) > 100_000:
+                        clocks.clear()
+                    clock = clocks[rem] = clock_text(rem)
+                if vs is not None:
+                    val = _csv_line([vs]).rstrip("\n")
+                elif v is None:
+                    val = ""
+                elif boolean:
+                    val = "true" if v else "false"
+                else:
+                    val = repr(v)
+                out.append(f"{prefix}{day_str}{clock};{val}\n")
+            yield "".join(out).encode()
 
 
 def senml_stream(catalog: Catalog, selection: list[tuple[NodeView, SeriesInfo]], start_ms: int,

@@ -29,6 +29,19 @@ def iso_ms(t_ms: int) -> str:
     return f"{_day(day)}{h:02d}:{m:02d}:{s:02d}.{ms:03d}Z"
 
 
+def day_text(day: int) -> str:
+    """``YYYY-MM-DDT`` of a day number (days since 1970-01-01), cached."""
+    return _day(day)
+
+
+def clock_text(ms_of_day: int) -> str:
+    """``HH:MM:SS.mmmZ`` of a time of day in ms."""
+    s, ms = divmod(ms_of_day, 1000)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}Z"
+
+
 def parse_time(text: str, name: str) -> int:
     """Unix seconds (``1767225600``, ``1767225600.5``) or ISO 8601 (a date, or date and time; no
     zone means UTC) → ms. QueryError naming the parameter otherwise."""
