@@ -109,13 +109,13 @@ def p95(fn: Callable[[], Any], n: int) -> float:
 
 
 def measure(storage: Storage, nodes: int, days: int, *, year_node: bool = True, requests: int = 100,
-            size: Callable[[], float] = lambda: 0.0) -> Result:
+            size: Callable[[], float] = lambda: 0.0, group: int = 1) -> Result:
     res = Result(storage.name)
     now = int(time.time() * 1000)
     now -= now % STEP_MS
     steps = days * DAY_MS // STEP_MS
     ids = node_ids(nodes)
-    n, s = ingest(storage, ids, now - steps * STEP_MS, steps, f"{storage.name} ingest")
+    n, s = ingest(storage, ids, now - steps * STEP_MS, steps, f"{storage.name} ingest", group)
     res.observations, res.ingest_s = n, s
     if year_node:
         ingest(storage, [YEAR_NODE], now - 365 * DAY_MS, 365 * DAY_MS // STEP_MS, f"{storage.name} year node",
