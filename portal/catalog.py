@@ -60,13 +60,6 @@ class Catalog:
         pub = public_view(dev_eui, self.cfg.nodes.get(dev_eui), rec.meta, unlisted_public=self.cfg.unlisted_public)
         return None if pub is None else NodeView(pub, rec.last_seen_ms, self.storage.series(dev_eui))
 
-    def is_public(self, dev_eui: str, meta_cache: dict[str, bool]) -> bool:
-        hit = meta_cache.get(dev_eui)
-        if hit is None:
-            hit = self.node(dev_eui) is not None
-            meta_cache[dev_eui] = hit
-        return hit
-
 
 def series_doc(s: SeriesInfo) -> dict[str, Any]:
     return {"quantity": s.quantity, "unit": s.unit, "kind": {"n": "number", "b": "boolean", "s": "string"}[s.kind],

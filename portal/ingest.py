@@ -109,6 +109,8 @@ class Ingest:
             try:
                 kind, dev = self._route(m.topic)
                 if kind == "meta":
+                    if not m.payload:  # a retained meta cleared on the broker: the node keeps its last
+                        continue
                     self.storage.put_meta(dev, _meta(m.payload), now_ms)
                     self.counts["meta"] += 1
                 else:

@@ -99,6 +99,7 @@ def test_map_markers_live_update_and_language_switch(browser: Any, site: Site, m
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)  # CSP violations too
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(f"{site.portal.url}/de/?quantity=temperature")
@@ -134,6 +135,7 @@ def test_node_page_chart_points_keyboard_and_download(browser: Any, site: Site, 
     page = browser.new_page(viewport={"width": 1000, "height": 1300}, accept_downloads=True)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(f"{site.portal.url}/en/node/{CITY}?range=7d")
     chart = page.locator('.chart[data-quantity="temperature"]')
     chart.locator("canvas").first.wait_for()
