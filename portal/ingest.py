@@ -17,15 +17,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from bridge.model import InMessage
 from bridge.mqtt import MqttConnection
 
 from .config import Config
 from .errors import InputError
 from .registry import DEVEUI_RE
-from .senml import parse_pack
+from .senml import load_json, parse_pack
 from .storage import Pack, Storage
 
 log = logging.getLogger("trosmart.portal")
@@ -147,12 +145,7 @@ class Ingest:
 
 
 def _meta(payload: bytes) -> dict[str, Any]:
-    if len(payload) > MAX_META_BYTES:
-        raise InputError("oversize", f"meta of {len(payload)} bytes > {MAX_META_BYTES}")
-    try:
-        doc = orjson.loads(payload)
-    except orjson.JSONDecodeError as e:
-        raise InputError("invalid_json", str(e)) from None
+    doc = load_json(payload, MAX_META_BYTES)
     if not isinstance(doc, dict):
         raise InputError("bad_meta", "meta must be a JSON object")
     return doc

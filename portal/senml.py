@@ -35,14 +35,19 @@ class Observation:
     vs: str | None = None
 
 
-def parse_pack(payload: bytes, dev_eui: str) -> list[Observation]:
-    """Observations of one pack; InputError (reason code) for anything unusable."""
-    if len(payload) > MAX_PACK_BYTES:
-        raise InputError("oversize", f"{len(payload)} bytes > {MAX_PACK_BYTES}")
+def load_json(payload: bytes, limit: int) -> object:
+    """A city-topic message's JSON, at most ``limit`` bytes; InputError otherwise."""
+    if len(payload) > limit:
+        raise InputError("oversize", f"{len(payload)} bytes > {limit}")
     try:
-        pack = orjson.loads(payload)
+        return orjson.loads(payload)
     except orjson.JSONDecodeError as e:
         raise InputError("invalid_json", str(e)) from None
+
+
+def parse_pack(payload: bytes, dev_eui: str) -> list[Observation]:
+    """Observations of one pack; InputError (reason code) for anything unusable."""
+    pack = load_json(payload, MAX_PACK_BYTES)
     if not isinstance(pack, list) or not pack:
         raise InputError("not_a_pack", "a SenML pack is a non-empty JSON array")
     if len(pack) > MAX_RECORDS:
