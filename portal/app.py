@@ -113,11 +113,11 @@ def create_app(catalog: Catalog, hub: Hub, status: Callable[[], dict[str, Any]] 
         params = request.query_params
         queries.only(params, ("quantity",))
         q = queries.quantity(params["quantity"]) if "quantity" in params else cfg.default_quantity
+        series = {s.dev_eui: s for s in catalog.storage.series_of_quantity(q)}
         out = []
-        for v in catalog.nodes().values():
-            s = v.quantity(q)
-            out.append({"id": v.node.dev_eui, "name": v.node.name,
-                        "position": None if v.node.lat is None else [v.node.lat, v.node.lon],
+        for dev, (n, _) in catalog.public().items():
+            s = series.get(dev)
+            out.append({"id": dev, "name": n.name, "position": None if n.lat is None else [n.lat, n.lon],
                         "value": rounded(s.last_value()) if s else None, "unit": s.unit if s else None,
                         "time": iso_ms(s.last_t) if s and s.last_t is not None else None})
         return json({"quantity": q, "nodes": out})

@@ -41,17 +41,21 @@ class Catalog:
         return {"id": lic.id, "name": lic.name, "url": lic.url, "provider": lic.provider,
                 "attribution": lic.attribution(self.dataset_uri)}
 
-    def nodes(self) -> dict[str, NodeView]:
-        by_node: dict[str, list[SeriesInfo]] = {}
-        for s in self.storage.series():
-            by_node.setdefault(s.dev_eui, []).append(s)
-        out: dict[str, NodeView] = {}
+    def public(self) -> dict[str, tuple[PublicNode, int | None]]:
+        """Public nodes and their last-seen times, without their series (cheap: one row per node)."""
+        out: dict[str, tuple[PublicNode, int | None]] = {}
         for rec in self.storage.nodes():
             pub = public_view(rec.dev_eui, self.cfg.nodes.get(rec.dev_eui), rec.meta,
                               unlisted_public=self.cfg.unlisted_public)
             if pub is not None:
-                out[rec.dev_eui] = NodeView(pub, rec.last_seen_ms, by_node.get(rec.dev_eui, []))
+                out[rec.dev_eui] = (pub, rec.last_seen_ms)
         return out
+
+    def nodes(self) -> dict[str, NodeView]:
+        by_node: dict[str, list[SeriesInfo]] = {}
+        for s in self.storage.series():
+            by_node.setdefault(s.dev_eui, []).append(s)
+        return {d: NodeView(pub, seen, by_node.get(d, [])) for d, (pub, seen) in self.public().items()}
 
     def node(self, dev_eui: str) -> NodeView | None:
         rec = self.storage.node(dev_eui)

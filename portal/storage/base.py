@@ -34,7 +34,7 @@ from ..senml import Observation
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 RESOLUTIONS = ("raw", "hour", "day")
-CHUNK_ROWS = 10_000
+CHUNK_ROWS = 20_000
 
 
 def _rollup(table: str, width_ms: int) -> str:
@@ -332,6 +332,12 @@ class Storage(ABC):
             rows = self._q("SELECT id, dev_eui, quantity, unit, kind, last_t, last_v, last_vs FROM series "
                            "WHERE dev_eui = ? ORDER BY quantity", (dev_eui,))
         return [SeriesInfo(*r) for r in rows]
+
+    def series_of_quantity(self, quantity: str) -> list[SeriesInfo]:
+        """Every node's series of one quantity (the map's latest values)."""
+        return [SeriesInfo(*r) for r in self._q(
+            "SELECT id, dev_eui, quantity, unit, kind, last_t, last_v, last_vs FROM series WHERE quantity = ?",
+            (quantity,))]
 
     def points(self, series_id: int, start_ms: int, end_ms: int, resolution: str) -> list[Point]:
         """Chart points in [start, end): raw observations or hourly/daily rollups."""

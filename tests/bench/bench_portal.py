@@ -135,12 +135,12 @@ def measure(storage: Storage, nodes: int, days: int, *, year_node: bool = True, 
             lambda: get(f"/api/v1/nodes/{rng.choice(ids)}/series/temperature?range=1y"), requests)
         if year_node:
             t0 = time.perf_counter()
-            rows = 0
+            lines = 0
             with c.stream("GET", f"/api/v1/observations.csv?node={YEAR_NODE}&range=1y") as r:
-                for line in r.iter_lines():
-                    rows += bool(line) and not line.startswith("#")
+                for chunk in r.iter_bytes():
+                    lines += chunk.count(b"\n")
             res.csv_s = time.perf_counter() - t0
-            res.csv_rows = rows - 1
+            res.csv_rows = lines - 6  # 5 comment lines and the header
     res.size_mb = size()
     return res
 
