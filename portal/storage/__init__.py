@@ -6,7 +6,6 @@ from __future__ import annotations
 from .base import (
     RESOLUTIONS,
     IngestResult,
-    LatestValue,
     NodeRecord,
     Pack,
     Point,
@@ -29,5 +28,5 @@ def open_storage(backend: str, *, path: str = "", dsn: str = "", raw_retention_d
     raise ValueError(f"unknown storage backend {backend!r}")
 
 
-__all__ = ["RESOLUTIONS", "IngestResult", "LatestValue", "NodeRecord", "Pack", "Point", "Row", "SeriesInfo",
+__all__ = ["RESOLUTIONS", "IngestResult", "NodeRecord", "Pack", "Point", "Row", "SeriesInfo",
            "Storage", "open_storage"]

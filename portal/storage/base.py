@@ -100,7 +100,6 @@ class SeriesInfo:
         return _value(self.kind, self.last_v, self.last_vs)
 
 
-LatestValue = SeriesInfo
 
 
 @dataclass(frozen=True)
