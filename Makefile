@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-DEBS   := mosquitto mosquitto-clients nodejs socat
+DEBS   := mosquitto mosquitto-clients nodejs socat npm postgresql chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all setup debs npm test lint typecheck pytest bench demo clean ha-venv
@@ -22,6 +22,8 @@ debs:
 	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	command -v socat >/dev/null 2>&1 || missing="$$missing socat"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
@@ -34,7 +36,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # npm packages the tests and the portal use, each folder with its package.json and lock file
-NPM_DIRS := tests/interop tests/lorawan/js
+NPM_DIRS := tests/interop tests/lorawan/js portal/web
 
 npm: debs
 	@for d in $(NPM_DIRS); do \
@@ -60,7 +62,7 @@ $(HA_STAMP): tests/homeassistant/constraints.txt tests/homeassistant/requirement
 ha-venv: $(HA_STAMP)
 
 lint: setup
-	$(VENV)/bin/ruff check payload_codec bridge tools tests hil_tests
+	$(VENV)/bin/ruff check payload_codec bridge tools tests hil_tests portal
 	$(VENV)/bin/mypy
 
 typecheck: lint

@@ -6,6 +6,7 @@ machine: the demo runs until every node's measurement has reached the city, then
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -128,6 +130,16 @@ def test_demo_readings_reach_the_city_topics_and_nothing_is_left_running() -> No
         running = demo.processes()
         assert any("mosquitto" in c for c in running), running
         assert any(" bridge --config " in c for c in running), running
+        assert any(" portal --config " in c for c in running), running
+        portal_url = next(m[1] for ln in demo.lines if (m := re.search(r"portal on (http://127\.0\.0\.1:\d+/)", ln)))
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:  # the portal stores what the bridge publishes: every node appears in its API
+            with urllib.request.urlopen(portal_url + "api/v1/nodes", timeout=5) as r:
+                nodes = json.load(r)["nodes"]
+            if {p.deveui for p in PROFILES} <= {n["id"] for n in nodes if n["latest"]}:
+                break
+            assert time.monotonic() < deadline, nodes
+            time.sleep(0.5)  # polling another process's store: it offers no event to wait on
         demo.proc.send_signal(signal.SIGTERM)  # what a service manager sends
         rc = demo.wait_exit()
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 NAME = "demo"
-HELP = "run three virtual nodes, the simulated network server, mosquitto and the bridge with a live view"
+HELP = "run three virtual nodes, the simulated network server, mosquitto, the bridge and the portal with a live view"
 DESCRIPTION = """\
 Runs the whole TroSmart chain on this machine: three virtual nodes (air quality, water level and
 parking profiles) run the real firmware on the MicroPython Unix port and talk AT to emulated
@@ -21,6 +21,8 @@ RAK3172 modems; a simulated ChirpStack v4 publishes their uplinks on a local mos
 (trosmart/v1/{deveui}/senml, retained trosmart/v1/{deveui}/{quantity}). The view shows per node
 the decoded values, the last uplink, the airtime used and the battery, and the SenML that landed.
 On a terminal it redraws in place; piped, it prints one line per event.
+The portal (trosmart portal) consumes the city topics too: its address is printed at start
+(http://127.0.0.1:8080/ unless that port is taken): a map, charts and downloads of the nodes.
 Ctrl-C (or SIGTERM, or closing the terminal: SIGHUP) stops everything; no process is left running."""
 
 DEFAULT_TIME_SCALE = 60.0
@@ -43,7 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo.fleet import Fleet, default_workdir
+    from ..demo.fleet import PREFIX, Fleet, default_workdir
+    from ..demo.portal import DemoPortal
     from ..demo.view import Screen
     from ..errors import ToolError
 
@@ -64,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     fleet = Fleet(workdir, speedup=args.time_scale, interval_s=args.interval)
     screen = Screen(fleet.state, tty=False if args.lines else None)
+    portal = DemoPortal(workdir, PREFIX)
     started = time.monotonic()
     try:
         try:
@@ -72,15 +76,26 @@ def run(args: argparse.Namespace) -> int:
             if stop.is_set():  # Ctrl-C reached the children while they started: not an error
                 return 130
             raise
+        assert fleet.broker is not None
+        if not stop.is_set():
+            print("demo: starting the portal (trosmart portal)", flush=True)
+            url = portal.start(fleet.broker.host, fleet.broker.port, abort=stop.is_set)
+            if url:
+                print(f"demo: portal on {url} (map, charts, downloads; open it in a browser)", flush=True)
+                with fleet.state.lock:
+                    fleet.state.log(f"portal: {url}")
         screen.open()
         while not stop.wait(REDRAW_S):
             fleet.poll()
+            if not portal.alive() and not stop.is_set():
+                raise ToolError(f"the portal exited; see {workdir / 'portal.log'}")
             screen.draw()
             if args.duration is not None and time.monotonic() - started >= args.duration:
                 break
     finally:
         screen.close()
         print("demo: stopping nodes, modems, bridge, network server and broker", flush=True)
+        portal.stop()
         fleet.stop()
         for s, h in old.items():
             signal.signal(s, h)
