@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import commands, decoding, homeassistant, jsonio, meta, parse_chirpstack, parse_tts
+from . import commands, decoding, homeassistant, jsonio, meta, p2p_uplink, parse_chirpstack, parse_tts
 from .config import Config
 from .errors import CommandRejected, InputError
 from .logs import Throttle, event
@@ -24,6 +24,7 @@ from .store import OutRow
 from .topics import CityTopics
 
 _PARSERS = {"chirpstack": parse_chirpstack.parse, "tts": parse_tts.parse}
+_PARSERS["serial"] = p2p_uplink.parse  # the USB-serial P2P receiver (bridge/serial_source.py)
 DEADLETTER_RAW_MAX = 4096  # bytes of an oversize message kept in its dead letter
 ANNOUNCE_EVERY_S = 600.0
 

@@ -1,0 +1,79 @@
+# P2P workshop mode on the node (docs/p2p.md §3): the modem the node cycle talks to
+# (is_joined / send, like rak3172.RAK3172) sends each codec frame in an authenticated envelope
+# (payload_codec.envelope) through a P2P radio instead of LoRaWAN. Nothing to join; the node's
+# duty-cycle ledger counts the airtime as usual (an envelope adds 13 bytes, like LoRaWAN).
+
+import os
+
+try:
+    from micropython import const
+except ImportError:  # CPython host tests
+
+    def const(x):
+        return x
+
+
+from payload_codec import envelope
+from payload_codec.airtime import EU868, time_on_air_us
+
+_RESERVE = const(64)  # counter values reserved per flash write (as node_state's sample counter)
+
+
+class EnvelopeCounter:
+    """The envelope counter, never repeated across resets and power loss.
+
+    The flash file holds a ceiling; each boot continues from it and reserves the next
+    _RESERVE values with one atomic write (write a temporary file, rename), so a counter
+    value is never used twice and at most _RESERVE - 1 are skipped per boot.
+    """
+
+    def __init__(self, path="p2p_counter.dat"):
+        self._path = path
+        try:
+            with open(path) as f:
+                self.ceiling = int(f.read())
+        except (OSError, ValueError):
+            self.ceiling = 0
+        self.next = self.ceiling
+
+    def take(self):
+        c = self.next
+        if c >= self.ceiling:
+            self.ceiling = c + _RESERVE
+            tmp = self._path + ".tmp"
+            with open(tmp, "w") as f:
+                f.write("%d" % self.ceiling)
+            os.rename(tmp, self._path)
+        self.next = c + 1
+        return c
+
+
+class P2PLink:
+    """``radio`` is rak3172_p2p.RakP2P (configured); ``cipher`` the device key's AES block
+    cipher (cryptolib.aes(key, 1) on the board); ``device_id`` the DevEUI's low 4 bytes."""
+
+    def __init__(self, radio, cipher, device_id, counter, dr, log=None):
+        self.radio = radio
+        self.signer = envelope.Signer(cipher)
+        self.device_id = device_id
+        self.counter = counter
+        self._sf, self._bw, _ = EU868[dr]
+        self._log = log
+        self.sent = 0
+
+    def is_joined(self):
+        return True  # P2P: no network to join
+
+    def set_data_rate(self, dr, adr):
+        pass  # the radio settings were fixed by configure()
+
+    def send(self, port, frame, confirmed=False, timeout_ms=20000):
+        """Seal ``frame`` (sent on ``port``) and transmit it; P2P brings no downlinks."""
+        ctr = self.counter.take()
+        data = envelope.seal(self.signer, self.device_id, ctr, port, frame)
+        air_ms = (time_on_air_us(len(data), self._sf, self._bw) + 999) // 1000
+        self.radio.send(data, air_ms, timeout_ms)
+        self.sent += 1
+        if self._log:
+            self._log("p2p: envelope %d (%d B) sent" % (ctr, len(data)))
+        return []
