@@ -61,6 +61,10 @@ def main():
         print("node: RAK3172 firmware %s" % modem.rui_text)
     except Exception as e:  # UnsupportedFirmware, RakTimeout: logged, the cycle retries
         print("node: %s" % e)
+    if cfg["network"] == "p2p":  # P2P workshop mode: envelopes to a receiver (docs/p2p.md §3)
+        from p2p_link import open_link
+
+        modem, secrets = open_link(modem, cfg, node_config.SECRETS_FILE)
     import payload_codec.measurement  # noqa: F401 - load the codec before the first cycle
 
     gc.collect()

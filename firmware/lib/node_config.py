@@ -33,6 +33,12 @@ SCHEMA = {
     "a02yyuw_as": ("distance", "s", 8, 11),  # "distance", "water_level" or "occupancy"
     "a02yyuw_mount_mm": (2000, "i", 30, 16000),  # sensor height above the gauge's zero
     "a02yyuw_threshold_mm": (1000, "i", 30, 4500),  # occupied when the echo is nearer
+    # P2P workshop mode (docs/p2p.md §3): "lorawan" or "p2p"; the radio settings must also
+    # pass the EU868 rules (payload_codec.p2p_radio) when the link is opened
+    "network": ("lorawan", "s", 3, 7),
+    "p2p_freq_hz": (868100000, "i", 863000000, 870000000),
+    "p2p_sf": (7, "i", 7, 12),
+    "p2p_bw_khz": (125, "i", 125, 250),
 }
 
 _UART_SENSORS = ("none", "sds011", "a02yyuw")
@@ -73,6 +79,8 @@ def _check(name, v):
         if name == "uart_sensor" and v not in _UART_SENSORS:
             return None
         if name == "a02yyuw_as" and v not in _A02YYUW_AS:
+            return None
+        if name == "network" and v not in ("lorawan", "p2p"):
             return None
     elif kind == "q":
         if not isinstance(v, list) or not lo <= len(v) <= hi:

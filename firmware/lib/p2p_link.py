@@ -77,3 +77,48 @@ class P2PLink:
         if self._log:
             self._log("p2p: envelope %d (%d B) sent" % (ctr, len(data)))
         return []
+
+
+def open_link(rak, cfg, secrets_path, make_cipher=None, log=print):
+    """(P2PLink, secrets) for the node's config and secrets file, or (rak, None) when P2P
+    cannot start: the reason is logged by name and the node sleeps instead of transmitting.
+
+    secrets.json holds "deveui" (16 hex; its low 4 bytes are the device id) and "p2p_key"
+    (32 hex; the key the receiver's keys file holds for this DevEUI); values are never logged.
+    """
+    import json
+
+    from payload_codec import p2p_radio
+    from rak3172 import RakError
+    from rak3172_p2p import RakP2P
+
+    try:
+        with open(secrets_path) as f:
+            sec = json.load(f)
+        eui = sec["deveui"]
+        key = bytes.fromhex(sec["p2p_key"])
+        dev = int(eui[-8:], 16)
+        if len(eui) != 16 or len(key) != 16:
+            raise ValueError
+    except (OSError, ValueError, KeyError, TypeError):
+        log("p2p: %s needs \"deveui\" (16 hex) and \"p2p_key\" (32 hex)" % secrets_path)
+        return rak, None
+    sf = cfg["p2p_sf"]
+    bw = cfg["p2p_bw_khz"]
+    try:
+        radio = RakP2P(rak)
+        radio.configure(cfg["p2p_freq_hz"], sf, bw)
+    except (RakError, ValueError) as e:  # P2PConfigError names the key
+        log("p2p: %s" % e)
+        return rak, None
+    if make_cipher is None:
+        import cryptolib
+
+        def make_cipher(k):
+            return cryptolib.aes(k, 1)  # mode 1: ECB, one block per call
+
+    dr = p2p_radio.data_rate(sf, bw)
+    cfg["data_rate"] = dr  # the ledger counts the P2P airtime at this modulation
+    link = P2PLink(radio, make_cipher(key), dev, EnvelopeCounter(), dr, log)
+    log("p2p: device %08X on %d Hz SF%d %d kHz" % (dev, cfg["p2p_freq_hz"], sf, bw))
+    return link, sec
