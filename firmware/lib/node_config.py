@@ -33,9 +33,9 @@ SCHEMA = {
     "a02yyuw_as": ("distance", "s", 8, 11),  # "distance", "water_level" or "occupancy"
     "a02yyuw_mount_mm": (2000, "i", 30, 16000),  # sensor height above the gauge's zero
     "a02yyuw_threshold_mm": (1000, "i", 30, 4500),  # occupied when the echo is nearer
-    # P2P workshop mode (docs/p2p.md §3): "lorawan" or "p2p"; the radio settings must also
+    # P2P workshop mode (docs/p2p.md §3): "lorawan", "p2p" or "p2p_receiver"; the radio settings must also
     # pass the EU868 rules (payload_codec.p2p_radio) when the link is opened
-    "network": ("lorawan", "s", 3, 7),
+    "network": ("lorawan", "s", 3, 12),
     "p2p_freq_hz": (868100000, "i", 863000000, 870000000),
     "p2p_sf": (7, "i", 7, 12),
     "p2p_bw_khz": (125, "i", 125, 250),
@@ -80,7 +80,7 @@ def _check(name, v):
             return None
         if name == "a02yyuw_as" and v not in _A02YYUW_AS:
             return None
-        if name == "network" and v not in ("lorawan", "p2p"):
+        if name == "network" and v not in ("lorawan", "p2p", "p2p_receiver"):
             return None
     elif kind == "q":
         if not isinstance(v, list) or not lo <= len(v) <= hi:

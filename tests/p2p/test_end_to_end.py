@@ -166,3 +166,57 @@ def test_frames_reach_senml_refusals_are_dead_lettered_and_a_replug_loses_nothin
     assert meta["rssi"] == lab.air.rssi and meta["snr"] == lab.air.snr
     assert meta["gateway"] == "serial:workshop"
     assert len(lab.source.gaps) == 1
+
+
+def test_a_receiver_node_feeds_the_bridge_like_a_rak3172(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """receiver = "node": a TroSmart node in receiver mode (p2p_receiver.relay over its RAK3172)
+    prints the packets on its USB console; the bridge reads that console."""
+    import threading
+
+    from p2p_receiver import relay
+    from rak3172 import RAK3172
+    from rak3172_p2p import RakP2P
+
+    from trosmart_tools.virtual_lab.usb_board import ConsolePort
+
+    air = Air()
+    node_emu = Rak3172Emulator("70B3D57ED00000A1", air=air, time_scale=SCALE)
+    rx_emu = Rak3172Emulator("70B3D57ED00000FF", air=air, time_scale=SCALE)
+    node_emu.start()
+    rx_emu.start()
+    console = ConsolePort(tmp_path / "ttyACM0")
+    console.plug()
+    keys = tmp_path / "keys.json"
+    fd = os.open(keys, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, json.dumps({EUI: KEY.hex()}).encode())
+    os.close(fd)
+    rx_uart = HostUart(rx_emu.path)
+    radio = RakP2P(RAK3172(rx_uart))
+    radio.configure(FREQ, SF, BW)
+    stop = threading.Event()
+    t = threading.Thread(target=relay, args=(radio, console.write_line),
+                         kwargs={"running": lambda: not stop.is_set()}, daemon=True)
+    t.start()
+    collector = harness.Collector(mosquitto.port, client_id=f"city-{tmp_path.name}")
+    doc = harness.bridge_doc(tmp_path / "state", mosquitto.port, mosquitto.port, sources=[{
+        "name": "relay", "lns": "serial", "receiver": "node", "device": str(console.link),
+        "keys_file": str(keys), "reconnect_s": 0.1}])
+    doc["source"][0].pop("reconnect_max_s")
+    bridge = harness.start_bridge(doc)
+    node = Radio(node_emu, KEY, EUI, tmp_path / "c.dat")
+    try:
+        harness.wait_until(lambda: radio.listening, 20, "receiver listening")
+        for s in SAMPLES[:2]:
+            node.send(s)
+        got = collector.wait_for(f"{EUI}/senml", 2)
+        assert [values_of(p) for p in got] == [values_of(senml_for(s)) for s in SAMPLES[:2]]
+    finally:
+        stop.set()
+        t.join(timeout=10)
+        bridge.stop()
+        collector.close()
+        node.close()
+        rx_uart.close()
+        console.unplug()
+        node_emu.stop()
+        rx_emu.stop()
