@@ -51,7 +51,7 @@ def main():
         errors.append("board")
         board = boards.make("auto")
     wdt = board.wdt(cfg["wdt_timeout_ms"])  # covers every cycle from here on
-    secrets = node_config.load_secrets()
+    secrets = node_config.load_secrets() if cfg["network"] == "lorawan" else None  # P2P: open_link
     state = State(board.rtc)
     from rak3172 import RAK3172
 

@@ -5,45 +5,35 @@
 
 import os
 
-try:
-    from micropython import const
-except ImportError:  # CPython host tests
-
-    def const(x):
-        return x
-
 
 from payload_codec import envelope
 from payload_codec.airtime import EU868, time_on_air_us
 
-_RESERVE = const(64)  # counter values reserved per flash write (as node_state's sample counter)
-
-
 class EnvelopeCounter:
-    """The envelope counter, never repeated across resets and power loss.
+    """The envelope counter: contiguous, and never repeated across resets and power loss.
 
-    The flash file holds a ceiling; each boot continues from it and reserves the next
-    _RESERVE values with one atomic write (write a temporary file, rename), so a counter
-    value is never used twice and at most _RESERVE - 1 are skipped per boot.
+    The flash file holds the next value. take() writes next + 1 (a temporary file, then a
+    rename: LittleFS renames atomically) *before* the value is sent, so a reset between the
+    write and the send skips one value but never reuses one. Unlike the sample counter's
+    block reservation (node_state.py), every value is written: a deep-sleep wake restarts the
+    interpreter, a reservation would skip a block per wake, and the receiver would report
+    those skipped values as lost frames (docs/p2p.md §2).
     """
 
     def __init__(self, path="p2p_counter.dat"):
         self._path = path
         try:
             with open(path) as f:
-                self.ceiling = int(f.read())
+                self.next = int(f.read())
         except (OSError, ValueError):
-            self.ceiling = 0
-        self.next = self.ceiling
+            self.next = 0
 
     def take(self):
         c = self.next
-        if c >= self.ceiling:
-            self.ceiling = c + _RESERVE
-            tmp = self._path + ".tmp"
-            with open(tmp, "w") as f:
-                f.write("%d" % self.ceiling)
-            os.rename(tmp, self._path)
+        tmp = self._path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d" % (c + 1))
+        os.rename(tmp, self._path)
         self.next = c + 1
         return c
 

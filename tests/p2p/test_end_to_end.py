@@ -220,3 +220,77 @@ def test_a_receiver_node_feeds_the_bridge_like_a_rak3172(mosquitto: Mosquitto, t
         console.unplug()
         node_emu.stop()
         rx_emu.stop()
+
+
+def test_the_virtual_node_in_p2p_mode_through_an_unplugged_receiver(mosquitto: Mosquitto, tmp_path: Path,
+                                                                     micropython: str) -> None:
+    """The whole firmware on the MicroPython board (network = "p2p" in config.json): its cycles
+    reach SenML; the receiver is unplugged and re-plugged while the node goes on; every
+    envelope of a cycle that began after the bridge set the receiver up again arrives."""
+    from trosmart_tools.virtual_lab.board_runner import VirtualNode
+
+    air = Air()
+    node_emu = Rak3172Emulator("70B3D57ED00000A1", air=air, time_scale=SCALE)
+    rx_emu = Rak3172Emulator("70B3D57ED00000FF", air=air, time_scale=SCALE)
+    node_emu.start()
+    rx_emu.start()
+    link = tmp_path / "ttyUSB-receiver"
+    link.symlink_to(rx_emu.path)
+    keys = tmp_path / "keys.json"
+    fd = os.open(keys, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, json.dumps({EUI: KEY.hex()}).encode())
+    os.close(fd)
+    collector = harness.Collector(mosquitto.port, client_id=f"city-{tmp_path.name}")
+    doc = harness.bridge_doc(tmp_path / "state", mosquitto.port, mosquitto.port, sources=[{
+        "name": "workshop", "lns": "serial", "device": str(link), "keys_file": str(keys),
+        "reconnect_s": 0.1}])
+    doc["source"][0].pop("reconnect_max_s")
+    bridge = harness.start_bridge(doc)
+    source = bridge.sources["workshop"]
+    received: list[int] = []
+    forward = source.on_message
+
+    def spy(msg: Any) -> None:  # the counters the bridge accepted, in order
+        d = json.loads(msg.payload)
+        if "error" not in d:
+            received.append(d["counter"])
+        forward(msg)
+
+    source.on_message = spy
+    node = VirtualNode(tmp_path / "node", uart_pty=node_emu.path,
+                       config={"interval_s": 60, "status_every": 0, "network": "p2p"},
+                       secrets={"deveui": EUI.upper(), "p2p_key": KEY.hex()}, time_scale=SCALE)
+    node.flash_firmware()
+    node.start()
+    env = r"p2p: envelope (\d+) \(\d+ B\) sent"
+    try:
+        collector.wait_for(f"{EUI}/senml", 3, timeout_s=60)
+        rx_emu.stop()
+        link.unlink()
+        harness.wait_until(lambda: not source.connected.is_set(), 20, "the receiver gone")
+        node.wait_for(env, count=2, start=len(node.console), timeout_s=60)  # sent into the void
+        rx_emu.start()
+        rx_emu.reboot()
+        link.symlink_to(rx_emu.path)
+        harness.wait_until(lambda: source.connected.is_set() and source.connects == 2, 30, "receiver back")
+        back = len(node.console)
+        cycle = node.wait_for(r"node: deep sleep", start=back, timeout_s=60)[0].string
+        start = node.console.index(cycle, back)
+        after = [int(m.group(1)) for m in node.wait_for(env, count=3, start=start, timeout_s=60)]
+        harness.wait_until(lambda: after[-1] in received, 30, "the envelopes sent after the replug")
+        node.stop()
+        harness.wait_until(lambda: any(m.get("f_cnt") == received[-1] for m in collector.on(f"{EUI}/meta")),
+                           30, "meta of the last frame")
+    finally:
+        node.stop()
+        bridge.stop()
+        collector.close()
+        node_emu.stop()
+        rx_emu.stop()
+    assert set(after) <= set(received)
+    assert received == sorted(received)
+    missing = [c for c in range(received[0], received[-1] + 1) if c not in received]
+    assert len(missing) >= 2  # the envelopes sent while unplugged
+    meta = [m for m in collector.on(f"{EUI}/meta") if m.get("f_cnt") == received[-1]][-1]
+    assert meta["lost"] == len(missing) and meta["frames"] == len(received)
+    assert len(collector.on(f"{EUI}/senml")) == len(received)
