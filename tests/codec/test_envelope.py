@@ -18,7 +18,7 @@ from trosmart_tools.mpy import MicroPythonBatch
 from . import envelope_corpus
 from .test_micropython import collect, normal
 
-DRIVER = Path(__file__).with_name("mpy_envelope_driver.py")
+DRIVER = Path(__file__).with_name("mpy_codec_driver.py")  # envelope ops: mpy_envelope_ops.py
 
 # RFC 4493 §4: key, subkeys and the four examples
 RFC_KEY = bytes.fromhex("2b7e151628aed2a6abf7158809cf4f3c")

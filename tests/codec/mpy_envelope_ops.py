@@ -1,8 +1,5 @@
-# MicroPython driver for tests/codec/test_envelope.py: one JSON request per stdin line,
-# one JSON answer per stdout line; the block cipher is cryptolib.aes(key, 1).
-import json
-import sys
-
+# The envelope requests of tests/codec/test_envelope.py on MicroPython (mpy_codec_driver.py
+# hands them here); the block cipher is cryptolib.aes(key, 1).
 import cryptolib
 
 import payload_codec as pc
@@ -55,9 +52,3 @@ def handle(req):
     except ValueError as e:  # EncodeError is a CodecError, a ValueError
         return {"error": type(e).__name__, "msg": str(e)}
 
-
-while True:
-    line = sys.stdin.readline()
-    if not line:
-        break
-    print(json.dumps(handle(json.loads(line))))
