@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import serial
 
@@ -41,14 +42,12 @@ READ_TIMEOUT_S = 0.2
 class SerialSource:
     """The MqttConnection interface the Bridge uses (start, stop, ack, publish, connected)."""
 
-    def __init__(self, settings: Source, state_dir: object, on_message: Callable[[InMessage], None],
+    def __init__(self, settings: Source, state_dir: Path, on_message: Callable[[InMessage], None],
                  on_state: Callable[[str, bool], None]) -> None:
-        from pathlib import Path
-
         self.s = settings
         self.name = settings.name
         self.keys = p2p_keys.load(settings.keys_file, f"source {settings.name}")
-        self.guard = ReplayGuard(Path(str(state_dir)) / f"p2p-counters-{settings.name}.json")
+        self.guard = ReplayGuard(state_dir / f"p2p-counters-{settings.name}.json")
         self.on_message = on_message
         self.on_state = on_state
         self.connected = threading.Event()
@@ -58,7 +57,6 @@ class SerialSource:
         self.gaps: list[tuple[float, float]] = []  # (lost at, back at) of each disconnection
         self._mid = 0
         self._stop = threading.Event()
-        self._port: serial.Serial | None = None
         self._thread = threading.Thread(target=self._run, name=f"serial-{settings.name}", daemon=True)
 
     # --- the Bridge's connection interface -------------------------------------------------
@@ -88,7 +86,6 @@ class SerialSource:
                 if self._stop.wait(self.s.reconnect_s):
                     return
                 continue
-            self._port = port
             try:
                 if self.s.receiver == "rak3172":
                     self._setup_rak3172(port)
@@ -107,7 +104,6 @@ class SerialSource:
                     lost_at = time.time()
                 self.connected.clear()
                 self.on_state(self.name, False)
-                self._port = None
                 with contextlib.suppress(serial.SerialException, OSError):
                     port.close()
             self._stop.wait(self.s.reconnect_s)
@@ -141,7 +137,7 @@ class SerialSource:
                 raise TimeoutError("stopping")
             if line == "OK":
                 return lines
-            if line.startswith("AT_") or line == "AT_ERROR":
+            if line.startswith("AT_"):  # AT_ERROR, AT_PARAM_ERROR, AT_BUSY_ERROR, ...
                 raise serial.SerialException(f"{cmd}: {line}")
             if line.startswith("+EVT:RXP2P:"):
                 self._packet(line)  # a packet heard meanwhile is kept
@@ -174,12 +170,7 @@ class SerialSource:
     def _read(self, port: serial.Serial) -> None:
         while not self._stop.is_set():
             line = self._readline(port, None)
-            if line is None:
-                if self._stop.is_set():
-                    return
-                # pyserial reports a vanished device on the next read; a pty whose other end
-                # closed reads empty forever, so check the line too
-                _ = port.in_waiting
+            if line is None:  # idle; a vanished device raises SerialException from read()
                 continue
             if line.startswith("+EVT:RXP2P:"):
                 self._packet(line)

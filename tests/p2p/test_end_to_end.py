@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from bridge.aes import Aes128
 from bridge.service import Bridge
 from payload_codec import envelope
 from tests.bridge import harness
+from tests.p2p.keys import write_keys
 from trosmart_tools.broker import Mosquitto
 from trosmart_tools.virtual_lab import HostUart, Rak3172Emulator
 from trosmart_tools.virtual_lab.p2p_air import Air
@@ -72,13 +72,10 @@ class Lab:
             e.start()
         self.link = tmp / "ttyUSB-receiver"  # what /dev/serial/by-id/... is for a real receiver
         self.plug()
-        keys = tmp / "p2p-keys.json"
-        fd = os.open(keys, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.write(fd, json.dumps({EUI.upper(): KEY.hex(), OTHER_EUI.upper(): OTHER_KEY.hex()}).encode())
-        os.close(fd)
+        keys = write_keys(tmp / "p2p-keys.json", {EUI.upper(): KEY.hex(), OTHER_EUI.upper(): OTHER_KEY.hex()})
         self.collector = harness.Collector(broker.port, client_id=f"city-{tmp.name}")
         doc = harness.bridge_doc(tmp / "state", broker.port, broker.port, sources=[{
-            "name": "workshop", "lns": "serial", "device": str(self.link), "keys_file": str(keys),
+            "name": "workshop", "lns": "serial", "device": str(self.link), "keys_file": keys,
             "p2p_freq_hz": FREQ, "p2p_sf": SF, "p2p_bw_khz": BW, "reconnect_s": 0.1}])
         doc["source"][0].pop("reconnect_max_s")
         self.bridge: Bridge = harness.start_bridge(doc)
@@ -186,10 +183,7 @@ def test_a_receiver_node_feeds_the_bridge_like_a_rak3172(mosquitto: Mosquitto, t
     rx_emu.start()
     console = ConsolePort(tmp_path / "ttyACM0")
     console.plug()
-    keys = tmp_path / "keys.json"
-    fd = os.open(keys, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.write(fd, json.dumps({EUI: KEY.hex()}).encode())
-    os.close(fd)
+    keys = write_keys(tmp_path / "keys.json", {EUI: KEY.hex()})
     rx_uart = HostUart(rx_emu.path)
     radio = RakP2P(RAK3172(rx_uart))
     radio.configure(FREQ, SF, BW)
@@ -200,7 +194,7 @@ def test_a_receiver_node_feeds_the_bridge_like_a_rak3172(mosquitto: Mosquitto, t
     collector = harness.Collector(mosquitto.port, client_id=f"city-{tmp_path.name}")
     doc = harness.bridge_doc(tmp_path / "state", mosquitto.port, mosquitto.port, sources=[{
         "name": "relay", "lns": "serial", "receiver": "node", "device": str(console.link),
-        "keys_file": str(keys), "reconnect_s": 0.1}])
+        "keys_file": keys, "reconnect_s": 0.1}])
     doc["source"][0].pop("reconnect_max_s")
     bridge = harness.start_bridge(doc)
     node = Radio(node_emu, KEY, EUI, tmp_path / "c.dat")
@@ -236,13 +230,10 @@ def test_the_virtual_node_in_p2p_mode_through_an_unplugged_receiver(mosquitto: M
     rx_emu.start()
     link = tmp_path / "ttyUSB-receiver"
     link.symlink_to(rx_emu.path)
-    keys = tmp_path / "keys.json"
-    fd = os.open(keys, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.write(fd, json.dumps({EUI: KEY.hex()}).encode())
-    os.close(fd)
+    keys = write_keys(tmp_path / "keys.json", {EUI: KEY.hex()})
     collector = harness.Collector(mosquitto.port, client_id=f"city-{tmp_path.name}")
     doc = harness.bridge_doc(tmp_path / "state", mosquitto.port, mosquitto.port, sources=[{
-        "name": "workshop", "lns": "serial", "device": str(link), "keys_file": str(keys),
+        "name": "workshop", "lns": "serial", "device": str(link), "keys_file": keys,
         "reconnect_s": 0.1}])
     doc["source"][0].pop("reconnect_max_s")
     bridge = harness.start_bridge(doc)

@@ -4,7 +4,6 @@ receiver may print (hostile ones included) -> an uplink or a dead letter with it
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from bridge.model import InMessage, Uplink
 from bridge.replay import DUPLICATE, FRESH, ReplayGuard
 from bridge.serial_source import SerialSource
 from payload_codec import envelope, p2p_radio
+from tests.p2p.keys import write_keys
 
 EUI = "70B3D57ED00000A1"
 KEY = bytes(range(16))
@@ -27,18 +27,11 @@ DEV = int(EUI[-8:], 16)
 FRAME = payload_codec.encode({"temperature": 21.5, "battery_voltage": 3.6})
 
 
-def secret(path: Path, doc: Any, mode: int = 0o600) -> str:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    os.write(fd, json.dumps(doc).encode())
-    os.close(fd)
-    return str(path)
-
-
 def serial_doc(tmp: Path, **src: Any) -> dict[str, Any]:
     s = {"name": "ws", "lns": "serial", "device": "/dev/ttyUSB0"}
     if "keys_file" not in src:
         keys = tmp / "keys.json"
-        s["keys_file"] = str(keys) if keys.exists() else secret(keys, {EUI: KEY.hex()})
+        s["keys_file"] = str(keys) if keys.exists() else write_keys(keys, {EUI: KEY.hex()})
     s.update(src)
     return {"city": {"port": 1883}, "bridge": {"state_dir": str(tmp / "state")}, "source": [s]}
 
@@ -97,7 +90,7 @@ def test_config_names_the_bad_key(tmp_path: Path) -> None:
     cases = [({"device": ""}, "device is missing"), ({"receiver": "x"}, "receiver must be"),
              ({"p2p_freq_hz": 868800000}, "p2p_freq_hz"), ({"p2p_sf": 6}, "p2p_sf"),
              ({"baud": 0}, "baud"), ({"bogus": 1}, "bogus"),
-             ({"keys_file": secret(tmp_path / "k644.json", {EUI: KEY.hex()}, 0o644)}, "0600")]
+             ({"keys_file": write_keys(tmp_path / "k644.json", {EUI: KEY.hex()}, 0o644)}, "0600")]
     for extra, msg in cases:
         with pytest.raises(ConfigError, match=msg):
             config.parse(serial_doc(tmp_path, **extra))
@@ -111,7 +104,7 @@ def test_keys_file_errors_name_the_entry(tmp_path: Path) -> None:
     for i, (doc, msg) in enumerate([({EUI: "00"}, EUI), ({"XYZ": KEY.hex()}, "XYZ"), ([], "object"),
                                     ({EUI: KEY.hex(), "00000000" + EUI[-8:]: KEY.hex()}, "share")]):
         with pytest.raises(ConfigError, match=msg):
-            p2p_keys.load(secret(tmp_path / f"k{i}.json", doc), "source ws")
+            p2p_keys.load(write_keys(tmp_path / f"k{i}.json", doc), "source ws")
 
 
 def test_packets_become_uplinks_or_dead_letters_with_reasons(tmp_path: Path) -> None:
