@@ -28,7 +28,8 @@ SETTINGS = settings(max_examples=6, deadline=None,
                                            HealthCheck.data_too_large])
 KEYS = ["board", "interval_s", "quantities", "confirmed_every", "data_rate", "adr", "status_every",
         "wdt_timeout_ms", "join_timeout_ms", "bme280_address", "battery_divider", "sleep_mode",
-        "uart_sensor", "sds011_sleep", "a02yyuw_as", "a02yyuw_mount_mm", "a02yyuw_threshold_mm"]
+        "uart_sensor", "sds011_sleep", "a02yyuw_as", "a02yyuw_mount_mm", "a02yyuw_threshold_mm",
+        "network", "p2p_freq_hz", "p2p_sf", "p2p_bw_khz"]
 
 # MicroPython strings are UTF-8 and its json does not join "\ud800\udc00" escape pairs, which
 # CPython's json.dumps writes for characters past U+FFFF: keep to the BMP, without surrogates

@@ -142,6 +142,7 @@ def test_no_line_raises(tmp_path_factory: pytest.TempPathFactory, text: str) -> 
     assert len(got) == 1 and isinstance(outcome(got[0]), str)
 
 
+@settings(deadline=None)  # no timing assertions: a loaded CI machine is slow
 @given(st.integers(863_000_000, 870_000_000), st.sampled_from([6, 7, 8, 9, 10, 11, 12, 13]),
        st.sampled_from([62, 125, 250, 500]))
 def test_accepted_radio_settings_lie_inside_a_subband(freq: int, sf: int, bw: int) -> None:
