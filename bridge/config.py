@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from payload_codec import p2p_radio
+
 from .decoding import MODES
 from .errors import BridgeError, ConfigError
 from .topics import TOPIC_MAX_BYTES, check_prefix
@@ -24,11 +26,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-LNS_KINDS = ("chirpstack", "tts")
+LNS_KINDS = ("chirpstack", "tts", "serial")
 DEFAULT_TOPICS = {
     "chirpstack": ["application/+/device/+/event/+"],
     "tts": ["v3/+/devices/+/up", "v3/+/devices/+/join", "v3/+/devices/+/down/+"],
+    "serial": [],  # a USB-serial P2P receiver (docs/p2p.md §5): no MQTT topics
 }
+RECEIVERS = ("rak3172", "node")
 PROTOCOLS = ("3.1.1", "5")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
@@ -62,6 +66,15 @@ class Source(Connection):
     lns: str = "chirpstack"
     topics: list[str] = field(default_factory=list)
     shared_group: str = ""
+    # lns = "serial" only (docs/p2p.md §5)
+    device: str = ""  # the receiver's serial device, e.g. /dev/serial/by-id/usb-...
+    baud: int = 115200
+    receiver: str = "rak3172"  # rak3172: the bridge sets P2P receive up; node: it prints lines
+    p2p_freq_hz: int = 868100000
+    p2p_sf: int = 7
+    p2p_bw_khz: int = 125
+    keys_file: str = ""  # JSON {"<DevEUI>": "<AES-128 key hex>"}, mode 0600
+    reconnect_s: float = 1.0
 
 
 @dataclass
@@ -121,6 +134,8 @@ _CONN_KEYS = {
     "reconnect_max_s": int,
 }
 _SOURCE_KEYS = {**_CONN_KEYS, "name": str, "lns": str, "topics": list, "shared_group": str}
+_SERIAL_KEYS = {"device": str, "baud": int, "receiver": str, "p2p_freq_hz": int, "p2p_sf": int,
+                "p2p_bw_khz": int, "keys_file": str, "reconnect_s": (int, float)}
 
 
 def _check_keys(table: dict[str, Any], allowed: dict[str, Any], where: str) -> None:
@@ -221,8 +236,8 @@ def parse(doc: dict[str, Any], base_dir: Path | None = None) -> Config:
     names = set()
     for i, s in enumerate(srcs):
         where = f"source {i}"
-        _check_keys(s, _SOURCE_KEYS, where)
         lns = s.get("lns", "chirpstack")
+        _check_keys(s, {**_SOURCE_KEYS, **_SERIAL_KEYS} if lns == "serial" else _SOURCE_KEYS, where)
         if lns not in LNS_KINDS:
             raise ConfigError(f"[{where}] lns must be one of {LNS_KINDS}, got {lns!r}")
         name = s.get("name", f"{lns}{i}")
@@ -238,6 +253,8 @@ def parse(doc: dict[str, Any], base_dir: Path | None = None) -> Config:
             raise ConfigError(f"[{where}] topics must be non-empty strings")
         if not src.client_id:
             src.client_id = f"trosmart-bridge-{name}"
+        if lns == "serial":
+            _check_serial(src, where)
         sources.append(src)
     metrics = doc.get("metrics", {})
     _check_keys(metrics, {"host": str, "port": int}, "metrics")
@@ -288,6 +305,22 @@ def parse(doc: dict[str, Any], base_dir: Path | None = None) -> Config:
                 raise ConfigError(f"[source {s.name}] topic {t[:80]!r} is longer than MQTT allows "
                                   "or holds NUL")
     return cfg
+
+
+def _check_serial(src: Source, where: str) -> None:
+    if not src.device:
+        raise ConfigError(f"[{where}] device is missing: the receiver's serial port")
+    if src.receiver not in RECEIVERS:
+        raise ConfigError(f"[{where}] receiver must be one of {RECEIVERS}, got {src.receiver!r}")
+    if src.baud <= 0 or src.reconnect_s <= 0:
+        raise ConfigError(f"[{where}] baud and reconnect_s must be > 0")
+    if not src.keys_file:
+        raise ConfigError(f"[{where}] keys_file is missing: the devices' P2P keys")
+    read_secret_file(src.keys_file, f"[{where}] keys_file")
+    try:  # the EU868 rules the node's driver applies too
+        p2p_radio.check(src.p2p_freq_hz, src.p2p_sf, src.p2p_bw_khz)
+    except ValueError as e:
+        raise ConfigError(f"[{where}] {e}") from None
 
 
 def load(path: str | Path) -> Config:

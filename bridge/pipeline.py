@@ -16,7 +16,7 @@ from typing import Any
 
 import payload_codec
 
-from . import chirpstack, commands, decoding, homeassistant, jsonio, meta, tts
+from . import chirpstack, commands, decoding, homeassistant, jsonio, meta, p2p_uplink, tts
 from .config import Config
 from .device import DeviceState, Route
 from .errors import CommandRejected, InputError
@@ -29,6 +29,7 @@ from .topics import CityTopics, device_id, publish_topic_problem
 
 _PARSERS = {"chirpstack": chirpstack.parse, "tts": tts.parse}
 ANNOUNCE_FRAME = payload_codec.encode_downlink({"announce_layout": True})  # encoded once
+_PARSERS["serial"] = p2p_uplink.parse  # the USB-serial P2P receiver (bridge/serial_source.py)
 DEADLETTER_RAW_MAX = 4096  # bytes of an oversize message kept in its dead letter
 DEADLETTER_TOPIC_MAX = 1024  # characters of a message's topic kept in its dead letter
 ANNOUNCE_EVERY_S = 600.0

@@ -35,6 +35,7 @@ from .logs import Throttle, event
 from .metrics import HttpEndpoint, Metrics
 from .model import InMessage
 from .mqtt import MqttConnection
+from .serial_source import SerialSource
 from .store import Store, Stored
 from .topics import CityTopics, publish_topic_problem
 from .worker import DB_NAME
@@ -93,12 +94,15 @@ class Bridge:
             on_message=self._enqueue,
             on_puback=self._puback, on_state=self._state,
             max_inflight=0, **limits)  # the drain window bounds it; paho's own limit is O(n) per PUBACK
-        self.sources = {
+        self.sources: dict[str, MqttConnection | SerialSource] = {
             s.name: MqttConnection(
                 s, subscriptions=[(f"$share/{s.shared_group}/{t}" if s.shared_group else t, s.qos)
                                   for t in s.topics],
                 on_message=self._enqueue, on_puback=self._puback, on_state=self._state, **limits)
-            for s in cfg.sources}
+            for s in cfg.sources if s.lns != "serial"}
+        for s in cfg.sources:  # USB-serial P2P receivers (docs/p2p.md §5)
+            if s.lns == "serial":
+                self.sources[s.name] = SerialSource(s, cfg.state_dir, self._enqueue, self._state)
         self._inputs = {c.name: c for c in [self.city, *self.sources.values()]}
         self.link = WorkerLink(cfg, self._worker_done, self._worker_status, self._worker_exit)
         self.http = HttpEndpoint(self.metrics, self.health, cfg.metrics_host, cfg.metrics_port)

@@ -57,7 +57,7 @@ def main():
 
     gc.collect()
     wdt = board.wdt(cfg["wdt_timeout_ms"])  # covers every cycle from here on
-    secrets = node_config.load_secrets()
+    secrets = node_config.load_secrets() if cfg["network"] == "lorawan" else None  # P2P: open_link
     if board.radio == "rak3172":
         from rak3172 import RAK3172
 
@@ -71,6 +71,21 @@ def main():
         import lorawan_modem
 
         modem = lorawan_modem.make(board, state)
+    if cfg["network"] == "p2p":  # P2P workshop mode: envelopes to a receiver (docs/p2p.md §3)
+        from p2p_link import open_link
+
+        modem, secrets = open_link(modem, cfg, node_config.SECRETS_FILE)
+    if cfg["network"] == "p2p_receiver":  # a USB receiver for the bridge (docs/p2p.md §3)
+        from p2p_receiver import relay
+        from rak3172_p2p import RakP2P
+
+        radio = RakP2P(modem)
+        try:
+            radio.configure(cfg["p2p_freq_hz"], cfg["p2p_sf"], cfg["p2p_bw_khz"])
+        except Exception as e:  # P2PConfigError names the key; RakTimeout: the module is silent
+            print("node: p2p receiver: %s" % e)
+            board.deepsleep(cfg["interval_s"] * 1000)
+        relay(radio, feed=wdt.feed)
     import payload_codec.measurement  # noqa: F401 - load the codec before the first cycle
 
     gc.collect()

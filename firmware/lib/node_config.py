@@ -37,6 +37,12 @@ SCHEMA = {
     "uart_sensor_tx": (-1, "i", -1, 48),
     "uart_sensor_rx": (-1, "i", -1, 48),
     "meter_pin": (-1, "i", -1, 48),
+    # P2P workshop mode (docs/p2p.md §3): "lorawan", "p2p" or "p2p_receiver"; the radio settings must also
+    # pass the EU868 rules (payload_codec.p2p_radio) when the link is opened
+    "network": ("lorawan", "c", ("lorawan", "p2p", "p2p_receiver"), None),
+    "p2p_freq_hz": (868100000, "i", 863000000, 870000000),
+    "p2p_sf": (7, "i", 7, 12),
+    "p2p_bw_khz": (125, "i", 125, 250),
 }
 
 

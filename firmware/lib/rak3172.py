@@ -414,6 +414,7 @@ class RAK3172:
         self.last_event = None
         self.last_linkcheck = None  # (status, margin, gateways, rssi, snr) of +EVT:LINKCHECK
         self.garbage = 0  # lines skipped as noise (count, for diagnostics)
+        self.on_other = None  # text of an "OTHER" event -> True when handled (rak3172_p2p)
 
     # ---- time -------------------------------------------------------------------------
     def _deadline(self, ms):
@@ -554,6 +555,8 @@ class RAK3172:
         elif kind == "BAD":
             self.garbage += 1
             self._log("unparsable event")
+        elif self.on_other is not None and self.on_other(ev[1]):
+            pass  # an event of the P2P mode (rak3172_p2p.RakP2P)
         else:
             self._log("event " + kind)
 

@@ -126,7 +126,9 @@ def test_nwm_reboots_into_p2p_and_back(emu: Rak3172Emulator, at: AtClient) -> No
     lines = at.wait_for("Current Work Mode")
     assert lines[0] == "OKRAKwireless RAK3172-E Example" and lines[-1] == "Current Work Mode: LoRa P2P."
     assert at.cmd("AT+NJS=?") == ["AT_MODE_NO_SUPPORT"]
-    assert at.cmd("AT+PSEND=01") == ["AT_ERROR"]  # P2P itself is not emulated
+    assert at.cmd("AT+PSEND=01") == ["OK"]  # P2P send and receive are emulated (p2p_air.py)
+    assert at.wait_for("+EVT:") == ["+EVT:TXP2P DONE"]
+    assert at.cmd("AT+CAD=?") == ["AT_ERROR"]  # the other P2P commands are not
     assert at.cmd("AT+VER=?") == ["AT+VER=RUI_4.0.5_RAK3172-E", "OK"]
     at.uart.write(b"AT+NWM=1\r\n")
     banner = at.wait_for("Current Work Mode")

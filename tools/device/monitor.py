@@ -22,6 +22,10 @@ from .errors import NoPort, PortBusy
 
 CTRL_RIGHT_BRACKET = 0x1D
 FRAME_RX = re.compile(r"\bsent ([0-9a-fA-F]{2,})\b")
+# a P2P receiver's packet: RUI3 +EVT:RXP2P:<rssi>:<snr>:<HEX> (docs/references.md §C.5), or a
+# TroSmart node in receiver mode printing the same line (docs/p2p.md §5)
+RXP2P = re.compile(r"\+EVT:RXP2P:(-?\d+):(-?\d+):([0-9a-fA-F]*)\s*$")
+P2P_LISTEN = b"AT+PRECV=65534\r\n"  # RUI3: receive until AT+PRECV=0
 RETRY_S = 0.2  # how often a vanished port is looked for again
 BAUD = 115200
 
@@ -41,6 +45,28 @@ def describe_frame(hex_text: str, fport: int = 1) -> str:
     return ", ".join(parts) or "empty frame"
 
 
+def describe_envelope(hex_text: str, signers: dict[int, Any] | None = None) -> str:
+    """One line for a received P2P envelope: its device, counter and MIC check, then the frame."""
+    from payload_codec import envelope
+
+    try:
+        data = bytes.fromhex(hex_text)
+        dev, ctr, fport = envelope.peek(data)
+    except ValueError as e:  # CodecError is a ValueError
+        return f"not a TroSmart envelope ({e})"
+    head = f"device {dev:08X} counter {ctr}"
+    if signers is not None:
+        try:
+            envelope.open_envelope(data, signers.get)
+            head += " MIC ok"
+        except envelope.EnvelopeError as e:
+            return f"{head}: refused, {e.reason} ({e})"
+    else:
+        head += " (MIC not checked: no --keys)"
+    frame = data[envelope.HEADER_LEN:-envelope.MIC_LEN].hex()
+    return f"{head}: {describe_frame(frame, fport)}"
+
+
 def _open(port: str) -> Any:
     import serial
 
@@ -56,8 +82,11 @@ def _open(port: str) -> Any:
 
 class Monitor:
     def __init__(self, port: str, *, out: Callable[[str], None] | None = None,
-                 stdin: BinaryIO | None = None) -> None:
+                 stdin: BinaryIO | None = None, signers: dict[int, Any] | None = None,
+                 listen: bool = False) -> None:
         self.port = port
+        self.signers = signers  # P2P device id -> envelope.Signer (--keys), or None
+        self.listen = listen  # a RAK3172 receiver: switch P2P receive on at every (re)connect
         self.out = out or (lambda s: (sys.stdout.write(s + "\n"), sys.stdout.flush()))
         self.stdin = stdin if stdin is not None else sys.stdin.buffer
         self._buf = b""
@@ -68,6 +97,10 @@ class Monitor:
         m = FRAME_RX.search(line)
         if m and len(m.group(1)) % 2 == 0:
             self.out(f"    -> {describe_frame(m.group(1))}")
+            return
+        p = RXP2P.search(line)
+        if p:
+            self.out(f"    -> rssi {p.group(1)} snr {p.group(2)}: {describe_envelope(p.group(3), self.signers)}")
 
     def _feed(self, data: bytes) -> None:
         self._buf += data
@@ -82,6 +115,7 @@ class Monitor:
         """Until Ctrl-] (0 returned); NoPort/PortBusy when the port cannot be opened at the start."""
         ser = _open(self.port)
         self.out(f"--- monitor on {self.port}: Ctrl-] leaves ---")
+        self._start_listening(ser)
         in_fd = self.stdin.fileno()
         old = None
         if os.isatty(in_fd):
@@ -134,4 +168,10 @@ class Monitor:
         except (NoPort, PortBusy):
             return None
         self.out(f"--- {self.port} is back ---")
+        self._start_listening(ser)
         return ser
+
+    def _start_listening(self, ser: Any) -> None:
+        if self.listen:
+            with contextlib.suppress(Exception):  # a lost port shows in the next read
+                ser.write(P2P_LISTEN)

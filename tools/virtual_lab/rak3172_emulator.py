@@ -16,8 +16,9 @@ Known differences from a real module (choices written down here, see docs/rak317
   3.5.x ``AT+VER=?`` answer is assumed to follow the ``RUI_<v>_RAK3172-E`` pattern.
 * The module's own empty uplinks (after an oversize payload, a confirmed downlink or FPending)
   reach no network server; they only cost airtime, a frame counter and a busy MAC.
-* Not produced: ``AT_TEST_PARAM_OVERFLOW`` and ``AT_RX_ERROR`` (RF test and P2P receive are
-  not emulated); P2P commands answer ``AT_MODE_NO_SUPPORT`` in LoRaWAN mode and ``AT_ERROR``
+* Not produced: ``AT_TEST_PARAM_OVERFLOW`` and ``AT_RX_ERROR`` (RF test is
+  not emulated); P2P commands answer ``AT_MODE_NO_SUPPORT`` in LoRaWAN mode; in P2P mode
+  ``AT+P2P``, ``AT+PSEND`` and ``AT+PRECV`` work (p2p_air.py), the others answer ``AT_ERROR``
   in P2P mode; class-B commands answer ``AT_NO_CLASSB_ENABLE`` unless class B is set.
 * ``AT+BAND`` 0 (EU433) and 1 (CN470) answer ``AT_UNSUPPORTED_BAND`` (RAK3172 high-band
   variant); other bands are accepted but timing and duty cycle stay EU868.
@@ -43,6 +44,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from payload_codec.airtime import EU868, time_on_air_us
+
+from .p2p_air import Air, P2PError, P2PRadio
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +256,7 @@ class Rak3172Emulator:
         echo: bool = False,
         seed: int | None = None,
         rui: str = VERSION,
+        air: Air | None = None,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be > 0")
@@ -304,6 +308,7 @@ class Rak3172Emulator:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.path = ""
+        self.p2p = P2PRadio(self, air)  # LoRa P2P (AT+NWM=0), packets through ``air``
 
     # ---- lifecycle ------------------------------------------------------------------
     def start(self) -> str:
@@ -474,6 +479,11 @@ class Rak3172Emulator:
         if rest == "?":
             return [self._help(name)], None
         if name in P2P_NAMES:
+            if self.nvm["NWM"] == 0 and name in ("P2P", "PSEND", "PRECV"):
+                try:
+                    return self.p2p.command(name, rest), None
+                except P2PError as e:
+                    raise CommandError(e.args[0], e.lines) from None
             raise CommandError(MODE if self.nvm["NWM"] == 1 else AT_ERROR)
         if self.nvm["NWM"] != 1 and name not in MODE_FREE:
             raise CommandError(MODE)
@@ -567,6 +577,7 @@ class Rak3172Emulator:
         self._busy = None
         self._join_cnt = 0
         self._booting = True
+        self.p2p.reset()
         self._inbuf.clear()
         self.reboots += 1
         self._after(BOOT_S, self._booted)

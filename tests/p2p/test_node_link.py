@@ -1,0 +1,84 @@
+"""The node's P2P link: the envelope counter never repeats across reboots, and the link seals
+the same bytes on MicroPython (cryptolib) as on CPython (cryptography)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from p2p_link import EnvelopeCounter, P2PLink, open_link
+
+import payload_codec
+from bridge.aes import Aes128
+from payload_codec import envelope
+from trosmart_tools.mpy import run
+
+from .conftest import LIB
+
+KEY = bytes(range(16))
+FRAMES = [payload_codec.encode({"temperature": 20 + i, "battery_voltage": 3.5}) for i in range(5)]
+
+
+class FakeRadio:
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, int]] = []
+
+    def send(self, data: bytes, airtime_ms: int, timeout_ms: int = 0) -> None:
+        self.sent.append((bytes(data), airtime_ms))
+
+
+def test_counter_is_contiguous_across_reboots_and_never_reused(tmp_path: Path) -> None:
+    path = str(tmp_path / "p2p_counter.dat")
+    used: list[int] = []
+    for boot in range(6):
+        c = EnvelopeCounter(path)  # every wake from deep sleep restarts the interpreter
+        used += [c.take() for _ in range(boot)]
+    assert used == list(range(15))  # no value skipped (the receiver would report it lost)
+    (tmp_path / "p2p_counter.dat.tmp").write_text("999")  # a write cut before its rename
+    assert EnvelopeCounter(path).take() == 15
+
+
+def test_link_seals_each_frame_with_the_next_counter(tmp_path: Path) -> None:
+    radio = FakeRadio()
+    link = P2PLink(radio, Aes128(KEY), 0xA1, EnvelopeCounter(str(tmp_path / "c")), 5)
+    assert link.is_joined()
+    for f in FRAMES:
+        assert link.send(payload_codec.MEASUREMENT, f) == []
+    opened = [envelope.open_envelope(d, lambda _: envelope.Signer(Aes128(KEY))) for d, _ in radio.sent]
+    assert [o[1] for o in opened] == [0, 1, 2, 3, 4] and [o[3] for o in opened] == FRAMES
+    # airtime of the envelope at DR5 (SF7/125) = the ledger's LoRaWAN figure for the frame
+    from payload_codec.airtime import uplink_time_on_air_us
+    assert [a for _, a in radio.sent] == [(uplink_time_on_air_us(len(f), 7) + 999) // 1000 for f in FRAMES]
+
+
+def test_open_link_names_what_is_missing(tmp_path: Path) -> None:
+    logs: list[str] = []
+    sec = tmp_path / "secrets.json"
+    sec.write_text(json.dumps({"deveui": "70B3D57ED00000A1"}))
+    cfg: dict[str, Any] = {"p2p_sf": 7, "p2p_bw_khz": 125, "p2p_freq_hz": 868100000}
+    rak = object()
+    assert open_link(rak, cfg, str(sec), log=logs.append) == (rak, None)
+    assert "p2p_key" in logs[-1] and "000102" not in "".join(logs)
+
+
+def test_micropython_seals_the_same_bytes(micropython: str, tmp_path: Path) -> None:
+    script = tmp_path / "seal.py"
+    script.write_text(
+        "import cryptolib, json\n"
+        "from p2p_link import EnvelopeCounter, P2PLink\n"
+        "class R:\n"
+        "    def __init__(self): self.sent = []\n"
+        "    def send(self, d, a, t=0): self.sent.append((bytes(d).hex(), a))\n"
+        "r = R()\n"
+        f"link = P2PLink(r, cryptolib.aes(bytes(range(16)), 1), 0xA1, EnvelopeCounter({str(tmp_path / 'm')!r}), 5)\n"
+        f"for h in {[f.hex() for f in FRAMES]!r}:\n"
+        "    link.send(1, bytes.fromhex(h))\n"
+        "print(json.dumps(r.sent))\n")
+    out = run([str(script)], path=[LIB])
+    assert out.returncode == 0, out.stderr
+    radio = FakeRadio()
+    link = P2PLink(radio, Aes128(KEY), 0xA1, EnvelopeCounter(str(tmp_path / "c")), 5)
+    for f in FRAMES:
+        link.send(1, f)
+    assert json.loads(out.stdout) == [[d.hex(), a] for d, a in radio.sent]
