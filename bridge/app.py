@@ -55,7 +55,7 @@ def run(path: str) -> int:
         signal.signal(sig, on_signal)
     bridge.start()
     while not stop.wait(1.0) and not bridge.fatal_event.is_set():
-        pass
+        bridge.watch()
     bridge.stop()
     if bridge.fatal:
         print(f"bridge: {bridge.fatal}", file=sys.stderr)

@@ -55,6 +55,7 @@ class MqttConnection:
         self._on_state = on_state
         self.generation = 0
         self.connected = threading.Event()
+        self._running = False  # between start() and stop(): paho's network thread must live
         self.max_packet_bytes = max_packet_bytes  # MQTT 5: asked for in CONNECT (0: no limit)
         self.server_max_packet: int | None = None  # MQTT 5: the broker's, from its CONNACK
         self.refused: dict[int, str] = {}  # mid -> reason code of a failed PUBACK (read once)
@@ -106,12 +107,14 @@ class MqttConnection:
         except (OSError, ValueError) as e:
             raise BridgeError(f"{self.name}: cannot connect to {s.host}:{s.port}: {e}") from None
         self.client.loop_start()
+        self._running = True
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Disconnect after the queued packets (acks) went out."""
         deadline = time.monotonic() + timeout_s
         while self.client.want_write() and time.monotonic() < deadline:
             time.sleep(0.01)  # paho offers no event for "output drained"
+        self._running = False  # disconnect() ends paho's network thread: not a death
         self.client.disconnect()
         self.client.loop_stop()
         self.connected.clear()
@@ -129,6 +132,10 @@ class MqttConnection:
             return self.client.publish_batch(messages)
         except ValueError as e:
             raise BridgeError(f"{self.name}: {e}") from None
+
+    def network_alive(self) -> bool:
+        """paho's network thread still runs (or was never started, or was stopped by us)."""
+        return not self._running or self.client.network_thread_alive()
 
     def forget(self, mids: list[int]) -> None:
         """Messages not to resend after a reconnect (see ``BufferedClient.forget``)."""

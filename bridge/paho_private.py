@@ -48,7 +48,7 @@ CLIENT_ATTRIBUTES = (  # instance attributes paho's __init__ sets
     "_in_packet", "_sock", "_sockpairW", "_protocol", "_manual_ack", "_userdata",
     "_in_callback_mutex", "_msgtime_mutex", "_out_messages",
     "_out_message_mutex", "_last_mid", "_mid_generate_mutex", "_inflight_messages",
-    "_max_inflight_messages", "_max_queued_messages",
+    "_max_inflight_messages", "_max_queued_messages", "_thread",
 )
 # the keep-alive's time of the last input, set under _msgtime_mutex: one of them, by release
 RECEIVE_TIME = ("_last_bytes_received", "_last_msg_in")  # 2.2, 2.1
@@ -392,6 +392,12 @@ class BufferedClient(paho.Client):
                 self._send_pubcomp(mid)
         if pubacks:
             self._packet_queue(paho.PUBACK, b"".join(pubacks), 0, 1)
+
+    def network_thread_alive(self) -> bool:
+        """False once paho's network thread (``loop_start``) has ended while the client was not
+        stopped: a bug inside paho then leaves a connection that looks up but reads nothing."""
+        t = self._thread  # paho sets it to None when the thread ends, however it ends
+        return t is not None and t.is_alive()
 
     def forget(self, mids: list[int]) -> None:
         """Drop QoS 1 messages awaiting a PUBACK (``_out_messages``, ``_inflight_messages``)

@@ -193,7 +193,15 @@ class Bridge:
         return self.fatal is not None or (self._drain_inflight == 0
                                           and self._dstore.depth()[0] == 0)
 
+    def watch(self) -> None:
+        """Called about once a second by the main loop: a paho network thread that ended on its
+        own (an exception inside paho) makes the bridge fatal, like any other dead thread."""
+        for c in [self.city, *self.sources.values()]:
+            if isinstance(c, MqttConnection) and not c.network_alive():
+                self._fail(f"{c.name}: paho's network thread ended")
+
     def health(self) -> tuple[bool, dict[str, Any]]:
+        self.watch()
         conns = {c.name: c.connected.is_set() for c in [self.city, *self.sources.values()]}
         ok = (all(conns.values()) and self.link.alive() and self.link.reading()
               and self._feeder.is_alive() and self._drain.is_alive() and self.fatal is None)

@@ -94,7 +94,10 @@ def _uplink(
     settings = f.obj(up, "settings", "uplink_message.") or {}
     lora = f.obj(f.obj(settings, "data_rate") or {}, "lora") or {}
     rx = []
-    for i, r in enumerate(up.get("rx_metadata") or []):
+    rx_meta = up.get("rx_metadata") or []
+    if not isinstance(rx_meta, list):  # the fuzz run sent numbers here (a TypeError before)
+        raise InputError("bad_field", "uplink_message.rx_metadata is not a list")
+    for i, r in enumerate(rx_meta):
         if not isinstance(r, dict):
             raise InputError("bad_field", f"rx_metadata[{i}] is not an object")
         if when is None and ("time" in r or "received_at" in r):  # the gateway's clock

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,32 @@ def test_a_dead_worker_link_thread_makes_the_bridge_fatal(mosquitto: Mosquitto, 
         assert b.fatal_event.wait(30)
         ok, doc = b.health()
         assert not ok and "worker-link" in (doc["fatal"] or "") and "publish raised" in doc["fatal"]
+    finally:
+        b.stop()
+        pub.close()
+
+
+def test_a_dead_paho_network_thread_makes_the_bridge_fatal(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    b = harness.start_bridge(harness.bridge_doc(tmp_path / "state", mosquitto.port, mosquitto.port))
+    pub = harness.Publisher(mosquitto.port, client_id="lns-" + tmp_path.name[-16:])
+    try:
+        ok, _ = b.health()
+        assert ok
+        client = b.sources["cs"].client
+
+        def paho_bug() -> Any:
+            raise RuntimeError("a bug inside paho")
+
+        client._packet_handle = paho_bug  # type: ignore[method-assign]  # the next packet ends the thread
+        pub.publish(lns.cs_topic("70b3d57ed0001234"), lns.dumps(lns.cs_up("70b3d57ed0001234", 1, b"")))
+        deadline = time.monotonic() + 30
+        while client.network_thread_alive():
+            assert time.monotonic() < deadline, "paho's network thread did not end"
+            time.sleep(0.05)  # the thread ends asynchronously; nothing to wait on
+        b.watch()  # what the bridge's main loop calls every second
+        assert b.fatal_event.is_set()
+        ok, doc = b.health()
+        assert not ok and "cs: paho's network thread ended" in (doc["fatal"] or "")
     finally:
         b.stop()
         pub.close()

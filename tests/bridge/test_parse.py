@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -223,3 +224,21 @@ def test_timestamps_from_the_head_cache_equal_the_full_parse(secs: int, sep: str
     for bad in (head + ".5", head + "Zx", head + ".x+00:00", head + "+0:00", head + ".1234567890123Z"):
         with pytest.raises(InputError, match="RFC 3339"):
             fields.timestamp(bad, "t")  # a cached head does not let a bad tail through
+
+
+@pytest.mark.parametrize(("lns_name", "topic", "doc", "where"), [
+    ("chirpstack", "application/a/device/70b3d57ed0001234/event/up",
+     {"deduplicationId": "d", "deviceInfo": {"devEui": "70b3d57ed0001234"}, "fCnt": 1, "fPort": 1,
+      "data": "AQ==", "rxInfo": 5}, "rxInfo is not a list"),
+    ("tts", "v3/app@ttn/devices/node-1/up",
+     {"end_device_ids": {"device_id": "node-1", "dev_eui": "70B3D57ED0001234"},
+      "uplink_message": {"f_port": 1, "f_cnt": 1, "frm_payload": "AQ==", "rx_metadata": True,
+                         "received_at": "2026-01-01T00:00:00Z"}}, "rx_metadata is not a list"),
+])
+def test_reception_lists_that_are_not_lists_are_bad_fields(lns_name: str, topic: str, doc: dict[str, Any],
+                                                           where: str) -> None:
+    # found by the million-message fuzz run: these were TypeErrors (internal_error dead letters)
+    parse = {"chirpstack": chirpstack.parse, "tts": tts.parse}[lns_name]
+    with pytest.raises(InputError) as e:
+        parse(topic, json.dumps(doc).encode())
+    assert e.value.reason == "bad_field" and where in e.value.detail
