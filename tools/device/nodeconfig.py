@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,9 +17,17 @@ _module: ModuleType | None = None
 
 
 def schema() -> ModuleType:
-    """firmware/lib/node_config.py as a CPython module (it imports only json and payload_codec)."""
+    """firmware/lib/node_config.py as a CPython module (it imports json, payload_codec and the
+    sensor table, firmware/lib/sensor_table.py, which imports nothing)."""
     global _module
     if _module is None:
+        table = FIRMWARE_DIR / "lib" / "sensor_table.py"
+        tspec = importlib.util.spec_from_file_location("sensor_table", table)
+        if tspec is None or tspec.loader is None:
+            raise ConfigInvalid(f"cannot load the node's sensor table from {table}")
+        tmod = importlib.util.module_from_spec(tspec)
+        tspec.loader.exec_module(tmod)
+        sys.modules.setdefault("sensor_table", tmod)  # node_config imports it by that name
         path = FIRMWARE_DIR / "lib" / "node_config.py"
         spec = importlib.util.spec_from_file_location("trosmart_node_config", path)
         if spec is None or spec.loader is None:
