@@ -5,7 +5,6 @@
 # The modem double raises the driver's own exception classes (firmware/lib/rak3172.py).
 
 import gc
-import json
 import sys
 
 import mpy_units
@@ -225,19 +224,5 @@ def test_malformed_config_falls_back_with_the_reason():
         assert len(errs) == 1 and errs[0] in want and cfg == node_config.defaults(), (data[:20], errs)
 
 
-def main():
-    names = sorted(k for k in globals() if k.startswith("test_"))
-    for name in names:
-        try:
-            globals()[name]()
-            print(json.dumps({"name": name, "ok": True}))
-        except Exception as e:  # report and go on: one line per test
-            import io
-
-            buf = io.StringIO()
-            sys.print_exception(e, buf)
-            print(json.dumps({"name": name, "ok": False, "error": buf.getvalue()}))
-
-
 if __name__ == "__main__":
-    main()
+    mpy_units.run_tests(globals())

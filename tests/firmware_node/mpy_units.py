@@ -470,15 +470,17 @@ def test_bme280_absent_and_stuck_raise_sensor_error():
         assert "not finished" in str(e)
 
 
-def main():
-    names = [k for k in globals() if k.startswith("test_")]
+def run_tests(scope):
+    """Every test_* function of a module's globals, one JSON verdict line each (the MicroPython
+    test scripts share this; argv[2:] may name the tests to run)."""
+    names = [k for k in scope if k.startswith("test_")]
     names.sort()
     want = sys.argv[2:]
     for name in names:
         if want and name not in want:
             continue
         try:
-            globals()[name]()
+            scope[name]()
             print(json.dumps({"name": name, "ok": True}))
         except Exception as e:  # report and go on: one line per test
             import io
@@ -489,4 +491,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_tests(globals())

@@ -6,11 +6,11 @@
 # the read path's heap (gc.mem_alloc) against one float object per reported value.
 
 import gc
-import json
 import sys
 import time
 
 import ds18b20_sim
+import mpy_units
 import pms5003_sim
 import sensirion_sim
 from i2c_bus import SimI2C
@@ -727,19 +727,5 @@ def test_meter_pulse_wake_counts_and_sleeps_on():
     assert State(rtc, flash).load()
 
 
-def main():
-    names = sorted(k for k in globals() if k.startswith("test_"))
-    for name in names:
-        try:
-            globals()[name]()
-            print(json.dumps({"name": name, "ok": True}))
-        except Exception as e:  # report and go on: one line per test
-            import io
-
-            buf = io.StringIO()
-            sys.print_exception(e, buf)
-            print(json.dumps({"name": name, "ok": False, "error": buf.getvalue()}))
-
-
 if __name__ == "__main__":
-    main()
+    mpy_units.run_tests(globals())
