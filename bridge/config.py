@@ -323,12 +323,16 @@ def _check_serial(src: Source, where: str) -> None:
         raise ConfigError(f"[{where}] {e}") from None
 
 
-def load(path: str | Path) -> Config:
-    p = Path(path)
+def read_toml(p: Path) -> dict[str, Any]:
+    """A TOML file's document; ConfigError names the file and what is wrong (the portal uses it too)."""
     try:
-        doc = tomllib.loads(p.read_text())
+        return tomllib.loads(p.read_text())
     except OSError as e:
         raise ConfigError(f"cannot read {p}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: {e}") from None
-    return parse(doc, p.parent.resolve())
+
+
+def load(path: str | Path) -> Config:
+    p = Path(path)
+    return parse(read_toml(p), p.parent.resolve())

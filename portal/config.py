@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,6 @@ from bridge.errors import ConfigError as BridgeConfigError
 
 from .errors import ConfigError
 from .registry import NodeEntry, parse_node
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 DL_DE_BY_2_0 = {  # docs/references.md §R.G
     "id": "dl-de/by-2-0",
@@ -192,9 +186,7 @@ def _dsn(s: dict[str, Any]) -> str:
 def load(path: str | Path) -> Config:
     p = Path(path)
     try:
-        doc = tomllib.loads(p.read_text())
-    except OSError as e:
-        raise ConfigError(f"cannot read {p}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: {e}") from None
+        doc = bridge_config.read_toml(p)
+    except BridgeConfigError as e:
+        raise ConfigError(str(e)) from None
     return parse(doc, p.parent.resolve())
