@@ -19,9 +19,7 @@ except ImportError:  # CPython
 
 
 _EU868_BAND = const(4)  # RUI3's AT+BAND number for EU868 (docs/references.md §C), as node.py passes
-# RTC memory layout with this backend: [0, 1024) the node's state, [1024, 2048) the MAC record
-NODE_SLOT = (0, 1022)
-MAC_SLOT = (1024, 1022)
+from lorawan_store import MAC_SLOT, NODE_SLOT  # noqa: E402, F401 - RTC layout (lorawan_store.py)
 
 
 class LoRaWANModem:

@@ -18,6 +18,10 @@ import lorawan_session as ls
 FLASH_EVERY = const(16)  # N: uplinks per flash write; a cold boot skips FCntUp ahead by N
 SESSION_FILE = "lorawan.dat"
 NONCE_FILE = "lorawan_nonce.dat"
+# RTC memory layout on a board with a bare radio: [0, 1024) the node's state, [1024, 2048) the
+# MAC's session record, or in P2P mode (no MAC) the envelope counter's record (p2p_link.py)
+NODE_SLOT = (0, 1022)
+MAC_SLOT = (1024, 1022)
 
 
 class RtcSlot:
@@ -75,12 +79,17 @@ class FileFlash:
 
 
 class Store:
-    """Loads and saves a Session: RTC every uplink, flash every ``every`` uplinks."""
+    """Loads and saves a Session: RTC every uplink, flash every ``every`` uplinks.
 
-    def __init__(self, rtc, flash, every=FLASH_EVERY, log=None):
+    Any record with the Session's counter interface (fcnt_up, ceiling, encode, decode, reset,
+    dev_nonce, join_nonce) can be kept this way under other file names: the P2P envelope
+    counter is (p2p_link.py)."""
+
+    def __init__(self, rtc, flash, every=FLASH_EVERY, log=None, files=(SESSION_FILE, NONCE_FILE)):
         self.rtc = rtc
         self.flash = flash
         self.every = every
+        self._session_file, self._nonce_file = files
         self.flash_writes = 0
         self.source = ""  # where load() found the session: "rtc", "flash", "" (none)
         self.migrated_from = 0
@@ -95,7 +104,7 @@ class Store:
         The DevNonce is the highest any record holds. Never raises for a bad record."""
         dev_nonce, join_nonce = 0, -1
         try:
-            dev_nonce, join_nonce = ls.decode_nonce(self.flash.read(NONCE_FILE))
+            dev_nonce, join_nonce = ls.decode_nonce(self.flash.read(self._nonce_file))
         except ls.RecordError as e:
             self._say("nonce record: %s" % e)
         found = ""
@@ -105,7 +114,7 @@ class Store:
             found = "rtc"
         except ls.RecordError:
             try:
-                version = s.decode(self.flash.read(SESSION_FILE))
+                version = s.decode(self.flash.read(self._session_file))
                 found = "flash"  # its fcnt_up is the ceiling reserved before the power loss
             except ls.RecordError as e:
                 self._say("no session record (%s): rejoin" % e)
@@ -127,7 +136,7 @@ class Store:
 
     def save_flash(self, s):
         s.ceiling = s.fcnt_up + self.every
-        self.flash.write(SESSION_FILE, s.encode(fcnt_up=s.ceiling))
+        self.flash.write(self._session_file, s.encode(fcnt_up=s.ceiling))
         self.flash_writes += 1
 
     def before_uplink(self, s):
@@ -138,7 +147,7 @@ class Store:
 
     def save_nonce(self, s):
         """Before a Join-Request: the DevNonce about to be used is already counted."""
-        self.flash.write(NONCE_FILE, s.encode_nonce())
+        self.flash.write(self._nonce_file, s.encode_nonce())
         self.flash_writes += 1
         self.save_rtc(s)
 

@@ -22,6 +22,7 @@ from bridge.aes import Aes128
 from bridge.service import Bridge
 from payload_codec import envelope
 from tests.bridge import harness
+from tests.p2p.fakes import Rtc
 from tests.p2p.keys import write_keys
 from trosmart_tools.broker import Mosquitto
 from trosmart_tools.virtual_lab import HostUart, Rak3172Emulator
@@ -48,7 +49,8 @@ class Radio:
         self.uart = HostUart(emu.path)
         self.p2p = RakP2P(RAK3172(self.uart))
         self.p2p.configure(FREQ, SF, BW)
-        self.link = P2PLink(self.p2p, Aes128(key), int(eui[-8:], 16), EnvelopeCounter(str(state)),
+        state.mkdir()
+        self.link = P2PLink(self.p2p, Aes128(key), int(eui[-8:], 16), EnvelopeCounter(Rtc(), str(state)),
                             payload_codec.p2p_radio.data_rate(SF, BW))
 
     def send(self, values: dict[str, Any]) -> None:
