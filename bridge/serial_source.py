@@ -22,7 +22,7 @@ from pathlib import Path
 
 import serial
 
-from payload_codec import envelope
+from payload_codec import envelope, rxp2p
 from payload_codec.errors import CodecError
 
 from . import jsonio, p2p_keys
@@ -223,11 +223,7 @@ class SerialSource:
 
 
 def _parse_line(line: str) -> tuple[int, int, bytes]:
-    parts = line[len("+EVT:"):].split(":")
     try:
-        if len(parts) != 4:
-            raise ValueError(f"{len(parts)} fields")
-        data = bytes.fromhex(parts[3])
-        return int(parts[1]), int(parts[2]), data
-    except ValueError as e:
-        raise InputError("bad_line", f"not +EVT:RXP2P:<rssi>:<snr>:<hex> ({e})") from None
+        return rxp2p.parse_line(line)
+    except rxp2p.LineError as e:
+        raise InputError("bad_line", str(e)) from None
