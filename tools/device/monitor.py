@@ -18,13 +18,12 @@ import tty
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+from payload_codec import rxp2p  # a P2P receiver's packet line (RAK3172 or receiver node)
+
 from .errors import NoPort, PortBusy
 
 CTRL_RIGHT_BRACKET = 0x1D
 FRAME_RX = re.compile(r"\bsent ([0-9a-fA-F]{2,})\b")
-# a P2P receiver's packet: RUI3 +EVT:RXP2P:<rssi>:<snr>:<HEX> (docs/references.md §C.5), or a
-# TroSmart node in receiver mode printing the same line (docs/p2p.md §5)
-RXP2P = re.compile(r"\+EVT:RXP2P:(-?\d+):(-?\d+):([0-9a-fA-F]*)\s*$")
 P2P_LISTEN = b"AT+PRECV=65534\r\n"  # RUI3: receive until AT+PRECV=0
 RETRY_S = 0.2  # how often a vanished port is looked for again
 BAUD = 115200
@@ -98,9 +97,13 @@ class Monitor:
         if m and len(m.group(1)) % 2 == 0:
             self.out(f"    -> {describe_frame(m.group(1))}")
             return
-        p = RXP2P.search(line)
-        if p:
-            self.out(f"    -> rssi {p.group(1)} snr {p.group(2)}: {describe_envelope(p.group(3), self.signers)}")
+        at = line.find(rxp2p.PREFIX)
+        if at >= 0:
+            try:
+                rssi, snr, data = rxp2p.parse_line(line[at:])
+            except rxp2p.LineError:
+                return
+            self.out(f"    -> rssi {rssi} snr {snr}: {describe_envelope(data.hex(), self.signers)}")
 
     def _feed(self, data: bytes) -> None:
         self._buf += data
