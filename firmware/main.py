@@ -36,9 +36,9 @@ def main():
         errors.append("board")
         board = boards.make("auto")
     rtc = board.rtc
-    if board.radio != "rak3172":  # the MAC keeps its session in the RTC memory's second half
-        from lorawan_modem import NODE_SLOT
-        from lorawan_store import RtcSlot
+    if board.radio != "rak3172" or cfg["network"] == "p2p":
+        # the MAC's session, or in P2P mode the envelope counter, lives in the RTC memory's second half
+        from lorawan_store import NODE_SLOT, RtcSlot
 
         rtc = RtcSlot(board.rtc, NODE_SLOT[0], NODE_SLOT[1])
     state = State(rtc)
@@ -67,19 +67,24 @@ def main():
             print("node: RAK3172 firmware %s" % modem.rui_text)
         except Exception as e:  # UnsupportedFirmware, RakTimeout: logged, the cycle retries
             print("node: %s" % e)
-    else:  # a bare SX126x/SX127x: the LoRaWAN MAC behind the same interface (docs/lorawan.md)
-        import lorawan_modem
+    elif cfg["network"] == "lorawan":  # a bare SX126x/SX127x: the LoRaWAN MAC behind the same interface
+        import lorawan_modem  # (docs/lorawan.md)
 
         modem = lorawan_modem.make(board, state)
+    else:
+        modem = None  # P2P on a bare radio: lora_p2p.py, no MAC (docs/p2p.md §4a)
+    if cfg["network"] != "lorawan":
+        from p2p_link import radio_for
+
+        radio = radio_for(board, modem)  # RAK3172 P2P or the bare radio's, one interface
     if cfg["network"] == "p2p":  # P2P workshop mode: envelopes to a receiver (docs/p2p.md §3)
+        from lorawan_store import MAC_SLOT, RtcSlot
         from p2p_link import open_link
 
-        modem, secrets = open_link(modem, cfg, node_config.SECRETS_FILE)
+        modem, secrets = open_link(radio, cfg, node_config.SECRETS_FILE, RtcSlot(board.rtc, MAC_SLOT[0], MAC_SLOT[1]))
     if cfg["network"] == "p2p_receiver":  # a USB receiver for the bridge (docs/p2p.md §3)
         from p2p_receiver import relay
-        from rak3172_p2p import RakP2P
 
-        radio = RakP2P(modem)
         try:
             radio.configure(cfg["p2p_freq_hz"], cfg["p2p_sf"], cfg["p2p_bw_khz"])
         except Exception as e:  # P2PConfigError names the key; RakTimeout: the module is silent

@@ -24,7 +24,8 @@
 #                         MISO 35, NSS 32, RESET 23 (WB_IO4), BUSY 13 (WB_IO5), DIO1 22 (WB_IO6),
 #                         TCXO on DIO3, DIO2 RF switch; BME280 on I2C SDA 4 / SCL 5
 #   virtual_heltec_v3     the virtual board with a simulated SX1262 (tools/virtual_lab/board/
-#                         lora_sim.py) on the simulated gateway named in board.json "lora_gateway"
+#                         lora_sim.py) on the simulated gateway named in board.json "lora_gateway",
+#                         or on the shared P2P air named in "lora_air" (docs/p2p.md §4a)
 
 import time
 
@@ -243,9 +244,14 @@ class VirtualHeltecV3(Virtual):
     def lora_modem(self):
         import lora_sim
 
-        host, port = machine._cfg()["lora_gateway"]
-        return lora_sim.SimRadio(lora_sim.UdpLink(host, port), ticks_ms=machine.vclock_ms,
-                                 sleep_ms=machine.lightsleep)
+        cfg = machine._cfg()
+        if "lora_air" in cfg:  # P2P: the shared air of other radios and RAK3172 emulators
+            host, port = cfg["lora_air"]
+            link = lora_sim.AirLink(host, port)
+        else:
+            host, port = cfg["lora_gateway"]
+            link = lora_sim.UdpLink(host, port)
+        return lora_sim.SimRadio(link, ticks_ms=machine.vclock_ms, sleep_ms=machine.lightsleep)
 
 
 def make(name):

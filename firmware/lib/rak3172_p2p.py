@@ -12,7 +12,7 @@ except ImportError:  # CPython host tests
 
 from rak3172 import RakError, RakTimeout
 
-from payload_codec import p2p_radio
+from payload_codec import p2p_radio, rxp2p
 
 _RX_NONSTOP = const(65534)  # AT+PRECV: receive until AT+PRECV=0 (service_lora_p2p_recv)
 _SEND_TAIL_MS = const(2000)  # margin on top of the time on air for +EVT:TXP2P DONE
@@ -27,6 +27,8 @@ class P2PConfigError(RakError):
 
 class RakP2P:
     """A RAK3172 in LoRa P2P mode. ``rak`` is a rak3172.RAK3172 on the module's UART."""
+
+    Error = RakError  # what relay() catches around poll() (lora_p2p: LoraP2PError)
 
     def __init__(self, rak):
         self.rak = rak
@@ -124,15 +126,7 @@ class RakP2P:
 
 def parse_rxp2p(text):
     """(rssi, snr, bytes) of the text after "+EVT:" of an RXP2P line, or None if it is bad."""
-    parts = text.replace(" ", "").split(":")
-    if len(parts) != 4:
-        return None
     try:
-        rssi = int(parts[1])
-        snr = int(parts[2])
-        h = parts[3]
-        if len(h) % 2 or len(h) > 478:
-            return None
-        return rssi, snr, bytes.fromhex(h)
-    except ValueError:
+        return rxp2p.parse_line(text)
+    except rxp2p.LineError:
         return None
