@@ -26,6 +26,7 @@ from payload_codec.airtime import EU868
 
 from ..lorawan import HostAes, load
 from . import network_server as chirpstack
+from .p2p_air import SYNC_PUBLIC, sync8
 
 fr = load("lorawan_frames")
 crypto = load("lorawan_crypto")
@@ -81,6 +82,7 @@ class LoRaWANServer:
         self.rejected: list[tuple[str, str]] = []  # (reason, DevEUI hex)
         self.uplinks: list[dict[str, Any]] = []
         self.joins: list[tuple[str, int]] = []  # (DevEUI hex, DevNonce) accepted
+        self.unheard = 0  # transmissions with a private sync word (P2P), not demodulated
         self.skip_rx1 = False  # answer in RX2 only (a missed RX1)
         self.silent = False  # answer nothing (gateway out of reach)
         self._lock = threading.Lock()
@@ -108,6 +110,11 @@ class LoRaWANServer:
         with self._lock:
             if meta.get("invert_iq"):
                 return []  # an uplink with inverted IQ is not heard by a gateway
+            if sync8(int(meta.get("syncword", SYNC_PUBLIC))) != SYNC_PUBLIC:
+                # a gateway's demodulators search for the public sync word only (sx1302_hal
+                # sx1302_lora_syncword with lorawan_public; docs/p2p.md §4a): P2P frames pass by
+                self.unheard += 1
+                return []
             phy = bytes(meta["phy"])
             mtype = phy[0] >> 5 if phy else -1
             if mtype == fr.JOIN_REQUEST:

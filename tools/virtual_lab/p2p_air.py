@@ -9,7 +9,11 @@ from v3.4.0, docs/references.md §C.5). Differences from a module: see docs/p2p.
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from payload_codec.airtime import time_on_air_us
@@ -24,26 +28,143 @@ DEFAULTS = {"freq": 868000000, "sf": 7, "bw": 0, "cr": 0, "preamble": 8, "txp": 
 RX_OFF, RX_ONCE, RX_TIMED, RX_NONSTOP, RX_COMPAT = range(5)
 
 
-class Air:
-    """The ether between emulators: a packet reaches every other one listening on the same
-    frequency, SF and bandwidth, with the RSSI/SNR set here (``link``)."""
+SYNC_PRIVATE = 0x12  # RUI3's P2P sync word: LORA_MAC_PRIVATE_SYNCWORD 0x1424 (service_nvm.c defaults)
+SYNC_PUBLIC = 0x34  # LoRaWAN's (docs/references.md §B.3, §E)
+LEASE_S = 1.0  # a bare radio that has not asked the air for packets this long is not receiving
 
-    def __init__(self) -> None:
+
+def sync8(word: int) -> int:
+    """The SX127x form of a sync word: SX126x 0xY4Z4 is 0xYZ (micropython-lib sx126x.py)."""
+    return ((word >> 8) & 0xF0) | ((word >> 4) & 0x0F) if word > 0xFF else word
+
+
+Settings = tuple  # (freq kHz, sf, bw kHz, invert_iq, sync word 8-bit): what must match to hear
+
+
+@dataclass
+class Listener:
+    settings: Settings
+    until: float  # time.monotonic() when the lease ends
+    queue: list[bytes] = field(default_factory=list)
+
+
+class Air:
+    """The ether between emulators and simulated bare radios: a packet reaches every other radio
+    listening with the same frequency, SF, bandwidth, IQ and sync word, with the RSSI/SNR set
+    here (``link``). RAK3172 emulators use RUI3's P2P defaults (private sync word, IQ not
+    inverted); bare radios (board/lora_sim.py AirLink) reach it over loopback UDP with the
+    datagrams the MAC's simulated gateway answers (serve_udp). A ``gateway`` (LoRaWANServer)
+    hears what it would hear on air: transmissions with the public sync word only."""
+
+    def __init__(self, gateway: Any = None) -> None:
         self._radios: list[P2PRadio] = []
         self._lock = threading.Lock()
         self.rssi, self.snr = -60, 9
         self.sent: list[bytes] = []  # every packet transmitted, in order
+        self.gateway = gateway
+        self.listeners: dict[Any, Listener] = {}  # UDP address -> a bare radio receiving
+        self.missed = 0  # packets a bare radio would have heard, sent after its lease ended
+        self._udp: socket.socket | None = None
+        self._thread: threading.Thread | None = None
 
     def join(self, radio: P2PRadio) -> None:
         with self._lock:
             self._radios.append(radio)
 
     def transmit(self, sender: P2PRadio, params: tuple[int, int, int], payload: bytes) -> None:
+        """An emulated RAK3172's packet (RUI3 P2P settings)."""
+        freq, sf, bw = params
         with self._lock:
             self.sent.append(payload)
             others = [r for r in self._radios if r is not sender]
+            self._to_listeners(None, (freq / 1000, sf, BW_KHZ[bw], False, SYNC_PRIVATE), payload)
         for r in others:
             r.hear(params, payload, self.rssi, self.snr)
+
+    def listening(self) -> int:
+        """How many bare radios receive now."""
+        now = time.monotonic()
+        with self._lock:
+            return sum(1 for x in self.listeners.values() if x.until >= now)
+
+    def _to_listeners(self, sender: Any, settings: Settings, payload: bytes) -> None:
+        now = time.monotonic()
+        for addr, x in list(self.listeners.items()):
+            if addr == sender or x.settings != settings:
+                continue
+            if x.until < now:
+                self.missed += 1
+                del self.listeners[addr]  # gone (powered off, unplugged): what it missed is lost
+                continue
+            x.queue.append(payload)
+
+    # ---- bare radios over loopback UDP -------------------------------------------------
+    def serve_udp(self) -> int:
+        """Answer lora_sim.AirLink datagrams on 127.0.0.1; returns the port."""
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(0.2)
+        self._udp = s
+        self._thread = threading.Thread(target=self._serve, name="p2p-air", daemon=True)
+        self._thread.start()
+        return int(s.getsockname()[1])
+
+    def _serve(self) -> None:
+        s = self._udp
+        assert s is not None
+        while self._udp is not None:
+            try:
+                data, addr = s.recvfrom(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                out = self._datagram(json.loads(data), addr)
+            except (ValueError, KeyError, TypeError):
+                out = []
+            s.sendto(json.dumps(out).encode(), addr)
+
+    @staticmethod
+    def _settings(m: dict[str, Any]) -> Settings:
+        return (m["freq_khz"], int(m["sf"]), int(m["bw"]), bool(m["invert_iq"]), sync8(int(m.get("syncword", 0x12))))
+
+    def _datagram(self, d: dict[str, Any], addr: Any) -> list[list[Any]]:
+        if "listen" in d:  # a bare radio receiving: one packet it heard, stamped on its clock
+            m = d["listen"]
+            st = self._settings(m)
+            with self._lock:
+                x = self.listeners.get(addr)
+                if x is None or x.settings != st:
+                    x = self.listeners[addr] = Listener(st, 0.0)
+                x.until = time.monotonic() + LEASE_S
+                if not x.queue:
+                    return []
+                phy = x.queue.pop(0)
+            return [[phy.hex(), m["now_ms"], st[0], st[1], st[2], st[3], self.rssi, self.snr * 4]]
+        payload = bytes.fromhex(d["phy"])  # a bare radio transmitting
+        st = self._settings(d)
+        freq_khz, sf, bw, inv, sync = st
+        with self._lock:
+            self.sent.append(payload)
+            self._to_listeners(addr, st, payload)
+            emus = list(self._radios)
+        if sync == SYNC_PRIVATE and not inv and bw in BW_INDEX:  # what a RAK3172 in P2P mode hears
+            params = (round(freq_khz * 1000), sf, BW_INDEX[bw])
+            for r in emus:
+                r.hear(params, payload, self.rssi, self.snr)
+        if self.gateway is not None:
+            meta = dict(d)
+            meta["phy"] = payload
+            return [[x[0].hex(), *x[1:]] for x in self.gateway.uplink(meta)]
+        return []
+
+    def close(self) -> None:
+        s, self._udp = self._udp, None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if s is not None:
+            s.close()
 
 
 class P2PError(Exception):
@@ -134,9 +255,9 @@ class P2PRadio:
 
     def _tx_done(self, params: tuple[int, int, int], payload: bytes) -> None:
         self.tx_busy = False
-        self.emu._out("+EVT:TXP2P DONE")  # OnTxDone
-        if self.air is not None:
+        if self.air is not None:  # on air before TX done is reported (a test may look at once)
             self.air.transmit(self, params, payload)
+        self.emu._out("+EVT:TXP2P DONE")  # OnTxDone
 
     def _precv(self, rest: str) -> list[str] | None:
         if rest == "=?":

@@ -10,6 +10,9 @@
 # the end of the window) - so a window opened at the wrong time, or with the wrong RX2 data
 # rate, misses it, as on air. Differences from a real SX126x/SX127x: no noise, no collisions,
 # no CRC errors unless the gateway marks one; rssi/snr are the gateway's values.
+# P2P: on an AirLink (the shared air of tools/virtual_lab/p2p_air.py, same UDP datagrams) a
+# receiving radio asks the air every _AIR_POLL_MS for a packet another radio sent with its
+# frequency, SF, bandwidth, IQ and sync word while it was listening (docs/p2p.md §4a).
 
 import time
 
@@ -37,6 +40,7 @@ except ImportError:
 from payload_codec.airtime import time_on_air_us  # noqa: E402 - after the RxPacket fallback
 
 _PREAMBLE_LATE_MS = 5  # a window opened this late still catches the preamble (8 symbols >= 8 ms)
+_AIR_POLL_MS = 20  # a receiver on the shared air (AirLink) asks it for packets this often
 
 
 class SimRadio:
@@ -89,7 +93,8 @@ class SimRadio:
         self.tx_log.append((start, air, self.cfg["freq_khz"]))
         c = self.cfg
         meta = {"phy": bytes(packet), "freq_khz": c["freq_khz"], "sf": c["sf"], "bw": self._bw(),
-                "start_ms": start, "end_ms": done, "invert_iq": c["invert_iq_tx"], "power": c["output_power"]}
+                "start_ms": start, "end_ms": done, "invert_iq": c["invert_iq_tx"], "power": c["output_power"],
+                "syncword": c["syncword"], "preamble": c["preamble_len"], "cr": c["coding_rate"]}
         self._pending = list(self.link.uplink(meta) or ())
         return done
 
@@ -100,19 +105,21 @@ class SimRadio:
             timeout_ms = 60000  # the simulation never blocks forever
         opened = self._ticks()
         close = _ticks_add(opened, timeout_ms)
-        c = self.cfg
-        best = None
-        for d in self._pending:
-            phy, start, freq, sf, bw, inv = d[:6]
-            if freq != c["freq_khz"] or sf != c["sf"] or bw != self._bw() or inv != c["invert_iq_rx"]:
-                continue
-            if _ticks_diff(start, opened) < -_PREAMBLE_LATE_MS or _ticks_diff(start, close) > 0:
-                continue
-            if best is None or _ticks_diff(start, best[1]) < 0:
-                best = d
         self.state = "rx"
+        listen = getattr(self.link, "listen", None)  # AirLink: packets of other radios (P2P)
+        while True:
+            if listen is not None:
+                self._pending.extend(listen(self._rx_meta()))
+            best = self._match(opened, close)
+            if best is not None or listen is None:
+                break
+            left = _ticks_diff(close, self._ticks())
+            if left <= 0:
+                break
+            self._sleep(left if left < _AIR_POLL_MS else _AIR_POLL_MS)
         if best is None:
-            self._sleep(timeout_ms)
+            if listen is None:
+                self._sleep(timeout_ms)
             self.state = "standby"
             return None
         self._pending.remove(best)
@@ -125,6 +132,24 @@ class SimRadio:
         rssi = best[6] if len(best) > 6 else -60
         snr = best[7] if len(best) > 7 else 40  # dB x 4, as RxPacket.snr
         return RxPacket(phy[:rx_length], end, snr, rssi, True)
+
+    def _match(self, opened, close):
+        c = self.cfg
+        best = None
+        for d in self._pending:
+            _phy, start, freq, sf, bw, inv = d[:6]
+            if freq != c["freq_khz"] or sf != c["sf"] or bw != self._bw() or inv != c["invert_iq_rx"]:
+                continue
+            if _ticks_diff(start, opened) < -_PREAMBLE_LATE_MS or _ticks_diff(start, close) > 0:
+                continue
+            if best is None or _ticks_diff(start, best[1]) < 0:
+                best = d
+        return best
+
+    def _rx_meta(self):
+        c = self.cfg
+        return {"freq_khz": c["freq_khz"], "sf": c["sf"], "bw": self._bw(), "invert_iq": c["invert_iq_rx"],
+                "syncword": c["syncword"], "now_ms": self._ticks()}
 
     def standby(self):
         self.state = "standby"
@@ -158,6 +183,27 @@ class UdpLink:
             data = self._sock.recv(4096)
         except OSError:
             return []  # no gateway answer in time: nothing scheduled
+        out = []
+        for d in json.loads(data):
+            out.append((binascii.unhexlify(d[0]),) + tuple(d[1:]))  # noqa: RUF005 - MicroPython syntax
+        return out
+
+
+class AirLink(UdpLink):
+    """The shared air of P2P radios over the same loopback UDP (tools/virtual_lab/p2p_air.py
+    Air.serve_udp): a transmission goes to every other radio listening with the same settings
+    (RAK3172 emulators in P2P receive among them); listen() reports this radio receiving with
+    its settings and returns what it heard since, as downlink tuples with the air's RSSI/SNR."""
+
+    def listen(self, meta):
+        import binascii
+        import json
+
+        self._sock.sendto(json.dumps({"listen": meta}).encode(), self._addr)
+        try:
+            data = self._sock.recv(4096)
+        except OSError:
+            return []
         out = []
         for d in json.loads(data):
             out.append((binascii.unhexlify(d[0]),) + tuple(d[1:]))  # noqa: RUF005 - MicroPython syntax
