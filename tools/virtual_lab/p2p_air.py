@@ -30,7 +30,7 @@ RX_OFF, RX_ONCE, RX_TIMED, RX_NONSTOP, RX_COMPAT = range(5)
 
 SYNC_PRIVATE = 0x12  # RUI3's P2P sync word: LORA_MAC_PRIVATE_SYNCWORD 0x1424 (service_nvm.c defaults)
 SYNC_PUBLIC = 0x34  # LoRaWAN's (docs/references.md §B.3, §E)
-LEASE_S = 1.0  # a bare radio that has not asked the air for packets this long is not receiving
+LEASE_S = 2.0  # a bare radio that has not asked the air for packets this long is not receiving
 
 
 def sync8(word: int) -> int:
@@ -80,6 +80,9 @@ class Air:
             self._to_listeners(None, (freq / 1000, sf, BW_KHZ[bw], False, SYNC_PRIVATE), payload)
         for r in others:
             r.hear(params, payload, self.rssi, self.snr)
+        if self.gateway is not None:  # RUI3 P2P uses the private sync word: a gateway does not hear it
+            self.gateway.uplink({"phy": payload, "freq_khz": freq / 1000, "sf": sf, "bw": BW_KHZ[bw],
+                                 "invert_iq": False, "syncword": SYNC_PRIVATE, "start_ms": 0, "end_ms": 0})
 
     def listening(self) -> int:
         """How many bare radios receive now."""
