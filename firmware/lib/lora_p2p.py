@@ -29,7 +29,7 @@ class LoraP2PError(Exception):
     """Base of everything this backend raises."""
 
 
-class P2PConfigError(LoraP2PError, ValueError):
+class P2PConfigError(LoraP2PError):
     """A P2P setting outside the EU868 rules or the radio's ranges; names the setting."""
 
 
