@@ -13,8 +13,6 @@ except ImportError:  # CPython
         return x
 
 
-import lorawan_session as ls
-
 FLASH_EVERY = const(16)  # N: uplinks per flash write; a cold boot skips FCntUp ahead by N
 SESSION_FILE = "lorawan.dat"
 NONCE_FILE = "lorawan_nonce.dat"
@@ -102,6 +100,8 @@ class Store:
     def load(self, s):
         """Restore ``s``: RTC record, else flash record with FCntUp skipped ahead, else none.
         The DevNonce is the highest any record holds. Never raises for a bad record."""
+        import lorawan_session as ls  # here only: the P2P counter drops it after loading (p2p_link.py)
+
         dev_nonce, join_nonce = 0, -1
         try:
             dev_nonce, join_nonce = ls.decode_nonce(self.flash.read(self._nonce_file))

@@ -59,6 +59,10 @@ class EnvelopeCounter:
                             files=(COUNTER_FILE, COUNTER_FILE + ".nonce"))  # no nonce is ever written
         self._rec = _CounterRecord()
         self.source = self._store.load(self._rec)  # "rtc", "flash" (skipped ahead) or "" (new)
+        import sys
+
+        if "lorawan_mac" not in sys.modules:  # no MAC: the records' module is not needed again
+            sys.modules.pop("lorawan_session", None)
 
     @property
     def next(self):
