@@ -40,6 +40,9 @@ except ImportError:
 from payload_codec.airtime import time_on_air_us  # noqa: E402 - after the RxPacket fallback
 
 _PREAMBLE_LATE_MS = 5  # a window opened this late still catches the preamble (8 symbols >= 8 ms)
+# answers are at most a few packets of <= 255 B in hex; a smaller buffer keeps the simulator's
+# own allocation (it counts against the node's heap on the virtual board) small
+_DATAGRAM_MAX = 1536
 _AIR_POLL_MS = 20  # a receiver on the shared air (AirLink) asks it for packets this often
 
 
@@ -180,7 +183,7 @@ class UdpLink:
         m["phy"] = binascii.hexlify(meta["phy"]).decode()
         self._sock.sendto(json.dumps(m).encode(), self._addr)
         try:
-            data = self._sock.recv(4096)
+            data = self._sock.recv(_DATAGRAM_MAX)
         except OSError:
             return []  # no gateway answer in time: nothing scheduled
         out = []
@@ -201,7 +204,7 @@ class AirLink(UdpLink):
 
         self._sock.sendto(json.dumps({"listen": meta}).encode(), self._addr)
         try:
-            data = self._sock.recv(4096)
+            data = self._sock.recv(_DATAGRAM_MAX)
         except OSError:
             return []
         out = []
