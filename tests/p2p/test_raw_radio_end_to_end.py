@@ -262,3 +262,92 @@ def test_the_firmware_on_a_raw_radio_in_p2p_mode(mosquitto: Mosquitto, tmp_path:
     assert not any("lorawan:" in ln for ln in node.console)  # no MAC was built
     senml = collector.on(f"{RAW_EUI}/senml")
     assert len(senml) >= len(sent) - 1  # every envelope heard (the last may still be in flight)
+
+
+def test_two_virtual_nodes_one_per_backend_through_an_unplugged_receiver_node(
+        mosquitto: Mosquitto, tmp_path: Path, micropython: str) -> None:
+    """The whole firmware on both nodes (a DevKit with its emulated RAK3172 in P2P mode, a
+    virtual Heltec V3 on the air) and on the receiver node: every envelope of a cycle that began
+    after the receiver was back and read arrives, and meta's `lost` equals what went out meanwhile."""
+    air = Air()
+    port = air.serve_udp()
+    rak_emu = Rak3172Emulator("70B3D57ED00000A1", air=air, time_scale=SCALE)
+    rak_emu.start()
+    receiver = ReceiverNode(tmp_path, port)
+    receiver.plug()
+    keys = write_keys(tmp_path / "keys.json", {EUI: KEY.hex(), RAW_EUI: RAW_KEY.hex()})
+    collector = harness.Collector(mosquitto.port, client_id=f"city-{tmp_path.name}")
+    doc = harness.bridge_doc(tmp_path / "state", mosquitto.port, mosquitto.port, sources=[{
+        "name": "hall", "lns": "serial", "receiver": "node", "device": str(receiver.console.link),
+        "keys_file": keys, "reconnect_s": 0.1, **P2P_CFG}])
+    doc["source"][0].pop("reconnect_max_s")
+    bridge = harness.start_bridge(doc)
+    source = bridge.sources["hall"]
+    received: dict[str, list[int]] = {EUI: [], RAW_EUI: []}
+    forward = source.on_message
+
+    def spy(msg: Any) -> None:  # the counters the bridge accepted, per node, in order
+        d = json.loads(msg.payload)
+        if "error" not in d:
+            received[d["dev_eui"].lower()].append(d["counter"])
+        forward(msg)
+
+    source.on_message = spy
+    cfg = {"interval_s": 60, "status_every": 0, "network": "p2p", **P2P_CFG}
+    nodes = {
+        EUI: VirtualNode(tmp_path / "rak", uart_pty=rak_emu.path, config=cfg, time_scale=SCALE,
+                         secrets={"deveui": EUI.upper(), "p2p_key": KEY.hex()}),
+        RAW_EUI: VirtualNode(tmp_path / "raw", uart_pty="/dev/null", config={**cfg, "board": "virtual_heltec_v3"},
+                             secrets={"deveui": RAW_EUI.upper(), "p2p_key": RAW_KEY.hex()}, time_scale=SCALE,
+                             heapsize=HEAPSIZE, board_extra={"lora_air": ["127.0.0.1", port]}),
+    }
+    env = r"p2p: envelope (\d+) \(\d+ B\) sent"
+
+    def receiving(connects: int) -> None:
+        receiver.wait_listening()
+        harness.wait_until(lambda: source.connected.is_set() and source.connects == connects
+                           and air.listening() == 1, 60, "the receiver listening and read by the bridge")
+
+    after: dict[str, list[int]] = {}
+    try:
+        receiving(1)
+        for n in nodes.values():
+            n.flash_firmware()
+            n.start()
+        for eui in nodes:
+            collector.wait_for(f"{eui}/senml", 2, timeout_s=90)
+        receiver.unplug()
+        harness.wait_until(lambda: not source.connected.is_set() and air.listening() == 0, 30, "the receiver gone")
+        for n in nodes.values():
+            n.wait_for(env, count=2, start=len(n.console), timeout_s=60, fail_on="Traceback")  # into the void
+        receiver.plug()
+        receiving(2)
+        starts = {eui: len(n.console) for eui, n in nodes.items()}
+        for eui, n in nodes.items():
+            cycle = n.wait_for(r"node: deep sleep", start=starts[eui], timeout_s=60)[0].string
+            begin = n.console.index(cycle, starts[eui])
+            after[eui] = [int(m.group(1)) for m in n.wait_for(env, count=3, start=begin, timeout_s=60)]
+        for eui in nodes:
+            harness.wait_until(lambda e=eui: after[e][-1] in received[e], 30, "the envelopes sent after the replug")
+        for n in nodes.values():
+            n.stop()
+        for eui in nodes:
+            harness.wait_until(lambda e=eui: any(m.get("f_cnt") == received[e][-1] for m in collector.on(f"{e}/meta")),
+                               30, "meta of the last frame")
+    finally:
+        for n in nodes.values():
+            n.stop()
+        bridge.stop()
+        collector.close()
+        receiver.unplug()
+        rak_emu.stop()
+        air.close()
+    for eui in nodes:
+        got = received[eui]
+        assert set(after[eui]) <= set(got), eui  # nothing sent after the return is lost
+        assert got == sorted(got)
+        missing = [c for c in range(got[0], got[-1] + 1) if c not in got]
+        assert len(missing) >= 2, eui  # the envelopes sent while unplugged
+        meta = [m for m in collector.on(f"{eui}/meta") if m.get("f_cnt") == got[-1]][-1]
+        assert meta["lost"] == len(missing) and meta["frames"] == len(got), eui
+        assert len(collector.on(f"{eui}/senml")) == len(got)
