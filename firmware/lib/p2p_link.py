@@ -33,8 +33,13 @@ class _CounterRecord:
         return body + struct.pack("<I", binascii.crc32(body))
 
     def decode(self, data):
+        """0 for a current record; 1 for the earlier firmware's flash file (the next value as
+        decimal text), which Store.load then rewrites at once in this format."""
         from lorawan_session import RecordError
 
+        if data and len(data) <= 10 and all(0x30 <= b <= 0x39 for b in data):
+            self.fcnt_up = self.ceiling = int(data)
+            return 1
         n = struct.calcsize(_FMT)
         if data is None or len(data) != n + 4 or binascii.crc32(memoryview(data)[:n]) != \
                 struct.unpack_from("<I", data, n)[0]:

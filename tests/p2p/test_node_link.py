@@ -57,6 +57,14 @@ def test_counter_is_contiguous_across_wakes_and_never_reused_after_power_loss(tm
     assert c.source == "flash" and c.take() > more[-1]
 
 
+def test_the_earlier_firmwares_counter_file_is_taken_over(tmp_path: Path) -> None:
+    (tmp_path / "p2p_counter.dat").write_text("42")  # the next value, as the earlier firmware wrote it
+    c = EnvelopeCounter(Rtc(), str(tmp_path))
+    assert c.source == "flash" and c.take() == 42  # no reuse: the receiver accepted up to 41
+    assert (tmp_path / "p2p_counter.dat").read_bytes()[:2] == b"\x32\x50"  # rewritten as a record
+    assert EnvelopeCounter(Rtc(), str(tmp_path)).take() > 42
+
+
 def test_link_seals_each_frame_with_the_next_counter(tmp_path: Path) -> None:
     radio = FakeRadio()
     link = P2PLink(radio, Aes128(KEY), 0xA1, EnvelopeCounter(Rtc(), str(tmp_path)), 5)
