@@ -15,7 +15,7 @@ except ImportError:  # CPython
 
 import lorawan_session as ls
 
-FLASH_EVERY = const(16)  # N: uplinks per flash write; a cold boot skips FCntUp ahead by N
+_FLASH_EVERY = const(16)  # N: uplinks per flash write; a cold boot skips FCntUp ahead by N
 SESSION_FILE = "lorawan.dat"
 NONCE_FILE = "lorawan_nonce.dat"
 
@@ -77,7 +77,7 @@ class FileFlash:
 class Store:
     """Loads and saves a Session: RTC every uplink, flash every ``every`` uplinks."""
 
-    def __init__(self, rtc, flash, every=FLASH_EVERY, log=None):
+    def __init__(self, rtc, flash, every=_FLASH_EVERY, log=None):
         self.rtc = rtc
         self.flash = flash
         self.every = every
