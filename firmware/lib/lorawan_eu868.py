@@ -16,7 +16,7 @@ NAME = "EU868"
 DATA_RATES = ((12, 125), (11, 125), (10, 125), (9, 125), (8, 125), (7, 125), (7, 250))
 MAX_DR = const(6)
 # largest FRMPayload+FOpts per DR (N of §J, M - 8): 51 at DR0-2, 115 at DR3, 242 above
-_MAX_N = (51, 51, 51, 115, 242, 242, 242)
+_MAX_N = b"\x33\x33\x33\x73\xf2\xf2\xf2"  # 51, 51, 51, 115, 242, 242, 242 (bytes: one small object)
 DEFAULT_CHANNELS = ((868100, 0, 5), (868300, 0, 5), (868500, 0, 5))  # (kHz, min DR, max DR)
 MAX_CHANNELS = const(16)
 RX2_FREQ_KHZ = const(869525)

@@ -22,8 +22,8 @@ UNCONFIRMED_UP = const(2)
 UNCONFIRMED_DOWN = const(3)
 CONFIRMED_UP = const(4)
 CONFIRMED_DOWN = const(5)
-REJOIN_REQUEST = const(6)
-PROPRIETARY = const(7)
+_REJOIN_REQUEST = const(6)  # not used by a 1.0.4 Class A device
+_PROPRIETARY = const(7)
 
 UP = const(0)
 DOWN = const(1)

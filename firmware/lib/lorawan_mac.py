@@ -103,6 +103,8 @@ class Mac:
         self._txv = memoryview(self._tx)
         self._b0 = bytearray(16 + fr.MAX_PHY)
         self._fopts = bytearray(15)
+        self._free = bytearray(region.MAX_CHANNELS)  # _pick_channel's candidates, no list per uplink
+        self._accept_cb = self._accept  # one bound method, not a new one per uplink
         self._cfg = {"freq_khz": 0, "sf": 7, "bw": "125", "coding_rate": 5, "preamble_len": region.PREAMBLE,
                      "syncword": region.SYNCWORD, "output_power": 14, "crc_en": True,
                      "invert_iq_tx": False, "invert_iq_rx": True, "implicit_header": False}
@@ -200,7 +202,8 @@ class Mac:
         r = self.region
         now = self.now_ms()
         best = -1
-        free = []
+        free = self._free
+        nfree = 0
         n = len(r.DEFAULT_CHANNELS) if join else r.MAX_CHANNELS
         mask = r.default_mask() if join else s.ch_mask
         for i in range(n):
@@ -215,11 +218,12 @@ class Mac:
             if s.agg_free > at:
                 at = s.agg_free
             if at <= now:
-                free.append(i)
+                free[nfree] = i
+                nfree += 1
             elif best < 0 or at - now < best:
                 best = at - now
-        if free:
-            return free[self._random(len(free))], 0
+        if nfree:
+            return free[self._random(nfree)], 0
         return -1, (best if best > 0 else 1000)
 
     def _transmit(self, n, join, deadline):
@@ -359,7 +363,7 @@ class Mac:
             if self._cmds:
                 self._cmds.sent()
             s.flags &= ~ls.FLAG_ACK_DUE
-            self._receive(done, freq, s.rx_delay_s, self.region.rx1_dr(up_dr, s.rx1_dr_offset), self._accept)
+            self._receive(done, freq, s.rx_delay_s, self.region.rx1_dr(up_dr, s.rx1_dr_offset), self._accept_cb)
             if self._acked or (self._got and not confirmed):
                 break
         if not self._got and s.adr_ack_cnt < 0xFFFF:

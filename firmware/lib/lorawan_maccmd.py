@@ -13,19 +13,20 @@ except ImportError:  # CPython
 
 import lorawan_session as ls
 
-LINK_CHECK = const(0x02)
-LINK_ADR = const(0x03)
-DUTY_CYCLE = const(0x04)
-RX_PARAM_SETUP = const(0x05)
-DEV_STATUS = const(0x06)
-NEW_CHANNEL = const(0x07)
-RX_TIMING_SETUP = const(0x08)
-TX_PARAM_SETUP = const(0x09)
-DL_CHANNEL = const(0x0A)
-DEVICE_TIME = const(0x0D)
-# payload length of each downlink (network -> device) command
-_DOWN_LEN = {LINK_CHECK: 2, LINK_ADR: 4, DUTY_CYCLE: 1, RX_PARAM_SETUP: 4, DEV_STATUS: 0, NEW_CHANNEL: 5,
-             RX_TIMING_SETUP: 1, TX_PARAM_SETUP: 1, DL_CHANNEL: 4, DEVICE_TIME: 5}
+_LINK_CHECK = const(0x02)
+_LINK_ADR = const(0x03)
+_DUTY_CYCLE = const(0x04)
+_RX_PARAM_SETUP = const(0x05)
+_DEV_STATUS = const(0x06)
+_NEW_CHANNEL = const(0x07)
+_RX_TIMING_SETUP = const(0x08)
+_TX_PARAM_SETUP = const(0x09)
+_DL_CHANNEL = const(0x0A)
+_DEVICE_TIME = const(0x0D)
+# payload length of each downlink (network -> device) command, indexed by CID; 0xFF: unknown
+# (bytes, not a dict: one small object in the heap, docs/lorawan.md "RAM")
+_DOWN_LEN = b"\xff\xff\x02\x04\x01\x04\x00\x05\x01\x01\x04\xff\xff\x05"
+_UNKNOWN = const(0xFF)
 _ANS_MAX = const(15)  # answers ride in FOpts (at most 15 bytes)
 
 
@@ -62,12 +63,12 @@ class MacCommands:
         i = 0
         while i < n:
             cid = cmds[i]
-            ln = _DOWN_LEN.get(cid)
-            if ln is None or i + 1 + ln > n:
+            ln = _DOWN_LEN[cid] if cid < len(_DOWN_LEN) else _UNKNOWN
+            if ln == _UNKNOWN or i + 1 + ln > n:
                 break
-            if cid == LINK_ADR:
+            if cid == _LINK_ADR:
                 j = i
-                while j < n and cmds[j] == LINK_ADR and j + 5 <= n:
+                while j < n and cmds[j] == _LINK_ADR and j + 5 <= n:
                     j += 5
                 self._link_adr(cmds, i, (j - i) // 5)
                 i = j
@@ -80,13 +81,13 @@ class MacCommands:
     def _one(self, cid, c, o, snr):
         s = self.s
         r = self.region
-        if cid == LINK_CHECK:
+        if cid == _LINK_CHECK:
             self.link_check = (c[o], c[o + 1])
             self.want_link_check = False
-        elif cid == DUTY_CYCLE:
+        elif cid == _DUTY_CYCLE:
             s.max_dcycle = c[o] & 0x0F
-            self._queue(DUTY_CYCLE)
-        elif cid == RX_PARAM_SETUP:
+            self._queue(_DUTY_CYCLE)
+        elif cid == _RX_PARAM_SETUP:
             off = (c[o] >> 4) & 0x07
             dr2 = c[o] & 0x0F
             khz = _u24(c, o + 1) // 10
@@ -98,10 +99,10 @@ class MacCommands:
                 s.rx2_freq_khz = khz
             s.rxparam_ans = st
             s.sticky |= ls.STICKY_RXPARAM
-        elif cid == DEV_STATUS:
+        elif cid == _DEV_STATUS:
             m = snr if -32 <= snr <= 31 else (-32 if snr < 0 else 31)
-            self._queue(DEV_STATUS, self.battery, m & 0x3F)
-        elif cid == NEW_CHANNEL:
+            self._queue(_DEV_STATUS, self.battery, m & 0x3F)
+        elif cid == _NEW_CHANNEL:
             ch = c[o]
             khz = _u24(c, o + 1) // 10
             lo = c[o + 4] & 0x0F
@@ -117,21 +118,21 @@ class MacCommands:
                     s.ch_mask |= 1 << ch
                 else:
                     s.ch_mask &= ~(1 << ch)
-            self._queue(NEW_CHANNEL, (2 if dr_ok else 0) | (1 if f_ok else 0))
-        elif cid == RX_TIMING_SETUP:
+            self._queue(_NEW_CHANNEL, (2 if dr_ok else 0) | (1 if f_ok else 0))
+        elif cid == _RX_TIMING_SETUP:
             d = c[o] & 0x0F
             s.rx_delay_s = d if d else 1
             s.sticky |= ls.STICKY_RXTIMING
-        elif cid == DL_CHANNEL:
+        elif cid == _DL_CHANNEL:
             # RX1 on another frequency is not supported: refused, sticky as 1.0.4 requires
             ch = c[o]
             s.dlchannel_ans = 2 if ch < r.MAX_CHANNELS and s.freqs[ch] else 0
             s.sticky |= ls.STICKY_DLCHANNEL
-        elif cid == DEVICE_TIME:
+        elif cid == _DEVICE_TIME:
             secs = c[o] | (c[o + 1] << 8) | (c[o + 2] << 16) | (c[o + 3] << 24)
             self.device_time = (secs, c[o + 4])
             self.want_device_time = False
-        # TX_PARAM_SETUP: not implemented in EU868 (RP002): no answer
+        # _TX_PARAM_SETUP: not implemented in EU868 (RP002): no answer
 
     def _link_adr(self, c, start, count):
         s = self.s
@@ -169,21 +170,21 @@ class MacCommands:
                 s.nb_trans = nb
             s.adr_ack_cnt = 0
         for _ in range(count):
-            self._queue(LINK_ADR, st)
+            self._queue(_LINK_ADR, st)
 
     def fopts(self, buf):
         """Write this uplink's FOpts into buf: sticky answers, queued answers, requests."""
         s = self.s
         n = 0
         if s.sticky & ls.STICKY_RXPARAM:
-            buf[n] = RX_PARAM_SETUP
+            buf[n] = _RX_PARAM_SETUP
             buf[n + 1] = s.rxparam_ans
             n += 2
         if s.sticky & ls.STICKY_RXTIMING:
-            buf[n] = RX_TIMING_SETUP
+            buf[n] = _RX_TIMING_SETUP
             n += 1
         if s.sticky & ls.STICKY_DLCHANNEL:
-            buf[n] = DL_CHANNEL
+            buf[n] = _DL_CHANNEL
             buf[n + 1] = s.dlchannel_ans
             n += 2
         k = s.answers_len if s.answers_len <= _ANS_MAX - n else 0
@@ -191,10 +192,10 @@ class MacCommands:
             buf[n + i] = s.answers[i]
         n += k
         if self.want_link_check and n < _ANS_MAX:
-            buf[n] = LINK_CHECK
+            buf[n] = _LINK_CHECK
             n += 1
         if self.want_device_time and n < _ANS_MAX:
-            buf[n] = DEVICE_TIME
+            buf[n] = _DEVICE_TIME
             n += 1
         return n
 

@@ -10,6 +10,10 @@
   emulator's own airtime account
 - flash writes per day at a 10-minute interval: the MAC's records (counted on the rig's flash) and
   the node's counter file (one write per node_state._RESERVE samples)
+- ``BENCH_ARGS="lorawan minheap"`` instead: the smallest -X heapsize (bisected, to MINHEAP_STEP KiB)
+  in which each path joins and runs MINHEAP_CYCLES light-sleep cycles. With MICROPYTHON pointing at
+  a Unix port built with firmware/manifest.py frozen in, both benchmarks measure the frozen case
+  (the board's path starts with .frozen); docs/lorawan.md "RAM" says how those ports were built.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from payload_codec.airtime import EU868, time_on_air_us
 from tests.firmware_node.test_virtual_board import RAMP
 from tests.firmware_node.virtual_lab import SECRETS, Lab
 from trosmart_tools.broker import Mosquitto
+from trosmart_tools.errors import ToolError
 from trosmart_tools.mpy import find_micropython
 from trosmart_tools.virtual_lab import SimNetworkServer
 from trosmart_tools.virtual_lab.board_runner import VirtualNode, stage_firmware
@@ -31,13 +37,19 @@ from trosmart_tools.virtual_lab.lorawan_server import LoRaWANServer
 from trosmart_tools.virtual_lab.scenario import Scenario
 
 CYCLES = 40
-# the RAK3172 path runs in 144k (the node benchmark's heap); the MAC path needs more (MemoryError at 160k),
-# so both run in the same larger heap here and the difference is what the MAC costs
+# neither path runs in the node benchmark's old 144k on the 64-bit port any more (BENCH_ARGS="lorawan
+# minheap": about 169k and 192k), so both run in the same larger heap and the difference is what the MAC costs
 HEAPSIZE = "192k"
 TIME_SCALE = 0.001
 CYCLE_RX = r"node: cycle (\d+) awake_ms=(\d+) free=(\d+)"
 CONFIG = {"interval_s": 10, "sleep_mode": "light", "status_every": 100, "data_rate": 5}
 UPLINKS_PER_DAY = 24 * 6
+# BENCH_ARGS="lorawan minheap": a heap "runs" a path when a join and this many cycles complete with
+# no MemoryError, traceback or failed send
+MINHEAP_CYCLES = 10
+MINHEAP_STEP = 2  # KiB
+MINHEAP_TIMEOUT_S = 120
+FAIL_RX = r"Traceback|MemoryError|send failed|firmware stopped"
 MAC_MODULES = ("lorawan_crypto", "lorawan_frames", "lorawan_session", "lorawan_eu868", "lorawan_store", "lorawan_mac",
                "lorawan_modem", "lorawan_maccmd", "lorawan_join")
 
@@ -51,8 +63,11 @@ def _import_cost(lib: Path, modules: str) -> int:
     return int(r.stdout.split()[-1])
 
 
-def _cycles(node: VirtualNode) -> tuple[list[int], list[int]]:
-    lines = node.wait_for(CYCLE_RX, count=CYCLES, timeout_s=900, fail_on=r"Traceback")
+def _cycles(node: VirtualNode, count: int) -> tuple[list[int], list[int]]:
+    if count == CYCLES:
+        lines = node.wait_for(CYCLE_RX, count=count, timeout_s=900, fail_on=r"Traceback")
+    else:  # a heap trial: any sign of a short heap fails it
+        lines = node.wait_for(CYCLE_RX, count=count, timeout_s=MINHEAP_TIMEOUT_S, fail_on=FAIL_RX)
     return [int(m.group(3)) for m in lines], [int(m.group(2)) for m in lines]
 
 
@@ -72,8 +87,84 @@ def _flash_writes_per_day() -> tuple[int, int]:
     return n.flash.writes - before, n.store.every
 
 
+def _rak_run(broker: Mosquitto, image: Path, work: Path, scen: Path, heapsize: str,
+             cycles: int) -> tuple[list[int], list[int], float, int]:
+    """The DevKit profile (RAK3172 emulator): free heap and awake ms per cycle, airtime, uplinks."""
+    lab = Lab(broker, image, work, scenario=scen, heapsize=heapsize, time_scale=TIME_SCALE, config=CONFIG)
+    lab.start()
+    try:
+        free, awake = _cycles(lab.node, cycles)
+        return free, awake, lab.emulator.airtime_ms_total, len(lab.events.of("up"))
+    finally:
+        lab.close()
+
+
+def _mac_run(broker: Mosquitto, work: Path, scen: Path, heapsize: str,
+             cycles: int) -> tuple[list[int], list[int], list[dict]]:
+    """The Heltec V3 profile (MAC, simulated SX1262 and LoRaWAN server): free, awake, uplinks."""
+    events = SimNetworkServer(broker.host, broker.port)
+    events.start()
+    server = LoRaWANServer(events=events)
+    server.register(bytes.fromhex(SECRETS["deveui"]), bytes.fromhex(SECRETS["appeui"]),
+                    bytes.fromhex(SECRETS["appkey"]))
+    gw = server.serve_udp()
+    node = VirtualNode(work, uart_pty="/dev/null", config={**CONFIG, "board": "virtual_heltec_v3"},
+                       secrets=SECRETS, scenario=scen, time_scale=TIME_SCALE, heapsize=heapsize,
+                       board_extra={"lora_gateway": ["127.0.0.1", gw]})
+    node.flash_firmware()
+    node.start()
+    try:
+        free, awake = _cycles(node, cycles)
+        return free, awake, server.uplinks
+    finally:
+        node.stop()
+        server.close()
+        events.stop()
+
+
+def _runs_in(attempt: Callable[[str], object], kib: int) -> bool:
+    try:
+        attempt(f"{kib}k")
+    except ToolError:  # MemoryError, a traceback, or not all cycles within the deadline
+        return False
+    return True
+
+
+def _smallest_heap(attempt: Callable[[str], object], lo: int = 16, hi: int = 320) -> int:
+    """The smallest -X heapsize (KiB, to MINHEAP_STEP) in which ``attempt`` runs its cycles."""
+    if not _runs_in(attempt, hi):
+        raise RuntimeError(f"does not run even in {hi}k")
+    while hi - lo > MINHEAP_STEP:
+        mid = (lo + hi) // 2
+        if _runs_in(attempt, mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _minheap(work: Path, scen: Path) -> None:
+    """``BENCH_ARGS="lorawan minheap"``: bisect the smallest heap of both paths (MICROPYTHON picks
+    the Unix port: a build with firmware/manifest.py frozen in runs the frozen case)."""
+    image = VirtualNode(work / "image", uart_pty="/dev/null", config={}, secrets=SECRETS)
+    image.flash_firmware()
+    runs = iter(range(10**6))
+    with Mosquitto() as broker:
+        rak = _smallest_heap(lambda h: _rak_run(broker, image.flash, work / f"rak{next(runs)}", scen, h,
+                                                MINHEAP_CYCLES))
+        mac = _smallest_heap(lambda h: _mac_run(broker, work / f"mac{next(runs)}", scen, h, MINHEAP_CYCLES))
+    mp = find_micropython()
+    print(f"smallest heap for a join + {MINHEAP_CYCLES} light-sleep cycles ({mp}, to {MINHEAP_STEP} KiB): "
+          f"MAC {mac}k vs RAK3172 {rak}k: MAC needs {mac - rak} KiB more (ratio {mac / rak:.2f}); "
+          f"the node benchmark's heap is 144k")
+
+
 def run(args: list[str]) -> None:
     work = Path(tempfile.mkdtemp(prefix="trosmart-bench-lorawan-"))
+    scen = Scenario(RAMP).save(work / "scenario.json")
+    if "minheap" in args:
+        _minheap(work, scen)
+        return
     img = stage_firmware(work / "img", {}, None)
     rak = _import_cost(img / "lib", "rak3172")
     mac = _import_cost(img / "lib", "lorawan_modem, lorawan_store")
@@ -88,41 +179,15 @@ def run(args: list[str]) -> None:
         done.append(m)
         parts.append(f"{m} {_import_cost(img / 'lib', ', '.join(done)) - before}")
     print("  by module: " + ", ".join(parts) + " B")
-    scen = Scenario(RAMP).save(work / "scenario.json")
     image = VirtualNode(work / "image", uart_pty="/dev/null", config={}, secrets=SECRETS)
     image.flash_firmware()
     with Mosquitto() as broker:
-        lab = Lab(broker, image.flash, work / "rak", scenario=scen, heapsize=HEAPSIZE, time_scale=TIME_SCALE,
-                  config=CONFIG)
-        lab.start()
         t0 = time.perf_counter()
-        try:
-            rak_free, rak_awake = _cycles(lab.node)
-            rak_air = lab.emulator.airtime_ms_total
-            rak_ups = len(lab.events.of("up"))
-        finally:
-            lab.close()
+        rak_free, rak_awake, rak_air, rak_ups = _rak_run(broker, image.flash, work / "rak", scen, HEAPSIZE, CYCLES)
         rak_wall = time.perf_counter() - t0
-        events = SimNetworkServer(broker.host, broker.port)
-        events.start()
-        server = LoRaWANServer(events=events)
-        server.register(bytes.fromhex(SECRETS["deveui"]), bytes.fromhex(SECRETS["appeui"]),
-                        bytes.fromhex(SECRETS["appkey"]))
-        gw = server.serve_udp()
-        node = VirtualNode(work / "mac", uart_pty="/dev/null", config={**CONFIG, "board": "virtual_heltec_v3"},
-                           secrets=SECRETS, scenario=scen, time_scale=TIME_SCALE, heapsize=HEAPSIZE,
-                           board_extra={"lora_gateway": ["127.0.0.1", gw]})
-        node.flash_firmware()
-        node.start()
         t0 = time.perf_counter()
-        try:
-            mac_free, mac_awake = _cycles(node)
-        finally:
-            node.stop()
-            server.close()
-            events.stop()
+        mac_free, mac_awake, ups = _mac_run(broker, work / "mac", scen, HEAPSIZE, CYCLES)
         mac_wall = time.perf_counter() - t0
-    ups = server.uplinks
     mac_air = [time_on_air_us(len(u["phy"]), EU868[u["dr"]][0], EU868[u["dr"]][1]) / 1000 for u in ups]
     print(f"{CYCLES} light-sleep cycles each, -X heapsize={HEAPSIZE}, time_scale {TIME_SCALE}:")
     print(f"  free heap after a cycle: MAC min {min(mac_free)} B / last {mac_free[-1]} B vs RAK3172 min "

@@ -45,7 +45,7 @@ class Boards:
         self.root = root
         self.made: list[Board] = []
 
-    def make(self, *, events: list[dict] | None = None) -> Board:
+    def make(self, *, events: list[dict] | None = None, image: Path | None = None) -> Board:
         i = len(self.made) + 1
         deveui = "70b3d57ed00001%02x" % i
         modem = Rak3172Emulator(deveui)
@@ -54,7 +54,7 @@ class Boards:
         scenario = None
         if events is not None:
             scenario = Scenario({"signals": {}, "events": events}).save(work / "scenario.json")
-        usb = VirtualUsbBoard(work, modem_pty=modem.start(), scenario=scenario, deveui=deveui)
+        usb = VirtualUsbBoard(work, modem_pty=modem.start(), scenario=scenario, deveui=deveui, image=image)
         usb.plug()
         board = Board(usb, modem, deveui)
         self.made.append(board)

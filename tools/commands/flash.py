@@ -75,7 +75,7 @@ def _report(res: Any, *, name: str = "") -> None:
     if res.error:
         print(f"{who}: FAILED: {res.error}", flush=True)
         return
-    for line in res.report:
+    for line in [*res.notes, *res.report]:
         print(f"{who}: {line}", flush=True)
     print(f"{who}: {'PASS' if res.ok else 'FAIL'} in {res.seconds:.1f} s ({res.copied} files copied)", flush=True)
 

@@ -55,3 +55,7 @@ class RomLoaderError(DeviceError):
 
 class PackageIndexUnreachable(DeviceError):
     """mpremote's mip could not download a package (no network, index unreachable, no such package)."""
+
+
+class ImageMismatch(DeviceError):
+    """The board's image froze another TroSmart firmware version than the one being flashed."""

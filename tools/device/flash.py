@@ -7,8 +7,9 @@ Steps, each reported on the board's Progress:
    self-test of the files already there; with no REPL, the ROM loader is asked (rom.py);
 4. with ``--firmware`` (or a chip without MicroPython), esptool writes the image first;
 5. packages: the micropython-lib packages the profile needs (a bare radio's `lora` driver) are
-   installed with mip when the board lacks them (packages.py);
-6. copy: only the files whose hash differs, under temporary names, main.py last (sync.py),
+   installed with mip when the board lacks them (packages.py) and its image has not frozen them;
+6. copy: on an image with TroSmart's modules frozen in (image.py) only what it lacks; of that,
+   only the files whose hash differs, under temporary names, main.py last (sync.py),
    and the self-test runs again in the same call;
 7. the self-test is judged; ``reset`` restarts the node into its new firmware.
 """
@@ -22,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import boards, mpremote, nodeconfig, packages, probe, rom, selftest, stage, sync
+from . import boards, image, mpremote, nodeconfig, packages, probe, rom, selftest, stage, sync
 from .errors import DeviceError, NotABoard, SelfTestFailed, WrongBoard
 from .progress import Progress
 
@@ -42,6 +43,8 @@ class FlashResult:
     error: str = ""
     seconds: float = 0.0
     report: list[str] = field(default_factory=list)  # the self-test's lines (not logged)
+    frozen: int = 0  # staged files left out because the board's image holds them frozen
+    notes: list[str] = field(default_factory=list)  # what the flash decided, for the technician
 
     @property
     def ok(self) -> bool:
@@ -106,9 +109,16 @@ def flash_board(port: str, board_name: str, config: dict[str, Any], secrets: dic
             raise WrongBoard(f"{port} has a MicroPython board for platform {info.platform!r}, not "
                              f"{board_name} ({prof.platform}): pick the right --board or port")
         stage.check_bytecode(info.mpy, stage.mpy_cross_version(), info.mp_version)
-        if packages.missing(prof.packages, info.files):
+        if info.image_version:  # a custom image with TroSmart's modules frozen in
+            image.check(info.image_version, stage.build_version(), port)
+            wanted, left_out = image.not_frozen(wanted, info.frozen)
+            result.frozen = len(left_out)
+            result.notes.append(
+                f"image has TroSmart {info.image_version} frozen ({len(info.frozen)} modules): copying only "
+                f"config, secrets and what the image lacks, {len(left_out)} staged files left out")
+        if packages.missing(prof.packages, info.files, info.frozen):
             prog.step("packages")
-            packages.ensure(port, board_name, prof.packages, info.files)
+            packages.ensure(port, board_name, prof.packages, info.files, frozen=info.frozen)
         p = sync.plan(wanted, info.files)
         report = extra[-1] if extra else None
         if not p.empty:

@@ -21,10 +21,12 @@ MODULES = {"lora": ("__init__", "modem"), "lora-sync": ("sync_modem",), "lora-as
            "lora-sx126x": ("sx126x",), "lora-sx127x": ("sx127x",)}
 
 
-def missing(packages: Sequence[str], files: Mapping[str, str]) -> list[str]:
-    """The packages of which a module is not on the board (``files``: its paths, as probed)."""
+def missing(packages: Sequence[str], files: Mapping[str, str], frozen: Sequence[str] = ()) -> list[str]:
+    """The packages of which a module is neither on the board (``files``: its paths, as probed)
+    nor frozen into its image (``frozen``: module names, "lora" for lora/__init__, "lora.sx126x")."""
     have = {f[len(PACKAGE_DIR):].rsplit(".", 1)[0] for f in files
             if f.startswith(PACKAGE_DIR) and f.endswith((".py", ".mpy"))}
+    have |= {"__init__" if m == "lora" else m[len("lora."):] for m in frozen if m == "lora" or m.startswith("lora.")}
     return [p for p in packages if not all(m in have for m in MODULES.get(p, (p,)))]
 
 
@@ -33,12 +35,12 @@ def install_command(packages: Sequence[str]) -> list[str]:
 
 
 def ensure(port: str, board: str, packages: Sequence[str], files: Mapping[str, str],
-           run: Callable[..., str] = mpremote.run) -> list[str]:
+           run: Callable[..., str] = mpremote.run, frozen: Sequence[str] = ()) -> list[str]:
     """Install what is missing of ``packages`` on the board at ``port``; returns what was installed.
 
     PackageIndexUnreachable (one line: what failed, what to do) when mip cannot download them.
     """
-    todo = missing(packages, files)
+    todo = missing(packages, files, frozen)
     if not todo:
         return []
     try:

@@ -1,6 +1,7 @@
 """What is on the port, asked over the REPL: MicroPython version, ``sys.implementation._mpy``,
-platform, the chip's unique id and the SHA-256 of every file on the node's flash (top level
-and lib/), in one mpremote call."""
+platform, the chip's unique id, the SHA-256 of every file on the node's flash (top level
+and lib/) and, on a custom image built with firmware/manifest.py, the TroSmart modules it
+holds frozen (its ``trosmart_image`` module: VERSION and MODULES), in one mpremote call."""
 
 from __future__ import annotations
 
@@ -50,8 +51,15 @@ try:
     _uid = "".join("%02x" % x for x in machine.unique_id())
 except Exception:
     _uid = ""
+try:  # a custom image with TroSmart's modules frozen in (firmware/manifest.py, docs/flash.md)
+    import trosmart_image as _ti
+    _img = {"version": str(_ti.VERSION), "modules": [str(m) for m in _ti.MODULES]}
+    del _ti
+    sys.modules.pop("trosmart_image", None)
+except ImportError:
+    _img = None
 gc.collect()
-print("@@TROSMART " + json.dumps({"mp": ".".join(str(x) for x in sys.implementation.version[:3]),
+print("@@TROSMART " + json.dumps({"image": _img,"mp": ".".join(str(x) for x in sys.implementation.version[:3]),
     "mpy": getattr(sys.implementation, "_mpy", 0), "platform": sys.platform,
     "machine": os.uname().machine if hasattr(os, "uname") else sys.platform, "uid": _uid,
     "files": _files, "free": gc.mem_free()}))
@@ -67,6 +75,8 @@ class BoardInfo:
     uid: str
     files: dict[str, str] = field(default_factory=dict)
     free: int = 0
+    image_version: str = ""  # firmware version frozen into the image ("" for a stock image)
+    frozen: tuple[str, ...] = ()  # module names the image holds frozen ("node", "payload_codec.cbor")
 
     @property
     def chip_id(self) -> str:
@@ -77,9 +87,13 @@ def parse(value: object) -> BoardInfo:
     if not isinstance(value, dict):
         raise DeviceError("the board's answer to the probe is not an object")
     try:
+        image = value.get("image") or {}
+        if not isinstance(image, dict):
+            raise TypeError("image is not an object")
         return BoardInfo(str(value["mp"]), int(value["mpy"]), str(value["platform"]), str(value["machine"]),
                          str(value["uid"]), {str(k): str(v) for k, v in dict(value["files"]).items()},
-                         int(value["free"]))
+                         int(value["free"]), str(image.get("version", "")),
+                         tuple(str(m) for m in image.get("modules", ())))
     except (KeyError, TypeError, ValueError) as e:
         raise DeviceError(f"the board's answer to the probe is incomplete ({e})") from None
 

@@ -64,7 +64,11 @@ class VirtualNode:
         log: Callable[[str], None] | None = None,
         board_extra: dict | None = None,
         parts: dict | None = None,
+        image: Path | None = None,
     ) -> None:
+        # a folder standing in for a custom image's frozen modules (frozen_image.py), on the
+        # path right after the port's own .frozen, ahead of the flash
+        self.image = image
         self.board_extra = dict(board_extra or {})  # more board.json keys (e.g. "lora_gateway")
         self.dir = Path(workdir)
         self.flash = self.dir / "flash"
@@ -180,13 +184,17 @@ class VirtualNode:
             tmp.rename(rom)
         return rom
 
+    def module_path(self, rom: Path) -> list[str]:
+        """The board's sys.path: frozen modules (and the stand-in image), flash, lib, the ROM."""
+        image = [str(self.image)] if self.image else []
+        return [".frozen", *image, str(self.flash), str(self.flash / "lib"), str(rom)]
+
     def _boot_once(self, cause: int) -> tuple[str, int]:
         """Run one boot to its end: ("sleep", ms) | ("reset", cause) | ("power", 0) | ..."""
         board = self._board_file(cause)
         r, w = os.pipe()
         env = dict(os.environ)
-        env["MICROPYPATH"] = ":".join([".frozen", str(self.flash), str(self.flash / "lib"),
-                                       str(self._board_modules())])
+        env["MICROPYPATH"] = ":".join(self.module_path(self._board_modules()))
         env["TROSMART_BOARD"] = str(board)
         env["TROSMART_CTL"] = f"/dev/fd/{w}"
         cmd = [find_micropython()]

@@ -49,9 +49,11 @@ class VirtualUsbBoard:
 
     def __init__(self, workdir: str | os.PathLike[str], *, modem_pty: str = "/dev/null",
                  scenario: str | os.PathLike[str] | None = None, deveui: str = "70b3d57ed0000001",
-                 bme280_address: int | None = 0x76, uart_sensor: str | None = None) -> None:
+                 bme280_address: int | None = 0x76, uart_sensor: str | None = None,
+                 image: Path | None = None) -> None:
+        # image: frozen_image.build_image's folder, as if the board ran a custom image
         self.node = VirtualNode(workdir, uart_pty=modem_pty, config={}, secrets=None, scenario=scenario,
-                                bme280_address=bme280_address, uart_sensor=uart_sensor)
+                                bme280_address=bme280_address, uart_sensor=uart_sensor, image=image)
         self.deveui = deveui
         self.flash = self.node.flash
         self.flash.mkdir(parents=True, exist_ok=True)
@@ -73,7 +75,7 @@ class VirtualUsbBoard:
         script.chmod(0o700)
         env = dict(os.environ)
         env.update({"TROSMART_MP": find_micropython(), "TROSMART_BOARD": str(board),
-                    "MICROPYPATH": ":".join([".frozen", str(self.flash), str(self.flash / "lib"), str(rom)])})
+                    "MICROPYPATH": ":".join(self.node.module_path(rom))})
         env.pop("TROSMART_CTL", None)
         Path(self.port).unlink(missing_ok=True)
         self._socat = subprocess.Popen(
