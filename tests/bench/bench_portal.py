@@ -137,8 +137,9 @@ BULK_OBS = (
     "sin(2 * pi() * CAST(k.i % 144 AS DOUBLE PRECISION) / 144 + CAST(s.id % 100 AS DOUBLE PRECISION) / 16) AS x "
     "FROM series s, (WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < ? - 1) "
     "SELECT i FROM k) k WHERE s.id >= ? AND s.id <= ?) g ORDER BY series_id, t")
-BULK_ROLLUP = ("INSERT INTO {table}(series_id, bucket, n, sum, min, max) SELECT series_id, t - t % {w}, count(*), "
-               "sum(v), min(v), max(v) FROM obs WHERE series_id >= ? AND series_id <= ? GROUP BY series_id, t - t % {w}")
+BULK_ROLLUP = ("INSERT INTO {table}(series_id, bucket, n, sum, min, max) SELECT series_id, t - t % {w}, "
+               "count(*), sum(v), min(v), max(v) FROM obs WHERE series_id >= ? AND series_id <= ? "
+               "GROUP BY series_id, t - t % {w}")
 BULK_LATEST = ("UPDATE series SET last_t = (SELECT max(t) FROM obs WHERE obs.series_id = series.id), "
                "last_v = (SELECT v FROM obs WHERE obs.series_id = series.id ORDER BY t DESC LIMIT 1) "
                "WHERE id >= ? AND id <= ?")
@@ -172,7 +173,7 @@ def bulk_load(storage: Storage, nodes: list[str], start_ms: int, steps: int, pro
 
 def measure(storage: Storage, nodes: int, days: int, *, year_node: bool = True, requests: int = 100,
             size: Callable[[], float] = lambda: 0.0, group: int = 1, load: str = "bulk",
-            sample: int = 36, after_load: Callable[[], None] = lambda: None) -> Result:
+            sample: int = 36, after_load: Callable[[], None] = lambda: None, year_days: int = 365) -> Result:
     res = Result(storage.name)
     now = int(time.time() * 1000)
     now -= now % STEP_MS
@@ -183,7 +184,7 @@ def measure(storage: Storage, nodes: int, days: int, *, year_node: bool = True, 
         t0 = time.perf_counter()
         res.loaded = bulk_load(storage, ids, start - sample * STEP_MS, steps, f"{storage.name} bulk load")
         if year_node:
-            res.loaded += bulk_load(storage, [YEAR_NODE], now - 365 * DAY_MS, 365 * DAY_MS // STEP_MS,
+            res.loaded += bulk_load(storage, [YEAR_NODE], now - year_days * DAY_MS, year_days * DAY_MS // STEP_MS,
                                     f"{storage.name} year node")
         after_load()
         res.load_s = time.perf_counter() - t0
@@ -193,8 +194,8 @@ def measure(storage: Storage, nodes: int, days: int, *, year_node: bool = True, 
     else:
         n, s = ingest(storage, ids, start, steps, f"{storage.name} ingest", group)
         if year_node:
-            ingest(storage, [YEAR_NODE], now - 365 * DAY_MS, 365 * DAY_MS // STEP_MS, f"{storage.name} year node",
-                   group=144)  # a day per transaction
+            ingest(storage, [YEAR_NODE], now - year_days * DAY_MS, year_days * DAY_MS // STEP_MS,
+                   f"{storage.name} year node", group=144)  # a day per transaction
     res.observations, res.ingest_s = n, s
     doc = {"portal": {"unlisted_public": True}, "mqtt": {}}
     app = create_app(Catalog(config.parse(doc), storage), Hub())
