@@ -8,7 +8,7 @@ consumer of ``meta``. Nothing in them is ever a reason to refuse an uplink: a ba
 out, a bad location is no location.
 
 * Tags: at most ``MAX_TAGS`` (the first in key order); keys 1..``MAX_KEY`` characters of
-  ``[A-Za-z0-9_.:-]``, ``-`` written as ``_`` (TTS attribute keys cannot hold ``_``, so
+  ``[A-Za-z0-9_.:-]``, ``-`` written as ``_`` (TTS attribute keys are written with hyphens, so
   ``portal-public`` there is ``portal_public`` here); values strings only; what Python does not
   call printable is removed (control and format characters such as bidirectional overrides and
   zero-width marks, private-use and unassigned code points), whitespace among it becomes a space;
