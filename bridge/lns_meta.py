@@ -33,31 +33,61 @@ _KEY_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}\Z")
 _SOURCE_DROP = re.compile(r"[^A-Za-z0-9_:-]")
 _CLEAN: dict[str, str] = {}  # value -> cleaned value: tags repeat on every uplink of a device
 _CLEAN_MAX = 4096
+_TAGS: dict[tuple[Any, ...], dict[str, str]] = {}  # the items of a tags object -> its sanitised tags
+MAX_CACHED = 2048  # characters of one cached tags object: the caches stay below ~10 MB
 # TTS: the registry location the operator set first, then one the payload formatter decoded
 TTS_LOCATION_ORDER = ("user", "frm-payload")
 
 
 def _clean(value: str) -> str:
+    if len(value) > MAX_VALUE:  # rare, and not cached: the cache holds short texts only (< 1 MB)
+        return _cleaned(value)
     hit = _CLEAN.get(value)
     if hit is not None:
         return hit
-    text = value[: MAX_VALUE * 4]  # cut before the scan: a 1 MB value costs no more than 800 characters
-    if not text.isprintable():
-        text = "".join(c if c.isprintable() else (" " if c.isspace() else "") for c in text)
-    text = text.strip()[:MAX_VALUE]
+    text = _cleaned(value)
     if len(_CLEAN) >= _CLEAN_MAX:
         _CLEAN.clear()
     _CLEAN[value] = text
     return text
 
 
+def _cleaned(value: str) -> str:
+    text = value[: MAX_VALUE * 4]  # cut before the scan: a 1 MB value costs no more than 800 characters
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else (" " if c.isspace() else "") for c in text)
+    return text.strip()[:MAX_VALUE]
+
+
 def tags(raw: Any) -> dict[str, str] | None:
     """The sanitised tags of a ``map<string, string>`` from the network server; None when the
-    message has none (absent or not an object), ``{}`` when it says there are none."""
+    message has none (absent or not an object), ``{}`` when it says there are none.
+
+    On the uplink hot path (docs/bridge.md §9): a device sends the same tags with every uplink,
+    so the result is cached by the tags' items (a copy is returned: meta may be changed)."""
     if raw.__class__ is not dict:
         return None
     if not raw:
         return {}
+    key: tuple[Any, ...] | None = None
+    hit = None
+    if len(raw) <= MAX_TAGS:  # only small objects are cached: 4096 huge ones would be memory
+        try:
+            key = tuple(raw.items())
+            hit = _TAGS.get(key)
+        except TypeError:  # a value that is an object or a list: never a tag, no cache
+            key = None
+    if hit is not None:
+        return dict(hit)
+    out = _tags(raw)
+    if key is not None and sum(len(k) + len(v) if v.__class__ is str else MAX_CACHED for k, v in key) <= MAX_CACHED:
+        if len(_TAGS) >= _CLEAN_MAX:
+            _TAGS.clear()
+        _TAGS[key] = out
+    return dict(out)
+
+
+def _tags(raw: dict[Any, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for k in sorted(k for k in raw if k.__class__ is str and _KEY_RE.match(k)):
         v = raw[k]

@@ -220,3 +220,14 @@ def test_location_of_any_json_is_a_position_or_none(lat: Any, lon: Any, alt: Any
     if loc is not None:
         assert -90 <= loc["latitude"] <= 90 and -180 <= loc["longitude"] <= 180
         assert all(math.isfinite(v) for k, v in loc.items() if k != "source")
+
+
+def test_the_tags_cache_hands_out_copies_and_skips_big_objects() -> None:
+    raw = {"portal_name": "Schulhof", "room": "12"}
+    first = lns_meta.tags(raw)
+    assert first is not None
+    first["room"] = "changed by a consumer"
+    assert lns_meta.tags(dict(raw)) == {"portal_name": "Schulhof", "room": "12"}
+    big = {"k": "x" * 5000}
+    assert lns_meta.tags(big) == {"k": "x" * lns_meta.MAX_VALUE}
+    assert tuple(big.items()) not in lns_meta._TAGS and "x" * 5000 not in lns_meta._CLEAN
