@@ -220,3 +220,37 @@ def test_network_server_tags_and_location_reach_the_map(mosquitto: Mosquitto, tm
                 f"/en/node/{new}"):
         with urllib.request.urlopen(f"{portal.url}{url}", timeout=5) as r:
             assert b"erika" not in r.read(), url
+
+
+def test_tts_registry_location_and_attributes_reach_the_map(mosquitto: Mosquitto, tmp_path: Path,
+                                                            portal: Portal) -> None:
+    """The same through a TTS source: ``attributes`` with TTS-style keys (``portal-public``) and
+    the registry's ``locations.user``; the owner opted in, so the position is exact."""
+    new = "70b3d57ed0de0043"
+    bridge = harness.start_bridge(harness.bridge_doc(
+        tmp_path / "bridge", mosquitto.port, mosquitto.port,
+        sources=[{"name": "tts", "lns": "tts", "port": mosquitto.port}]))
+    pub = harness.Publisher(mosquitto.port, client_id="lns-tts-attrs")
+    try:
+        up = lns.tts_up(new, 1, payload_codec.encode({"temperature": 17.25}), t=T0 / 1000)
+        up["uplink_message"]["attributes"] = {"portal-public": "true", "portal-name": "Garten Nord",
+                                              "portal-exact-position": "true", "contact": "+49 2241 0000"}
+        up["uplink_message"]["locations"] = {"user": {"latitude": 50.81234, "longitude": 7.14567, "altitude": 58,
+                                                      "source": "SOURCE_REGISTRY"}}
+        pub.publish(lns.tts_topic(f"tro-{new[-4:]}"), lns.dumps(up))
+        pub.wait_all()
+
+        def located() -> bool:
+            n = portal.storage.node(new)
+            return n is not None and "location" in n.meta
+
+        harness.wait_until(located, 30, "the TTS node's location in the portal")
+    finally:
+        pub.close()
+        bridge.stop()
+    with urllib.request.urlopen(f"{portal.url}/api/v1/nodes/{new}", timeout=5) as r:
+        body = r.read()
+    node = json.loads(body)["node"]
+    assert node["name"] == "Garten Nord"
+    assert node["position"] == {"lat": 50.81234, "lon": 7.14567, "precision": "exact"}
+    assert b"2241" not in body
