@@ -15,6 +15,7 @@ import time
 from typing import Any, NamedTuple
 
 from . import fields as f
+from . import lns_meta
 from .errors import InputError
 from .model import DeviceEvent, Event, Ignored, Reception, Uplink
 
@@ -80,6 +81,11 @@ def parse(topic: str, payload: bytes, max_bytes: int = 65536) -> Event:
             reason=f"{f.text(doc, 'code') or ''}: {f.text(doc, 'description') or ''}".strip(": "),
             extra={"level": level},
         )
+    if event == "location":  # LocationEvent: a geolocation resolver's result (integration.proto)
+        raw = doc.get("location")
+        src = raw.get("source") if isinstance(raw, dict) else None
+        loc = lns_meta.location(raw, f"chirpstack:{src}" if isinstance(src, str) else "chirpstack")
+        return DeviceEvent(LNS, "location", dev_eui, when, extra={"location": loc} if loc else {})
     return Ignored(f"chirpstack event {event!r} is not used")
 
 
@@ -134,6 +140,7 @@ def _uplink(
         coding_rate=f.text(mod, "codeRate", "lora."),
         receptions=tuple(rx),
         down_topic=down_topic(topic),
+        tags=lns_meta.tags(info.get("tags")),
     )
 
 
@@ -180,11 +187,12 @@ def parse_downlink(doc: dict[str, Any], topic_eui: str) -> Downlink:
 # --- what ChirpStack publishes (integration.proto, gw.proto; docs/references.md §L) ---------
 def device_info(application_id: str, dev_eui: str, *, device_name: str, application_name: str,
                 tenant_id: str, tenant_name: str, device_profile_id: str,
-                device_profile_name: str) -> dict[str, Any]:
+                device_profile_name: str, tags: dict[str, str] | None = None) -> dict[str, Any]:
+    """``DeviceInfo``; ``tags`` are the device profile's and the device's (map<string, string>)."""
     return {"tenantId": tenant_id, "tenantName": tenant_name, "applicationId": application_id,
             "applicationName": application_name, "deviceProfileId": device_profile_id,
             "deviceProfileName": device_profile_name, "deviceName": device_name, "devEui": dev_eui,
-            "deviceClassEnabled": "CLASS_A", "tags": {}}
+            "deviceClassEnabled": "CLASS_A", "tags": dict(tags or {})}
 
 
 def rx_info(gateway_id: str, uplink_id: int, rssi: int, snr: float, *, channel: int, context: bytes,
@@ -261,3 +269,17 @@ def log_event(*, time: str, device_info: dict[str, Any], level: str, code: str, 
 def status_event(*, time: str, device_info: dict[str, Any], margin: int,
                  battery_level: float) -> dict[str, Any]:
     return {"time": time, "deviceInfo": device_info, "margin": margin, "batteryLevel": battery_level}
+
+
+def location_event(*, deduplication_id: str, time: str, device_info: dict[str, Any], latitude: float,
+                   longitude: float, altitude: float = 0.0, source: str = "GEO_RESOLVER_TDOA",
+                   accuracy: float = 0.0) -> dict[str, Any]:
+    """``event/location`` (``LocationEvent``: a geolocation resolver's result, ``common.Location``
+    with proto3 JSON omitting zero values)."""
+    loc: dict[str, Any] = {"latitude": latitude, "longitude": longitude}
+    if altitude:
+        loc["altitude"] = altitude
+    loc["source"] = source
+    if accuracy:
+        loc["accuracy"] = accuracy
+    return {"deduplicationId": deduplication_id, "time": time, "deviceInfo": device_info, "location": loc}

@@ -37,6 +37,14 @@ def fold(s: dict[str, Any], up: Uplink) -> None:
         s["f_port"] = up.f_port
     if up.spreading_factor is not None:
         s["spreading_factor"] = up.spreading_factor
+    tags = up.tags
+    if tags is not None:
+        if tags:
+            s["tags"] = tags
+        elif "tags" in s:
+            del s["tags"]
+    if up.location is not None:
+        set_location(s, up.location, up.lns)
     frames = int(s.get("frames", 0)) + 1
     lost = int(s.get("lost", 0))
     last = s.get("f_cnt")
@@ -51,6 +59,17 @@ def fold(s: dict[str, Any], up: Uplink) -> None:
     s["frames"] = frames
     s["lost"] = lost
     s["packet_loss"] = round(lost / (frames + lost), 4) if lost else 0.0
+
+
+def set_location(s: dict[str, Any], loc: dict[str, Any], lns: str) -> None:
+    """A position from the network server (lns_meta.py); ``{}`` (it says it knows none) removes
+    one it gave before, never one from another network server."""
+    if loc:
+        s["location"] = loc
+    else:
+        old = s.get("location")
+        if isinstance(old, dict) and str(old.get("source", "")).startswith(f"{lns}:"):
+            del s["location"]
 
 
 def join(s: dict[str, Any], at: float) -> None:

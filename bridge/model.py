@@ -58,6 +58,10 @@ class Uplink:
     receptions: tuple[Reception, ...] = ()
     down_topic: str | None = None  # where a downlink for this device goes on the same broker
     time_source: str = "network_server"  # whose clock received_at is: | "gateway" | "bridge"
+    # the network server's tags/attributes and device location, sanitised (lns_meta.py):
+    # None = the message does not say; {} = it says there are none
+    tags: dict[str, str] | None = None
+    location: dict[str, Any] | None = None
 
     def best_reception(self) -> Reception | None:
         """Gateway with the highest SNR (then RSSI); None without gateway metadata."""

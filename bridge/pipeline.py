@@ -285,10 +285,14 @@ class Processor:
         if ev.kind == "join" and not seen:  # before the first uplink: held until it comes
             self.joins.remember(ev.dev_eui, ev.received_at)
             return
-        if ev.kind in ("join", "status") and seen:
+        if ev.kind in ("join", "status", "location") and seen:
             st = self._state(b, ev.dev_eui)
             if ev.kind == "join":
                 meta.join(st.meta, ev.received_at)
+            elif ev.kind == "location":
+                if "location" not in ev.extra:
+                    return  # no usable position in it
+                meta.set_location(st.meta, ev.extra["location"], ev.lns)
             elif ev.battery_level is not None:
                 st.meta["battery_level"] = ev.battery_level
             self._changed(ev.dev_eui, st)

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from . import fields as f
+from . import lns_meta
 from .errors import InputError
 from .model import DeviceEvent, Event, Ignored, Reception, Uplink
 
@@ -133,6 +134,9 @@ def _uplink(
         session_key_id=skey or None,
         receptions=tuple(rx),
         down_topic=down_topic(topic),
+        tags=lns_meta.tags(up.get("attributes")),  # TTS ≥ 3.34 forwards the device's attributes
+        # the Application Server adds the device's locations to every uplink: none means none
+        location=lns_meta.tts_location(up.get("locations")) or {},
     )
 
 
@@ -192,7 +196,12 @@ def uplink_message(*, session_key_id: str, f_port: int, f_cnt: int, frm_payload:
                    rx_metadata: list[dict[str, Any]], settings: dict[str, Any],
                    received_at: str | None, confirmed: bool, consumed_airtime: str,
                    network_ids: dict[str, str],
-                   decoded_payload: dict[str, Any] | None = None) -> dict[str, Any]:
+                   decoded_payload: dict[str, Any] | None = None,
+                   locations: dict[str, dict[str, Any]] | None = None,
+                   attributes: dict[str, str] | None = None) -> dict[str, Any]:
+    """``uplink_message``; ``locations`` as the Application Server adds them (key ``user`` for the
+    registry's, ``frm-payload`` for a formatter's; each ``{latitude, longitude, altitude, source}``),
+    ``attributes`` (the device's, since TTS 3.34), docs/references.md §M."""
     up: dict[str, Any] = {"session_key_id": session_key_id, "f_port": f_port, "f_cnt": f_cnt,
                           "frm_payload": base64.b64encode(frm_payload).decode(),
                           "rx_metadata": rx_metadata, "settings": settings}
@@ -201,6 +210,10 @@ def uplink_message(*, session_key_id: str, f_port: int, f_cnt: int, frm_payload:
     up.update(confirmed=confirmed, consumed_airtime=consumed_airtime, network_ids=network_ids)
     if decoded_payload is not None:
         up["decoded_payload"] = decoded_payload
+    if locations:
+        up["locations"] = locations
+    if attributes:
+        up["attributes"] = attributes
     return _omit_defaults(up)
 
 

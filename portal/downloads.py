@@ -24,6 +24,7 @@ from .storage import SeriesInfo
 from .storage.base import value_of
 from .timefmt import clock_text, day_text, iso_ms
 
+PIECE_BYTES = 64 * 1024  # what one yield sends: a few TCP segments, flat memory
 CSV_COLUMNS = ("node", "name", "lat", "lon", "quantity", "unit", "time", "value")
 SECONDARY_UNITS = {"hPa", "ug/m3", "ppm", "ppb", "mm", "cm", "km", "kWh", "Wh", "/100", "mV", "mA", "kW",
                    "km/h", "mm/h", "dBm", "ms", "min", "h"}  # docs/references.md §K.4.2
@@ -35,8 +36,65 @@ def _csv_line(fields: list[Any]) -> str:
     return buf.getvalue()
 
 
+class _TimeText:
+    """ISO 8601 text of observation times, cached by time: a download of several quantities of a
+    node repeats the same times once per quantity, and regular intervals repeat the same times of
+    day (the date part is cached per day). Bounded: cleared when it holds ``limit`` entries."""
+
+    def __init__(self, limit: int = 1 << 17) -> None:
+        self.limit = limit
+        self.cache: dict[int, str] = {}
+        self.clocks: dict[int, str] = {}
+        self.day, self.day_str = -1, ""
+
+    def __call__(self, t: int) -> str:
+        d, rem = divmod(t, 86_400_000)
+        if d != self.day:
+            self.day, self.day_str = d, day_text(d)
+        clock = self.clocks.get(rem)
+        if clock is None:
+            if len(self.clocks) >= self.limit:
+                self.clocks.clear()
+            clock = self.clocks[rem] = clock_text(rem)
+        if len(self.cache) >= self.limit:
+            self.cache.clear()
+        text = self.cache[t] = self.day_str + clock
+        return text
+
+
+class _NumberText:
+    """``repr`` of numbers, cached (sensor values repeat: a few thousand distinct values in a year
+    of one quantity). Zero is never cached: 0.0 and -0.0 are equal keys with different texts."""
+
+    def __init__(self, limit: int = 1 << 16) -> None:
+        self.limit = limit
+        self.cache: dict[float, str] = {}
+
+    def __call__(self, v: float) -> str:
+        text = repr(v)
+        if v:
+            if len(self.cache) >= self.limit:
+                self.cache.clear()
+            self.cache[v] = text
+        return text
+
+
+def _csv_value(boolean: bool, v: float | None, vs: str | None) -> str:
+    """The value column of a row that is not a plain number (those take the fast path)."""
+    if vs is not None:
+        return _csv_line([vs]).rstrip("\n")
+    if v is None:
+        return ""
+    if boolean:
+        return "true" if v else "false"
+    return repr(v)
+
+
 def csv_stream(catalog: Catalog, selection: list[tuple[NodeView, SeriesInfo]], start_ms: int, end_ms: int,
-               query: str) -> Iterator[bytes]:
+               query: str, piece: int = PIECE_BYTES) -> Iterator[bytes]:
+    """The CSV file in pieces of about ``piece`` bytes. Rows are formatted a store chunk at a time
+    by one list comprehension, times and numbers come from caches (the common row is three dict
+    look-ups and an f-string), a chunk is one ``join`` and ``encode``, then sent in pieces."""
     lic = catalog.licence()
     ds = catalog.cfg.dataset
     head = [
@@ -50,34 +108,21 @@ def csv_stream(catalog: Catalog, selection: list[tuple[NodeView, SeriesInfo]], s
     ]
     yield ("\n".join(h.replace("\n", " ").replace("\r", " ") for h in head) + "\n" + _csv_line(list(CSV_COLUMNS))
            ).encode()
-    clocks: dict[int, str] = {}  # time of day → text: regular intervals repeat a few hundred values
-    day, day_str = -1, ""
+    time_text, number_text = _TimeText(), _NumberText()
+    cached, number = time_text.cache.get, number_text.cache.get
     for view, s in selection:
         n = view.node
         prefix = _csv_line([n.dev_eui, n.name, "" if n.lat is None else n.lat, "" if n.lon is None else n.lon,
                             s.quantity, s.unit]).rstrip("\n") + ";"
         boolean = s.kind == "b"
         for chunk in catalog.storage.rows(s.id, start_ms, end_ms):
-            out = []
-            for t, v, vs in chunk:
-                d, rem = divmod(t, 86_400_000)
-                if d != day:
-                    day, day_str = d, day_text(d)
-                clock = clocks.get(rem)
-                if clock is None:
-                    if len(clocks) > 100_000:
-                        clocks.clear()
-                    clock = clocks[rem] = clock_text(rem)
-                if vs is not None:
-                    val = _csv_line([vs]).rstrip("\n")
-                elif v is None:
-                    val = ""
-                elif boolean:
-                    val = "true" if v else "false"
-                else:
-                    val = repr(v)
-                out.append(f"{prefix}{day_str}{clock};{val}\n")
-            yield "".join(out).encode()
+            lines = [f"{prefix}{cached(t) or time_text(t)};{number(v) or number_text(v)}\n"
+                     if vs is None and v is not None and not boolean
+                     else f"{prefix}{cached(t) or time_text(t)};{_csv_value(boolean, v, vs)}\n"
+                     for t, v, vs in chunk]
+            data = "".join(lines).encode()
+            for i in range(0, len(data), piece):
+                yield data[i:i + piece]
 
 
 def senml_stream(catalog: Catalog, selection: list[tuple[NodeView, SeriesInfo]], start_ms: int,

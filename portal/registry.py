@@ -1,7 +1,10 @@
 """Which nodes are public, under which name, where, and whose (docs/portal.md §Nodes).
 
 Sources, first wins: the ``[[node]]`` tables of portal.toml, then what the network server
-passed on in the node's ``meta`` (``tags`` such as ``portal_public``, and ``location``).
+passed on in the node's ``meta`` (docs/bridge.md §3): its ``location`` and four tags,
+``portal_public``, ``portal_name``, ``portal_owner`` and ``portal_exact_position`` (TTS
+attributes ``portal-public`` … arrive with ``_``). No other tag is ever shown: tags are free
+text in the network server and may name a person (``owner``, ``email``, ``address``).
 A private maker's node shows its position snapped to the centre of a ~100 m grid cell unless
 its owner opted in (``exact_position = true``); the owner's name of a private node is never
 shown, nor is the network server's device name (it may name a person).
@@ -98,6 +101,15 @@ def _tag_bool(v: Any) -> bool | None:
     return None
 
 
+def _printable(v: Any) -> str | None:
+    """A display text from ``meta`` (the bridge cleans tags, docs/bridge.md §3, but anyone who
+    may publish on the city topics could write ``meta``): printable characters only, 200 at most."""
+    if not isinstance(v, str):
+        return None
+    text = "".join(c if c.isprintable() else " " for c in v[:800]).strip()[:200]
+    return text or None
+
+
 def _meta_location(meta: dict[str, Any]) -> tuple[float, float] | None:
     loc = meta.get("location")
     if not isinstance(loc, dict):
@@ -121,9 +133,9 @@ def public_view(dev_eui: str, entry: NodeEntry | None, meta: dict[str, Any], *,
     owner = e.owner or (tags.get("portal_owner") if tags.get("portal_owner") in OWNERS else None) or "private"
     exact = e.exact_position if e.exact_position is not None else bool(_tag_bool(tags.get("portal_exact_position")))
     pos = (e.lat, e.lon) if e.lat is not None and e.lon is not None else _meta_location(meta)
-    tag_name = tags.get("portal_name") if isinstance(tags.get("portal_name"), str) else None
-    name = e.name or tag_name or (meta.get("name") if owner == "city" and isinstance(meta.get("name"), str)
-                                  else None) or f"TroSmart {dev_eui[-4:]}"
+    tag_name = _printable(tags.get("portal_name"))
+    name = e.name or tag_name or (_printable(meta.get("name")) if owner == "city" else None) \
+        or f"TroSmart {dev_eui[-4:]}"
     lat = lon = None
     if pos is not None:
         lat, lon = pos if (exact or owner == "city") else coarsen(*pos)

@@ -4,7 +4,7 @@ writes run in explicit transactions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -60,6 +60,13 @@ class PostgresStorage(Storage):
 
     def _sql(self, sql: str) -> str:
         return _pg(sql)
+
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Reads in binary format: no number is printed by the server and parsed back by the
+        client (half the time of a one-year download's fetch; the Python values are the same)."""
+        with self._conn().cursor(binary=True) as cur:
+            cur.execute(self._sql(sql), params)
+            return list(cur.fetchall())
 
     def _many(self, conn: Any, sql: str, seq: list[Any]) -> None:
         with conn.cursor() as cur:

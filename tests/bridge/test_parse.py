@@ -79,7 +79,7 @@ def test_chirpstack_events(event: str, body: dict, kind: str) -> None:
 
 
 def test_chirpstack_unused_event_is_ignored() -> None:
-    ev = chirpstack.parse(lns.cs_topic(EUI, "location"),
+    ev = chirpstack.parse(lns.cs_topic(EUI, "integration"),
                                 b'{"deviceInfo": {"devEui": "%s"}}' % EUI.encode())
     assert isinstance(ev, Ignored)
 

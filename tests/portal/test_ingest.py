@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import payload_codec
+from bridge import chirpstack
 from portal import config
 from portal.service import Portal
 from tests.bridge import harness, lns
@@ -171,3 +172,85 @@ def test_portal_killed_mid_stream_and_restarted_loses_nothing(mosquitto: Mosquit
     with sqlite3.connect(proc.db) as c:
         assert c.execute("SELECT count(*), min(v), max(v) FROM obs").fetchone() == (n, 0.0, float(n - 1))
         assert c.execute("SELECT sum(n) FROM hourly").fetchone()[0] == n  # rollups counted each once
+
+
+def test_network_server_tags_and_location_reach_the_map(mosquitto: Mosquitto, tmp_path: Path,
+                                                        portal: Portal) -> None:
+    """bridge → mosquitto → portal: a node no [[node]] table names is made public by its
+    ChirpStack tags and placed by a ChirpStack location event; the map API shows it with its
+    tag name and its position coarsened to the ~100 m grid (a private node); a tag that may name
+    a person appears nowhere. The configuration still wins for a node it names."""
+    from portal.registry import coarsen
+
+    new = "70b3d57ed0de0042"
+    bridge = harness.start_bridge(harness.bridge_doc(tmp_path / "bridge", mosquitto.port, mosquitto.port))
+    pub = harness.Publisher(mosquitto.port, client_id="lns-tags")
+    tags = {"portal_public": "true", "portal_name": "Schul\u202ehof", "owner_email": "erika@example.org"}
+    frame = payload_codec.encode({"temperature": 18.5})
+    try:
+        for dev in (new, CITY):
+            up = lns.cs_up(dev, 1, frame, t=T0 / 1000)
+            up["deviceInfo"]["tags"] = {**tags, "portal_name": "Fremd"} if dev == CITY else tags
+            pub.publish(lns.cs_topic(dev), lns.dumps(up))
+            loc = chirpstack.location_event(deduplication_id="5c4b0b2e-8f00-4d5e-9d35-1c9a0b1f7a10",
+                                            time=lns.rfc3339(T0 / 1000 + 1), device_info=up["deviceInfo"],
+                                            latitude=50.81234, longitude=7.14567, source="GPS")
+            pub.publish(lns.cs_topic(dev, "location"), lns.dumps(loc))
+        pub.wait_all()
+
+        def located(dev: str) -> bool:
+            n = portal.storage.node(dev)
+            return n is not None and "location" in n.meta
+
+        harness.wait_until(lambda: located(new) and located(CITY), 30, "both nodes' locations in the portal")
+    finally:
+        pub.close()
+        bridge.stop()
+    with urllib.request.urlopen(f"{portal.url}/api/v1/nodes", timeout=5) as r:
+        body = r.read()
+    nodes = {n["id"]: n for n in json.loads(body)["nodes"]}
+    lat, lon = coarsen(50.81234, 7.14567)
+    assert nodes[new]["name"] == "Schulhof" and nodes[new]["owner"] == "private"
+    assert nodes[new]["position"] == {"lat": lat, "lon": lon, "precision": "grid_100m"}
+    assert (nodes[CITY]["name"], nodes[CITY]["position"]["lat"]) == ("Rathaus", 50.8157)  # portal.toml wins
+    with urllib.request.urlopen(f"{portal.url}/api/v1/latest?quantity=temperature", timeout=5) as r:
+        latest = {n["id"]: n for n in json.load(r)["nodes"]}
+    assert latest[new]["position"] == [lat, lon] and latest[new]["value"] == 18.5
+    for url in ("/api/v1/nodes", f"/api/v1/nodes/{new}", f"/api/v1/observations.csv?node={new}", "/en/",
+                f"/en/node/{new}"):
+        with urllib.request.urlopen(f"{portal.url}{url}", timeout=5) as r:
+            assert b"erika" not in r.read(), url
+
+
+def test_tts_registry_location_and_attributes_reach_the_map(mosquitto: Mosquitto, tmp_path: Path,
+                                                            portal: Portal) -> None:
+    """The same through a TTS source: ``attributes`` with TTS-style keys (``portal-public``) and
+    the registry's ``locations.user``; the owner opted in, so the position is exact."""
+    new = "70b3d57ed0de0043"
+    bridge = harness.start_bridge(harness.bridge_doc(
+        tmp_path / "bridge", mosquitto.port, mosquitto.port,
+        sources=[{"name": "tts", "lns": "tts", "port": mosquitto.port}]))
+    pub = harness.Publisher(mosquitto.port, client_id="lns-tts-attrs")
+    try:
+        up = lns.tts_up(new, 1, payload_codec.encode({"temperature": 17.25}), t=T0 / 1000)
+        up["uplink_message"]["attributes"] = {"portal-public": "true", "portal-name": "Garten Nord",
+                                              "portal-exact-position": "true", "contact": "+49 2241 0000"}
+        up["uplink_message"]["locations"] = {"user": {"latitude": 50.81234, "longitude": 7.14567, "altitude": 58,
+                                                      "source": "SOURCE_REGISTRY"}}
+        pub.publish(lns.tts_topic(f"tro-{new[-4:]}"), lns.dumps(up))
+        pub.wait_all()
+
+        def located() -> bool:
+            n = portal.storage.node(new)
+            return n is not None and "location" in n.meta
+
+        harness.wait_until(located, 30, "the TTS node's location in the portal")
+    finally:
+        pub.close()
+        bridge.stop()
+    with urllib.request.urlopen(f"{portal.url}/api/v1/nodes/{new}", timeout=5) as r:
+        body = r.read()
+    node = json.loads(body)["node"]
+    assert node["name"] == "Garten Nord"
+    assert node["position"] == {"lat": 50.81234, "lon": 7.14567, "precision": "exact"}
+    assert b"2241" not in body
