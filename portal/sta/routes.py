@@ -1,0 +1,438 @@
+"""The ``/v1.1`` service: resource paths and query options (docs/portal.md §SensorThings API).
+
+Paths: the root; a collection ``Things``; an entity ``Things('…')`` / ``Datastreams(5)``;
+navigation from an entity (``Things('…')/Datastreams``, ``Datastreams(5)/Observations``, as
+deep as the chain goes); ``…/name`` and ``…/name/$value`` for a property; ``…/$ref``.
+
+Query options, applied in the standard's order ($filter, $count, $orderby, $skip, $top, then
+$select, $expand): ``$top`` (default 100, capped at 1000), ``$skip`` (at most 1,000,000),
+``$count``, ``$orderby``, ``$select``, ``$expand`` (one level), ``$filter``. Errors have the
+OData JSON error body ``{"error": {"code", "message", "target"}}``: 400 for a bad option, 404
+for an unknown entity or path, 501 for a standard option this server does not implement.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..catalog import Catalog
+from ..errors import QueryError
+from . import filter as flt
+from . import sql
+from .entities import COLLECTIONS, NAV, Model, ObsScope
+
+log = logging.getLogger("trosmart.portal.sta")
+
+DEFAULT_TOP = 100
+MAX_TOP = 1000
+MAX_SKIP = 1_000_000
+EXPAND_TOP = 100  # Observations inlined per expanded entity
+MAX_PATH = 1000
+OPTIONS = ("$filter", "$top", "$skip", "$count", "$orderby", "$select", "$expand")
+NOT_IMPLEMENTED = ("$resultFormat", "$search", "$format", "$apply", "$compute", "$levels", "$index",
+                   "$skiptoken", "$deltatoken", "$schemaversion", "$id")
+CONFORMANCE_BASE = "http://www.opengis.net/spec/iot_sensing/1.1/req/"
+CONFORMANCE = [CONFORMANCE_BASE + c for c in (
+    "datamodel/thing", "datamodel/location", "datamodel/datastream", "datamodel/sensor",
+    "datamodel/observed-property", "datamodel/observation", "datamodel/feature-of-interest",
+    "datamodel/entity-control-information", "resource-path/resource-path-to-entities")]
+
+_SEGMENT = re.compile(r"([A-Za-z]+)(?:\((\d{1,18}|'(?:[^']|'')*')\))?\Z")
+_ORDER = re.compile(r"\s*(@?[A-Za-z_][A-Za-z0-9_./@]*)(?:\s+(asc|desc))?\s*\Z")
+
+
+class StaError(QueryError):
+    """A request the service answers with the OData error body; ``target`` names the option."""
+
+    def __init__(self, message: str, status: int = 400, target: str | None = None) -> None:
+        super().__init__(message, status)
+        self.target = target
+
+
+# ---- query options ---------------------------------------------------------------------------
+class Options:
+    def __init__(self, params: Mapping[str, str]) -> None:
+        for k in params:
+            if k in NOT_IMPLEMENTED:
+                raise StaError(f"{k} is not implemented by this server", 501, k)
+            if k not in OPTIONS:
+                raise StaError(f"unknown query option {k[:40]!r} (supported: {', '.join(OPTIONS)})", 400, k[:40])
+        self.raw = dict(params)
+        self.top = _int(params, "$top", DEFAULT_TOP, None)
+        self.top = min(self.top, MAX_TOP)  # the standard caps a larger $top at the page size
+        self.skip = _int(params, "$skip", 0, MAX_SKIP)
+        count = params.get("$count", "false")
+        if count not in ("true", "false"):
+            raise StaError("$count must be true or false", target="$count")
+        self.count = count == "true"
+        text = params.get("$filter")
+        self.filter = flt.parse(text) if text is not None else None
+        self.orderby = _orderby(params.get("$orderby"))
+        self.select = _names(params.get("$select"), "$select")
+        self.expand = _names(params.get("$expand"), "$expand")
+        for e in self.expand:
+            if "/" in e or "(" in e:
+                raise StaError(f"$expand: only one level without options is supported ({e[:40]!r})", 501, "$expand")
+
+
+def _int(params: Mapping[str, str], name: str, default: int, most: int | None) -> int:
+    text = params.get(name)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        raise StaError(f"{name} must be a non-negative integer", target=name)
+    v = int(text)
+    if most is not None and v > most:
+        raise StaError(f"{name} is at most {most}", target=name)
+    return v
+
+
+def _names(text: str | None, option: str) -> list[str]:
+    if text is None:
+        return []
+    if len(text) > 1000:
+        raise StaError(f"{option} is too long", target=option)
+    names = [p.strip() for p in text.split(",")]
+    if not all(names):
+        raise StaError(f"{option}: empty name", target=option)
+    return names
+
+
+def _orderby(text: str | None) -> list[tuple[str, bool]]:
+    if text is None:
+        return []
+    if len(text) > 1000:
+        raise StaError("$orderby is too long", target="$orderby")
+    out = []
+    for part in text.split(","):
+        m = _ORDER.match(part)
+        if not m:
+            raise StaError(f"$orderby: cannot read {part.strip()[:40]!r} (property [asc|desc])", target="$orderby")
+        out.append((m.group(1), m.group(2) == "desc"))
+    if len(out) > 8:
+        raise StaError("$orderby takes at most 8 keys", target="$orderby")
+    return out
+
+
+# ---- small entities: filter, order, page in Python -----------------------------------------------
+def _matches(e: flt.Expr, values: Mapping[str, Any], typ: str) -> bool:
+    """The same two-valued semantics as sql.py: a comparison holds only for a value of the
+    literal's type; ``eq null`` for a missing value."""
+    if isinstance(e, flt.And):
+        return _matches(e.left, values, typ) and _matches(e.right, values, typ)
+    if isinstance(e, flt.Or):
+        return _matches(e.left, values, typ) or _matches(e.right, values, typ)
+    if isinstance(e, flt.Not):
+        return not _matches(e.expr, values, typ)
+    if e.prop.path not in values:
+        raise flt.FilterError(f"unknown or unsupported property {e.prop.path!r} for {COLLECTIONS_OF[typ]} "
+                              f"(supported: {', '.join(values)})")
+    have, want, op = values[e.prop.path], e.value, e.op
+    if want is None:
+        if op not in ("eq", "ne"):
+            raise flt.FilterError("null can only be compared with eq or ne")
+        return (have is None) == (op == "eq")
+    if isinstance(want, flt.DateTime):
+        raise flt.FilterError(f"{e.prop.path} is not a date/time")
+    same = (isinstance(have, bool) == isinstance(want, bool)) and (
+        (isinstance(have, str) and isinstance(want, str))
+        or (isinstance(have, (int, float)) and isinstance(want, (int, float))))
+    if not same:
+        return False
+    return bool(_PY_OP[op](have, want))
+
+
+_PY_OP: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b, "lt": lambda a, b: a < b, "le": lambda a, b: a <= b}
+COLLECTIONS_OF = {v: k for k, v in COLLECTIONS.items()}
+
+
+class _Key:
+    """A sort key: None after every value, descending reverses both."""
+
+    def __init__(self, v: Any, desc: bool) -> None:
+        self.v, self.desc = v, desc
+
+    def __lt__(self, other: _Key) -> bool:
+        a, b = self.v, other.v
+        if a is None or b is None:
+            less = a is not None and b is None
+        else:
+            less = (str(type(a)), a) < (str(type(b)), b) if type(a) is not type(b) else a < b
+        return (not less and a != b) if self.desc else less
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Key) and self.v == other.v
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Service:
+    def __init__(self, catalog: Catalog, licence: dict[str, str]) -> None:
+        self.catalog = catalog
+        self.licence = licence
+        self.base = f"{catalog.cfg.public_url}/v1.1"
+
+    # ---- entry -------------------------------------------------------------------------------
+    def handle(self, request: Request) -> Response:
+        try:
+            return self._handle(request)
+        except StaError as e:
+            return self.error(e.status, e.detail, e.target)
+        except flt.FilterError as e:
+            return self.error(400, e.detail, e.option)
+        except QueryError as e:
+            return self.error(e.status, e.detail, None)
+
+    def error(self, status: int, message: str, target: str | None) -> Response:
+        err: dict[str, Any] = {"code": str(status), "message": message}
+        if target:
+            err["target"] = target
+        return self.json({"error": err}, status)
+
+    def json(self, doc: dict[str, Any], status: int = 200) -> Response:
+        return Response(orjson.dumps({**doc, "licence": self.licence}), status_code=status,
+                        media_type="application/json")
+
+    def _handle(self, request: Request) -> Response:
+        path = request.path_params.get("path", "")
+        if len(path) > MAX_PATH:
+            raise StaError("the path is too long", 404)
+        opts = Options(request.query_params)
+        if path in ("", "/"):
+            return self.json(self.root())
+        segments = _split(path)
+        model = Model.load(self.catalog, self.base)
+        return self.resolve(model, segments, opts, path)
+
+    def root(self) -> dict[str, Any]:
+        return {"value": [{"name": c, "url": f"{self.base}/{c}"} for c in COLLECTIONS],
+                "serverSettings": {"conformance": CONFORMANCE}}
+
+    # ---- paths -------------------------------------------------------------------------------
+    def resolve(self, model: Model, segments: list[str], opts: Options, path: str) -> Response:
+        m = _SEGMENT.match(segments[0])
+        if not m or m.group(1) not in COLLECTIONS:
+            raise StaError(f"no such collection {segments[0][:60]!r}", 404)
+        typ = COLLECTIONS[m.group(1)]
+        # state: ("many", type, ids | ObsScope) or ("one", type, key)
+        state: tuple[str, str, Any] = ("many", typ, model.all_series() if typ == "Observation" else model.ids(typ))
+        if m.group(2) is not None:
+            state = ("one", typ, self.find(model, typ, _key(m.group(2))))
+        rest = segments[1:]
+        while rest:
+            seg = rest[0]
+            kind, typ, val = state
+            if seg == "$ref":
+                if len(rest) > 1:
+                    raise StaError("nothing may follow $ref", 404)
+                return self.refs(model, state, opts)
+            if kind == "one":
+                if seg in NAV[typ]:
+                    rkind, rval = model.related(typ, val, seg)
+                    ttyp = NAV[typ][seg][0]
+                    if rkind == "one" and rval is None:
+                        raise StaError(f"{seg} of this entity does not exist", 404)
+                    state = (rkind, ttyp, rval)
+                    rest = rest[1:]
+                    continue
+                return self.prop_value(model, typ, val, rest)
+            m = _SEGMENT.match(seg)
+            if not m or m.group(2) is None or m.group(1) != COLLECTIONS_OF[typ]:
+                raise StaError(f"{seg[:60]!r} cannot follow a collection of {COLLECTIONS_OF[typ]}", 404)
+            key = _key(m.group(2))
+            in_scope = (key in val if isinstance(val, list)
+                        else isinstance(key, str) and (sql.parse_obs_id(key) or (-1, 0))[0] in val.series)
+            if not in_scope:
+                raise StaError(f"no {typ} {m.group(2)[:60]} here", 404)
+            state = ("one", typ, self.find(model, typ, key))
+            rest = rest[1:]
+        kind, typ, val = state
+        if kind == "one":
+            return self.json(self.entity(model, typ, val, opts))
+        return self.json(self.collection(model, typ, val, opts, path))
+
+    def find(self, model: Model, typ: str, key: Any) -> Any:
+        """The key of an existing public entity, or 404."""
+        if typ == "Observation":
+            k = sql.parse_obs_id(key) if isinstance(key, str) else None
+            if k is None or k[0] not in model.streams or not self.obs_rows(
+                    sql.where(flt.Compare(flt.Prop("@iot.id"), "eq", key), self.dialect), (k[0],), "", 1, 0):
+                raise StaError(f"no Observation {key!r}"[:100], 404)
+            return k
+        if not model.exists(typ, key):
+            raise StaError(f"no {typ} {key!r}"[:100], 404)
+        return key
+
+    def prop_value(self, model: Model, typ: str, key: Any, rest: list[str]) -> Response:
+        doc = self.obs_entity(model, key) if typ == "Observation" else model.doc(typ, key)
+        name = rest[0]
+        if name.startswith("@iot.") or name.endswith("@iot.navigationLink") or name not in doc:
+            raise StaError(f"{COLLECTIONS_OF[typ]} have no property {name[:60]!r}", 404)
+        if len(rest) == 1:
+            return self.json({name: doc[name]})
+        if rest[1:] == ["$value"]:
+            v = doc[name]
+            body = orjson.dumps(v) if isinstance(v, (dict, list)) else ("null" if v is None else str(v)).encode()
+            return Response(body, media_type="text/plain; charset=utf-8")
+        raise StaError(f"nothing may follow {name[:60]!r} but $value", 404)
+
+    # ---- documents ---------------------------------------------------------------------------
+    @property
+    def dialect(self) -> str:
+        return self.catalog.storage.name
+
+    def obs_entity(self, model: Model, key: tuple[int, int]) -> dict[str, Any]:
+        rows = self.obs_rows(sql.where(flt.Compare(flt.Prop("@iot.id"), "eq", f"{key[0]}-{key[1]}"), self.dialect),
+                             (key[0],), "", 1, 0)
+        return model.obs_doc(rows[0])
+
+    def entity(self, model: Model, typ: str, key: Any, opts: Options) -> dict[str, Any]:
+        doc = self.obs_entity(model, key) if typ == "Observation" else model.doc(typ, key)
+        return self.shape(model, typ, key, doc, opts)
+
+    def shape(self, model: Model, typ: str, key: Any, doc: dict[str, Any], opts: Options) -> dict[str, Any]:
+        """$select and $expand on one document."""
+        for nav in opts.expand:
+            if nav not in NAV[typ]:
+                raise StaError(f"$expand: {COLLECTIONS_OF[typ]} have no navigation property {nav[:40]!r}",
+                               target="$expand")
+        if opts.select:
+            keep: dict[str, Any] = {}
+            for name in opts.select:
+                if name in NAV[typ]:
+                    keep[f"{name}@iot.navigationLink"] = doc[f"{name}@iot.navigationLink"]
+                elif name == "id":
+                    keep["@iot.id"] = doc["@iot.id"]
+                elif name in doc and not name.endswith("@iot.navigationLink"):
+                    keep[name] = doc[name]
+                else:
+                    raise StaError(f"$select: {COLLECTIONS_OF[typ]} have no property {name[:40]!r}",
+                                   target="$select")
+            doc = keep
+        for nav in opts.expand:
+            ttyp, _ = NAV[typ][nav]
+            kind, val = model.related(typ, key, nav)
+            if kind == "one":
+                doc[nav] = None if val is None else model.doc(ttyp, val)
+            elif isinstance(val, ObsScope):
+                rows = self.obs_rows(("1 = 1", []), val.series, "", EXPAND_TOP + 1, 0)
+                doc[nav] = [model.obs_doc(r) for r in rows[:EXPAND_TOP]]
+                if len(rows) > EXPAND_TOP:
+                    doc[f"{nav}@iot.nextLink"] = (f"{model.link(typ, _doc_key(typ, key))}/{nav}?"
+                                                  + urlencode({"$top": EXPAND_TOP, "$skip": EXPAND_TOP}))
+            else:
+                doc[nav] = [model.doc(ttyp, k) for k in val]
+        return doc
+
+    def collection(self, model: Model, typ: str, val: Any, opts: Options, path: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if typ == "Observation":
+            assert isinstance(val, ObsScope)
+            where = sql.where(opts.filter, self.dialect)
+            order = self.obs_order(opts.orderby)
+            if opts.count:
+                out["@iot.count"] = self.obs_count(where, val.series)
+            rows = self.obs_rows(where, val.series, order, opts.top + 1, opts.skip)
+            more = len(rows) > opts.top
+            docs = [(tuple(r[:2]), model.obs_doc(r)) for r in rows[:opts.top]]
+        else:
+            keys = list(val)
+            if opts.filter is not None:
+                keys = [k for k in keys if _matches(opts.filter, model.filter_values(typ, k), typ)]
+            if opts.orderby:
+                allowed = model.filter_values(typ, keys[0]) if keys else {}
+                for k, _ in opts.orderby:
+                    if keys and k not in allowed:
+                        raise StaError(f"$orderby: cannot sort {COLLECTIONS_OF[typ]} by {k[:40]!r} "
+                                       f"(supported: {', '.join(allowed)})", target="$orderby")
+                for k, desc in reversed(opts.orderby):
+                    keys.sort(key=_sorter(model, typ, k, desc))
+            if opts.count:
+                out["@iot.count"] = len(keys)
+            page = keys[opts.skip:opts.skip + opts.top]
+            more = len(keys) > opts.skip + opts.top
+            docs = [(k, model.doc(typ, k)) for k in page]
+        out["value"] = [self.shape(model, typ, k, d, opts) for k, d in docs]
+        if more:
+            params = {**opts.raw, "$top": str(opts.top), "$skip": str(opts.skip + opts.top)}
+            out["@iot.nextLink"] = f"{self.base}/{path.lstrip('/')}?{urlencode(params)}"
+        return out
+
+    def refs(self, model: Model, state: tuple[str, str, Any], opts: Options) -> Response:
+        kind, typ, val = state
+        if kind == "one":
+            return self.json({"@iot.selfLink": model.link(typ, _doc_key(typ, val))})
+        doc = self.collection(model, typ, val, opts, "")
+        doc["value"] = [{"@iot.selfLink": v["@iot.selfLink"]} for v in doc["value"]]
+        doc.pop("@iot.nextLink", None)
+        return self.json(doc)
+
+    # ---- Observations in SQL -----------------------------------------------------------------
+    def obs_order(self, keys: list[tuple[str, bool]]) -> str:
+        for k, _ in keys:
+            if k not in sql.ORDER_KEYS:
+                raise StaError(f"$orderby: cannot sort Observations by {k[:40]!r} "
+                               f"(supported: {', '.join(sql.ORDER_KEYS)})", target="$orderby")
+        return sql.order_by(keys)
+
+    def obs_rows(self, where: tuple[str, list[Any]], series: tuple[int, ...], order: str, limit: int,
+                 skip: int) -> list[Any]:
+        if not series:
+            return []
+        cond, params = where
+        marks = ",".join("?" * len(series))
+        stmt = (f"SELECT o.series_id, o.t, o.v, o.vs, s.kind FROM obs o JOIN series s ON s.id = o.series_id "  # noqa: S608
+                f"WHERE o.series_id IN ({marks}) AND {cond} ORDER BY {order or sql.order_by([])} LIMIT ? OFFSET ?")
+        return self.catalog.storage.select(stmt, [*series, *params, limit, skip])
+
+    def obs_count(self, where: tuple[str, list[Any]], series: tuple[int, ...]) -> int:
+        if not series:
+            return 0
+        cond, params = where
+        marks = ",".join("?" * len(series))
+        stmt = (f"SELECT count(*) FROM obs o JOIN series s ON s.id = o.series_id "  # noqa: S608 - code-made text
+                f"WHERE o.series_id IN ({marks}) AND {cond}")
+        return int(self.catalog.storage.select(stmt, [*series, *params])[0][0])
+
+
+def _sorter(model: Model, typ: str, prop: str, desc: bool) -> Callable[[Any], _Key]:
+    return lambda key: _Key(model.filter_values(typ, key)[prop], desc)
+
+
+def _doc_key(typ: str, key: Any) -> Any:
+    return f"{key[0]}-{key[1]}" if typ == "Observation" else key
+
+
+def _key(text: str) -> int | str:
+    if text.startswith("'"):
+        return text[1:-1].replace("''", "'")
+    return int(text)
+
+
+def _split(path: str) -> list[str]:
+    """Path segments; a ``/`` inside a quoted key does not split."""
+    out: list[str] = []
+    cur: list[str] = []
+    quoted = False
+    for ch in path.strip("/"):
+        if ch == "'":
+            quoted = not quoted
+        if ch == "/" and not quoted:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    if any(not s for s in out):
+        raise StaError("empty path segment", 404)
+    return out
