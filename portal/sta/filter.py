@@ -82,9 +82,11 @@ class Or:
 
 Expr = Compare | Not | And | Or
 
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})")
-_NUMBER = re.compile(r"-?(\d+(\.\d+)?([eE][+-]?\d+)?|INF|NaN)(?![A-Za-z0-9_])")
-_NAME = re.compile(r"@?[A-Za-z_][A-Za-z0-9_.]*(/@?[A-Za-z_][A-Za-z0-9_.]*)*")
+# re.ASCII everywhere: \d is 0-9 only, not every Unicode digit (int("１２") == 12)
+_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})", re.ASCII)
+_NUMBER = re.compile(r"-?(\d+(\.\d+)?([eE][+-]?\d+)?|INF|NaN)(?![A-Za-z0-9_])", re.ASCII)
+_NAME = re.compile(r"@?[A-Za-z_][A-Za-z0-9_.]*(/@?[A-Za-z_][A-Za-z0-9_.]*)*", re.ASCII)
 _KEYWORDS = {"and", "or", "not", "true", "false", "null", *OPS}
 MAX_NUMBER_TEXT = 40
 
@@ -217,20 +219,20 @@ class _Parser:
 
     def unary(self) -> Expr:
         t = self.peek()
-        self.depth += 1
+        if not (t.kind == "(" or (t.kind == "kw" and t.text == "not")):
+            return self.comparison()
+        self.depth += 1  # counts open parentheses and nots
         if self.depth > MAX_DEPTH:
             raise FilterError(f"nested deeper than {MAX_DEPTH}", t.pos)
         try:
             if self.kw("not"):
                 return Not(self.unary())
-            if t.kind == "(":
-                self.take()
-                e = self.or_expr()
-                close = self.take()
-                if close.kind != ")":
-                    raise FilterError("')' expected", close.pos)
-                return e
-            return self.comparison()
+            self.take()
+            e = self.or_expr()
+            close = self.take()
+            if close.kind != ")":
+                raise FilterError("')' expected", close.pos)
+            return e
         finally:
             self.depth -= 1
 

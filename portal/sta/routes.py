@@ -45,8 +45,9 @@ CONFORMANCE = [CONFORMANCE_BASE + c for c in (
     "datamodel/observed-property", "datamodel/observation", "datamodel/feature-of-interest",
     "datamodel/entity-control-information", "resource-path/resource-path-to-entities")]
 
-_SEGMENT = re.compile(r"([A-Za-z]+)(?:\((\d{1,18}|'(?:[^']|'')*')\))?\Z")
-_ORDER = re.compile(r"\s*(@?[A-Za-z_][A-Za-z0-9_./@]*)(?:\s+(asc|desc))?\s*\Z")
+# re.ASCII: \d is 0-9 only, not every Unicode digit
+_SEGMENT = re.compile(r"([A-Za-z]+)(?:\((\d{1,18}|'(?:[^']|'')*')\))?\Z", re.ASCII)
+_ORDER = re.compile(r"\s*(@?[A-Za-z_][A-Za-z0-9_./@]*)(?:\s+(asc|desc))?\s*\Z", re.ASCII)
 
 
 class StaError(QueryError):

@@ -24,7 +24,7 @@ INT64 = 2**63 - 1
 RESULT_NUMBER = "(CASE WHEN s.kind = 'n' AND o.vs IS NULL THEN o.v END)"
 RESULT_BOOL = "(CASE WHEN s.kind = 'b' AND o.vs IS NULL THEN o.v END)"
 RESULT_STRING = "(CASE WHEN s.kind = 's' AND o.vs <> 'invalid' THEN o.vs END)"
-RESULT_NULL = "(o.vs = 'invalid' OR (o.v IS NULL AND o.vs IS NULL))"
+RESULT_NULL = "(COALESCE(o.vs, '') = 'invalid' OR (o.v IS NULL AND o.vs IS NULL))"
 
 # Observation properties a filter may name → (SQL expression, the literal type it takes)
 OBS_PROPS: dict[str, tuple[str, str]] = {
