@@ -47,7 +47,7 @@ CONFORMANCE = [CONFORMANCE_BASE + c for c in (
 
 # re.ASCII: \d is 0-9 only, not every Unicode digit
 _SEGMENT = re.compile(r"([A-Za-z]+)(?:\((\d{1,18}|'(?:[^']|'')*')\))?\Z", re.ASCII)
-_ORDER = re.compile(r"\s*(@?[A-Za-z_][A-Za-z0-9_./@]*)(?:\s+(asc|desc))?\s*\Z", re.ASCII)
+_ORDER = re.compile(r"\s*(@?[A-Za-z_][A-Za-z0-9_./@]*)(?:\s+((?i:asc|desc)))?\s*\Z", re.ASCII)
 
 
 class StaError(QueryError):
@@ -117,7 +117,7 @@ def _orderby(text: str | None) -> list[tuple[str, bool]]:
         m = _ORDER.match(part)
         if not m:
             raise StaError(f"$orderby: cannot read {part.strip()[:40]!r} (property [asc|desc])", target="$orderby")
-        out.append((m.group(1), m.group(2) == "desc"))
+        out.append((m.group(1), (m.group(2) or "").lower() == "desc"))  # FROST clients send ASC/DESC
     if len(out) > 8:
         raise StaError("$orderby takes at most 8 keys", target="$orderby")
     return out
