@@ -36,9 +36,10 @@ MAX_TOP = 1000
 MAX_SKIP = 1_000_000
 EXPAND_TOP = 100  # Observations inlined per expanded entity
 MAX_PATH = 1000
-OPTIONS = ("$filter", "$top", "$skip", "$count", "$orderby", "$select", "$expand")
+OPTIONS = ("$filter", "$top", "$skip", "$count", "$orderby", "$select", "$expand", "$skiptoken")
 NOT_IMPLEMENTED = ("$resultFormat", "$search", "$format", "$apply", "$compute", "$levels", "$index",
-                   "$skiptoken", "$deltatoken", "$schemaversion", "$id")
+                   "$deltatoken", "$schemaversion", "$id")
+# docs/references.md §R.F: the classes of 18-088 annex A; resource paths under the URI servers advertise
 CONFORMANCE_BASE = "http://www.opengis.net/spec/iot_sensing/1.1/req/"
 CONFORMANCE = [CONFORMANCE_BASE + c for c in (
     "datamodel/thing", "datamodel/location", "datamodel/datastream", "datamodel/sensor",
@@ -70,6 +71,11 @@ class Options:
         self.top = _int(params, "$top", DEFAULT_TOP, None)
         self.top = min(self.top, MAX_TOP)  # the standard caps a larger $top at the page size
         self.skip = _int(params, "$skip", 0, MAX_SKIP)
+        token = params.get("$skiptoken")
+        self.after = sql.parse_obs_id(token) if token is not None else None
+        if token is not None and (self.after is None or "$orderby" in params or "$skip" in params):
+            raise StaError("$skiptoken is the server's own paging mark: follow @iot.nextLink as it is",
+                           target="$skiptoken")
         count = params.get("$count", "false")
         if count not in ("true", "false"):
             raise StaError("$count must be true or false", target="$count")
@@ -236,7 +242,7 @@ class Service:
             if seg == "$ref":
                 if len(rest) > 1:
                     raise StaError("nothing may follow $ref", 404)
-                return self.refs(model, state, opts)
+                return self.refs(model, state, opts, path)
             if kind == "one":
                 if seg in NAV[typ]:
                     rkind, rval = model.related(typ, val, seg)
@@ -337,14 +343,24 @@ class Service:
 
     def collection(self, model: Model, typ: str, val: Any, opts: Options, path: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        token = ""
+        if opts.after is not None and typ != "Observation":
+            raise StaError("$skiptoken pages Observations only", target="$skiptoken")
         if typ == "Observation":
             assert isinstance(val, ObsScope)
             where = sql.where(opts.filter, self.dialect)
             order = self.obs_order(opts.orderby)
             if opts.count:
                 out["@iot.count"] = self.obs_count(where, val.series)
-            rows = self.obs_rows(where, val.series, order, opts.top + 1, opts.skip)
+            paged = where
+            if opts.after is not None:  # keyset paging in id order: no OFFSET to scan past
+                cond = flt.Compare(flt.Prop("@iot.id"), "gt", f"{opts.after[0]}-{opts.after[1]}")
+                paged = sql.where(flt.And(opts.filter, cond) if opts.filter is not None else cond, self.dialect)
+            rows = self.obs_rows(paged, val.series, order, opts.top + 1, opts.skip)
             more = len(rows) > opts.top
+            if more and not opts.orderby:
+                last = rows[opts.top - 1]
+                token = f"{last[0]}-{last[1]}"
             docs = [(tuple(r[:2]), model.obs_doc(r)) for r in rows[:opts.top]]
         else:
             keys = list(val)
@@ -366,16 +382,18 @@ class Service:
         out["value"] = [self.shape(model, typ, k, d, opts) for k, d in docs]
         if more:
             params = {**opts.raw, "$top": str(opts.top), "$skip": str(opts.skip + opts.top)}
+            if typ == "Observation" and not opts.orderby and opts.top:
+                params.pop("$skip")
+                params["$skiptoken"] = token
             out["@iot.nextLink"] = f"{self.base}/{path.lstrip('/')}?{urlencode(params)}"
         return out
 
-    def refs(self, model: Model, state: tuple[str, str, Any], opts: Options) -> Response:
+    def refs(self, model: Model, state: tuple[str, str, Any], opts: Options, path: str) -> Response:
         kind, typ, val = state
         if kind == "one":
             return self.json({"@iot.selfLink": model.link(typ, _doc_key(typ, val))})
-        doc = self.collection(model, typ, val, opts, "")
+        doc = self.collection(model, typ, val, opts, path)
         doc["value"] = [{"@iot.selfLink": v["@iot.selfLink"]} for v in doc["value"]]
-        doc.pop("@iot.nextLink", None)
         return self.json(doc)
 
     # ---- Observations in SQL -----------------------------------------------------------------

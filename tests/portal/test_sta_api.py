@@ -258,3 +258,26 @@ def test_random_query_options_never_fail_the_server(client: TestClient, path: st
     assert r.status_code in (200, 400, 404, 501), (path, params, r.text[:300])
     doc = r.json()
     assert ("error" in doc) == (r.status_code != 200)
+
+
+def test_id_order_pages_by_keyset_and_refs_page_too(client: TestClient) -> None:
+    first = get(client, "Observations", **{"$top": "50", "$filter": "result ne null"})
+    link = first["@iot.nextLink"]
+    assert "%24skiptoken=" in link and "%24skip=" not in link
+    ids = [o["@iot.id"] for o in all_pages(client, "Observations", **{"$top": "50", "$filter": "result ne null"})]
+    every = [o["@iot.id"] for o in get(client, "Observations", **{"$top": "1000", "$filter": "result ne null"})[
+        "value"]]
+    assert ids == every and len(ids) == 289
+    get(client, "Observations", 400, **{"$skiptoken": "1-1", "$orderby": "result"})
+    get(client, "Things", 400, **{"$skiptoken": "1-1"})
+    get(client, "Observations", 400, **{"$skiptoken": "drop table"})
+    refs = all_pages(client, "Observations/$ref", **{"$top": "100"})
+    assert [r["@iot.selfLink"] for r in refs] == [f"{BASE}/Observations('{i}')" for i in
+                                                   [o["@iot.id"] for o in all_pages(client, "Observations")]]
+
+
+def test_service_root_variants_and_head(client: TestClient) -> None:
+    r = client.get("/v1.1", follow_redirects=False)
+    assert r.status_code in (200, 307) and (r.status_code == 200 or r.headers["location"].endswith("/v1.1/"))
+    h = client.head(f"/v1.1/Things('{CITY}')")
+    assert h.status_code == 200 and h.headers["link"] == LICENCE_LINK
