@@ -191,6 +191,17 @@ class Model:
                     "encodingType": "text/html", "metadata": self.node_page + n.dev_eui, "properties": {}}
         raise KeyError(typ)
 
+    @staticmethod
+    def filter_names(typ: str) -> tuple[str, ...]:
+        """The names ``filter_values`` has for every entity of a type (checked even when a
+        collection is empty, so a bad name is an error whatever the data)."""
+        extra = {"Datastream": ("observationType", "unitOfMeasurement/symbol", "unitOfMeasurement/name",
+                                "Thing/@iot.id", "Sensor/@iot.id", "ObservedProperty/@iot.id", "properties/quantity"),
+                 "ObservedProperty": ("definition",), "Thing": ("properties/owner",),
+                 "Location": ("properties/precision",), "FeatureOfInterest": ("properties/precision",),
+                 "Sensor": ("encodingType",)}
+        return ("@iot.id", "name", "description", *extra.get(typ, ()))
+
     def filter_values(self, typ: str, key: Any) -> dict[str, Any]:
         """The properties ``$filter`` and ``$orderby`` may name on a small entity."""
         d = self.doc(typ, key)

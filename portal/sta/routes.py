@@ -35,6 +35,7 @@ DEFAULT_TOP = 100
 MAX_TOP = 1000
 MAX_SKIP = 1_000_000
 EXPAND_TOP = 100  # Observations inlined per expanded entity
+EXPAND_PAGE = 100  # entities per page when each expands its Observations
 MAX_PATH = 1000
 OPTIONS = ("$filter", "$top", "$skip", "$count", "$orderby", "$select", "$expand", "$skiptoken")
 NOT_IMPLEMENTED = ("$resultFormat", "$search", "$format", "$apply", "$compute", "$levels", "$index",
@@ -343,6 +344,8 @@ class Service:
 
     def collection(self, model: Model, typ: str, val: Any, opts: Options, path: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        if any(NAV[typ].get(nav, ("", False))[0] == "Observation" for nav in opts.expand):
+            opts.top = min(opts.top, EXPAND_PAGE)  # one query per entity for its Observations
         token = ""
         if opts.after is not None and typ != "Observation":
             raise StaError("$skiptoken pages Observations only", target="$skiptoken")
@@ -364,16 +367,16 @@ class Service:
             docs = [(tuple(r[:2]), model.obs_doc(r)) for r in rows[:opts.top]]
         else:
             keys = list(val)
+            names = model.filter_names(typ)
             if opts.filter is not None:
+                _check_names(opts.filter, names, typ)
                 keys = [k for k in keys if _matches(opts.filter, model.filter_values(typ, k), typ)]
-            if opts.orderby:
-                allowed = model.filter_values(typ, keys[0]) if keys else {}
-                for k, _ in opts.orderby:
-                    if keys and k not in allowed:
-                        raise StaError(f"$orderby: cannot sort {COLLECTIONS_OF[typ]} by {k[:40]!r} "
-                                       f"(supported: {', '.join(allowed)})", target="$orderby")
-                for k, desc in reversed(opts.orderby):
-                    keys.sort(key=_sorter(model, typ, k, desc))
+            for k, _ in opts.orderby:
+                if k not in names:
+                    raise StaError(f"$orderby: cannot sort {COLLECTIONS_OF[typ]} by {k[:40]!r} "
+                                   f"(supported: {', '.join(names)})", target="$orderby")
+            for k, desc in reversed(opts.orderby):
+                keys.sort(key=_sorter(model, typ, k, desc))
             if opts.count:
                 out["@iot.count"] = len(keys)
             page = keys[opts.skip:opts.skip + opts.top]
@@ -422,6 +425,17 @@ class Service:
         stmt = (f"SELECT count(*) FROM obs o JOIN series s ON s.id = o.series_id "  # noqa: S608 - code-made text
                 f"WHERE o.series_id IN ({marks}) AND {cond}")
         return int(self.catalog.storage.select(stmt, [*series, *params])[0][0])
+
+
+def _check_names(e: flt.Expr, names: tuple[str, ...], typ: str) -> None:
+    if isinstance(e, (flt.And, flt.Or)):
+        _check_names(e.left, names, typ)
+        _check_names(e.right, names, typ)
+    elif isinstance(e, flt.Not):
+        _check_names(e.expr, names, typ)
+    elif e.prop.path not in names:
+        raise flt.FilterError(f"unknown or unsupported property {e.prop.path!r} for {COLLECTIONS_OF[typ]} "
+                              f"(supported: {', '.join(names)})")
 
 
 def _sorter(model: Model, typ: str, prop: str, desc: bool) -> Callable[[Any], _Key]:

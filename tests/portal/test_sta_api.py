@@ -281,3 +281,14 @@ def test_service_root_variants_and_head(client: TestClient) -> None:
     assert r.status_code in (200, 307) and (r.status_code == 200 or r.headers["location"].endswith("/v1.1/"))
     h = client.head(f"/v1.1/Things('{CITY}')")
     assert h.status_code == 200 and h.headers["link"] == LICENCE_LINK
+
+
+def test_small_collections_check_names_even_when_empty(client: TestClient) -> None:
+    get(client, "Things", 400, **{"$filter": "secret eq 1"})
+    get(client, "Things", 400, **{"$filter": "name eq 'none' and secret eq 1"})  # nothing to evaluate it on
+    get(client, f"Things('{CITY}')/Locations", 400, **{"$orderby": "secret"})
+    assert get(client, "Things", **{"$filter": "name eq 'nobody'", "$orderby": "name desc"})["value"] == []
+    names = [t["name"] for t in get(client, "Things", **{"$orderby": "name desc"})["value"]]
+    assert names == sorted(names, reverse=True)
+    page = get(client, "Datastreams", **{"$expand": "Observations", "$top": "1000"})
+    assert len(page["value"]) == 5 and all(len(d["Observations"]) == 60 for d in page["value"])
