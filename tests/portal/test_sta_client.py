@@ -109,6 +109,10 @@ def test_client_reads_things_datastreams_and_paged_filtered_observations(server:
     nav = [(o.phenomenon_time, o.result) for o in maker.get_observations().query().top(9).list()]
     want = csv_rows(f"{server.url}/api/v1/observations.csv?node={MAKER}&quantity=temperature")
     assert nav == [(t, csv_value(v)) for t, v in want] and None in {r for _, r in nav}
+    city = service.things().find(CITY)  # a string id: the client quotes it, Things('…')
+    assert city.name == "Rathaus"
+    assert sorted(d.id for d in city.get_datastreams().query().list()) == sorted(
+        d.id for d in streams if d.thing.id == CITY)
     locs = list(service.locations().query().list())
     assert {loc.id for loc in locs} == {CITY, MAKER, OPTED}
 
