@@ -383,7 +383,7 @@ class Service:
             more = len(keys) > opts.skip + opts.top
             docs = [(k, model.doc(typ, k)) for k in page]
         out["value"] = [self.shape(model, typ, k, d, opts) for k, d in docs]
-        if more:
+        if more and opts.top:  # $top=0 (a count only) has no next page
             params = {**opts.raw, "$top": str(opts.top), "$skip": str(opts.skip + opts.top)}
             if typ == "Observation" and not opts.orderby and opts.top:
                 params.pop("$skip")

@@ -241,7 +241,8 @@ def test_read_only(client: TestClient) -> None:
     assert client.delete(f"/v1.1/Things('{CITY}')").status_code == 405
 
 
-OPTION_NAMES = st.sampled_from(["$filter", "$top", "$skip", "$count", "$orderby", "$select", "$expand", "$x", "q"])
+OPTION_NAMES = st.sampled_from(["$filter", "$top", "$skip", "$count", "$orderby", "$select", "$expand", "$x", "q",
+                                "$skiptoken", "$resultFormat"])
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
 FRAGMENTS = st.lists(st.sampled_from(["result", "phenomenonTime", "eq", "ne", "gt", "and", "or", "not", "(",
                                       ")", "'a'", "'", "1", "-1.5e3", "null", "true", "2026-01-01T00:00:00Z",
@@ -292,3 +293,9 @@ def test_small_collections_check_names_even_when_empty(client: TestClient) -> No
     assert names == sorted(names, reverse=True)
     page = get(client, "Datastreams", **{"$expand": "Observations", "$top": "1000"})
     assert len(page["value"]) == 5 and all(len(d["Observations"]) == 60 for d in page["value"])
+
+
+def test_top_zero_is_a_count_without_a_next_page(client: TestClient) -> None:
+    for coll in ("Observations", "Things"):
+        doc = get(client, coll, **{"$top": "0", "$count": "true"})
+        assert doc["value"] == [] and doc["@iot.count"] > 0 and "@iot.nextLink" not in doc
