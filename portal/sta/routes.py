@@ -6,7 +6,7 @@ deep as the chain goes); ``…/name`` and ``…/name/$value`` for a property; ``
 
 Query options, applied in the standard's order ($filter, $count, $orderby, $skip, $top, then
 $select, $expand): ``$top`` (default 100, capped at 1000), ``$skip`` (at most 1,000,000),
-``$count``, ``$orderby``, ``$select``, ``$expand`` (one level), ``$filter``. Errors have the
+``$count``, ``$orderby``, ``$select``, ``$expand`` (one level, with options in parentheses), ``$filter``. Errors have the
 OData JSON error body ``{"error": {"code", "message", "target"}}``: 400 for a bad option, 404
 for an unknown entity or path, 501 for a standard option this server does not implement.
 """
@@ -27,14 +27,13 @@ from ..catalog import Catalog
 from ..errors import QueryError
 from . import filter as flt
 from . import sql
-from .entities import COLLECTIONS, NAV, Model, ObsScope
+from .entities import COLLECTIONS, NAV, Model, ObsScope, key_text
 
 log = logging.getLogger("trosmart.portal.sta")
 
 DEFAULT_TOP = 100
 MAX_TOP = 1000
 MAX_SKIP = 1_000_000
-EXPAND_TOP = 100  # Observations inlined per expanded entity
 EXPAND_PAGE = 100  # entities per page when each expands its Observations
 MAX_PATH = 1000
 OPTIONS = ("$filter", "$top", "$skip", "$count", "$orderby", "$select", "$expand", "$skiptoken")
@@ -62,7 +61,9 @@ class StaError(QueryError):
 
 # ---- query options ---------------------------------------------------------------------------
 class Options:
-    def __init__(self, params: Mapping[str, str]) -> None:
+    def __init__(self, params: Mapping[str, str], *, nested: bool = False) -> None:
+        if nested and "$expand" in params:
+            raise StaError("$expand: only one level is supported (no $expand inside $expand)", 501, "$expand")
         for k in params:
             if k in NOT_IMPLEMENTED:
                 raise StaError(f"{k} is not implemented by this server", 501, k)
@@ -85,10 +86,48 @@ class Options:
         self.filter = flt.parse(text) if text is not None else None
         self.orderby = _orderby(params.get("$orderby"))
         self.select = _names(params.get("$select"), "$select")
-        self.expand = _names(params.get("$expand"), "$expand")
-        for e in self.expand:
-            if "/" in e or "(" in e:
-                raise StaError(f"$expand: only one level without options is supported ({e[:40]!r})", 501, "$expand")
+        self.expand: dict[str, Options] = {}  # navigation property → its own options (one level)
+        for item in _split_top(params.get("$expand"), ",", "$expand"):
+            name, _, inner = item.partition("(")
+            name = name.strip()
+            if "/" in name:
+                raise StaError(f"$expand: only one level is supported ({name[:40]!r})", 501, "$expand")
+            if inner and not inner.rstrip().endswith(")"):
+                raise StaError(f"$expand: ')' missing in {item[:40]!r}", target="$expand")
+            sub: dict[str, str] = {}
+            for part in _split_top(inner.rstrip()[:-1] if inner else None, ";", "$expand"):
+                k, eq, v = part.partition("=")
+                if not eq:
+                    raise StaError(f"$expand: option {part[:40]!r} needs a value", target="$expand")
+                sub[k.strip()] = v
+            self.expand[name] = Options(sub, nested=True)
+
+
+def _split_top(text: str | None, sep: str, option: str) -> list[str]:
+    """``text`` split at ``sep`` outside parentheses and quoted strings."""
+    if text is None:
+        return []
+    if len(text) > 2000:
+        raise StaError(f"{option} is too long", target=option)
+    out: list[str] = []
+    cur: list[str] = []
+    depth, quoted = 0, False
+    for ch in text:
+        if ch == "'":
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth -= 1
+        if ch == sep and depth == 0 and not quoted:
+            out.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur).strip())
+    if depth or quoted or not all(out):
+        raise StaError(f"{option}: unbalanced parentheses or quotes, or an empty item", target=option)
+    return out
 
 
 def _int(params: Mapping[str, str], name: str, default: int, most: int | None) -> int:
@@ -327,19 +366,21 @@ class Service:
                     raise StaError(f"$select: {COLLECTIONS_OF[typ]} have no property {name[:40]!r}",
                                    target="$select")
             doc = keep
-        for nav in opts.expand:
+        for nav, inner in opts.expand.items():
             ttyp, _ = NAV[typ][nav]
             kind, val = model.related(typ, key, nav)
             if kind == "one":
-                doc[nav] = None if val is None else model.doc(ttyp, val)
-            elif isinstance(val, ObsScope):
-                rows = self.obs_rows(("1 = 1", []), val.series, "", EXPAND_TOP + 1, 0)
-                doc[nav] = [model.obs_doc(r) for r in rows[:EXPAND_TOP]]
-                if len(rows) > EXPAND_TOP:
-                    doc[f"{nav}@iot.nextLink"] = (f"{model.link(typ, _doc_key(typ, key))}/{nav}?"
-                                                  + urlencode({"$top": EXPAND_TOP, "$skip": EXPAND_TOP}))
-            else:
-                doc[nav] = [model.doc(ttyp, k) for k in val]
+                if set(inner.raw) - {"$select"}:
+                    raise StaError(f"$expand: {nav} is one entity: only $select applies to it", target="$expand")
+                doc[nav] = None if val is None else self.shape(model, ttyp, val, (
+                    self.obs_entity(model, val) if ttyp == "Observation" else model.doc(ttyp, val)), inner)
+                continue
+            here = f"{COLLECTIONS_OF[typ]}({key_text(_doc_key(typ, key))})/{nav}"
+            sub = self.collection(model, ttyp, val, inner, here)
+            doc[nav] = sub["value"]
+            for extra in ("@iot.count", "@iot.nextLink"):
+                if extra in sub:
+                    doc[nav + extra] = sub[extra]
         return doc
 
     def collection(self, model: Model, typ: str, val: Any, opts: Options, path: str) -> dict[str, Any]:

@@ -193,7 +193,13 @@ ATTACKS = [
     ("$orderby", ",".join(["result"] * 9), 400),
     ("$select", "password", 400),
     ("$expand", "Datastreams/Observations", 501),
-    ("$expand", "Observations($top=1)", 501),
+    ("$expand", "Observations($expand=Datastream)", 501),
+    ("$expand", "Observations($top=1", 400),
+    ("$expand", "Observations($top)", 400),
+    ("$expand", "Observations($top=x)", 400),
+    ("$expand", "Observations($foo=1)", 400),
+    ("$expand", "Datastream($filter=secret eq 1)", 400),
+    ("$expand", "Datastream,", 400),
     ("$expand", "Owner", 400),
     ("$resultFormat", "dataArray", 501),
     ("$foo", "1", 400),
@@ -299,3 +305,22 @@ def test_top_zero_is_a_count_without_a_next_page(client: TestClient) -> None:
     for coll in ("Observations", "Things"):
         doc = get(client, coll, **{"$top": "0", "$count": "true"})
         assert doc["value"] == [] and doc["@iot.count"] > 0 and "@iot.nextLink" not in doc
+
+
+def test_expand_with_options_gives_the_latest_value(client: TestClient) -> None:
+    """The city platforms' 'latest value per Datastream' query, one level deep."""
+    doc = get(client, f"Things('{CITY}')/Datastreams", **{
+        "$expand": "Observations($top=1;$orderby=phenomenonTime desc;$select=result,phenomenonTime;$count=true),"
+                   "ObservedProperty($select=name)"})
+    by = {d["ObservedProperty"]["name"]: d for d in doc["value"]}
+    temp = by["temperature"]
+    assert temp["Observations"] == [{"result": round(-5 + 59 * 0.37, 2), "phenomenonTime": "2026-01-01T09:50:00.014Z"}]
+    assert temp["Observations@iot.count"] == 60 and by["humidity"]["ObservedProperty"] == {"name": "humidity"}
+    nxt = temp["Observations@iot.nextLink"]
+    assert nxt.startswith(f"{BASE}/Datastreams({temp['@iot.id']})/Observations?")
+    assert get(client, nxt)["value"][0]["phenomenonTime"] == "2026-01-01T09:40:00.007Z"
+    f = get(client, "Observations", **{"$top": "1", "$expand": "Datastream($select=name),FeatureOfInterest"})
+    assert f["value"][0]["Datastream"] == {"name": "Rathaus: temperature"}
+    assert f["value"][0]["FeatureOfInterest"]["feature"]["type"] == "Point"
+    filt = get(client, "Datastreams", **{"$expand": "Observations($filter=result eq null)"})["value"]
+    assert sum(len(d["Observations"]) for d in filt) == 5 + 6  # the failed sensor, the note's 'invalid' (i % 9 == 8)
