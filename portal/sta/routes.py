@@ -6,9 +6,10 @@ deep as the chain goes); ``…/name`` and ``…/name/$value`` for a property; ``
 
 Query options, applied in the standard's order ($filter, $count, $orderby, $skip, $top, then
 $select, $expand): ``$top`` (default 100, capped at 1000), ``$skip`` (at most 1,000,000),
-``$count``, ``$orderby``, ``$select``, ``$expand`` (one level, with options in parentheses), ``$filter``. Errors have the
-OData JSON error body ``{"error": {"code", "message", "target"}}``: 400 for a bad option, 404
-for an unknown entity or path, 501 for a standard option this server does not implement.
+``$count``, ``$orderby``, ``$select``, ``$expand`` (one level, with options in parentheses),
+``$filter``. Errors have the OData JSON error body ``{"error": {"code", "message", "target"}}``:
+400 for a bad option, 404 for an unknown entity or path, 501 for a standard option this server
+does not implement.
 """
 
 from __future__ import annotations
@@ -453,19 +454,19 @@ class Service:
         if not series:
             return []
         cond, params = where
-        marks = ",".join("?" * len(series))
+        scope, sparams = sql.series_in(series, self.dialect)
         stmt = (f"SELECT o.series_id, o.t, o.v, o.vs, s.kind FROM obs o JOIN series s ON s.id = o.series_id "  # noqa: S608
-                f"WHERE o.series_id IN ({marks}) AND {cond} ORDER BY {order or sql.order_by([])} LIMIT ? OFFSET ?")
-        return self.catalog.storage.select(stmt, [*series, *params, limit, skip])
+                f"WHERE {scope} AND {cond} ORDER BY {order or sql.order_by([])} LIMIT ? OFFSET ?")
+        return self.catalog.storage.select(stmt, [*sparams, *params, limit, skip])
 
     def obs_count(self, where: tuple[str, list[Any]], series: tuple[int, ...]) -> int:
         if not series:
             return 0
         cond, params = where
-        marks = ",".join("?" * len(series))
+        scope, sparams = sql.series_in(series, self.dialect)
         stmt = (f"SELECT count(*) FROM obs o JOIN series s ON s.id = o.series_id "  # noqa: S608 - code-made text
-                f"WHERE o.series_id IN ({marks}) AND {cond}")
-        return int(self.catalog.storage.select(stmt, [*series, *params])[0][0])
+                f"WHERE {scope} AND {cond}")
+        return int(self.catalog.storage.select(stmt, [*sparams, *params])[0][0])
 
 
 def _check_names(e: flt.Expr, names: tuple[str, ...], typ: str) -> None:

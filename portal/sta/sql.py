@@ -12,6 +12,7 @@ Tables: ``obs o`` joined with ``series s`` (docs/portal.md §Storage).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .filter import OPS, And, Compare, DateTime, Expr, FilterError, Literal, Not, Or
@@ -125,6 +126,16 @@ class Where:
         strict = {"gt": ">", "ge": ">", "lt": "<", "le": "<"}[op]
         self.params += [sid, sid, t]
         return f"(o.series_id {strict} ? OR (o.series_id = ? AND o.t {SQL_OP[op]} ?))"
+
+
+def series_in(series: tuple[int, ...], dialect: str) -> tuple[str, list[Any]]:
+    """The rows of these (public) series: one parameter however many there are (a list of
+    thousands of ``?`` would pass SQLite's variable limit, 32,766)."""
+    if len(series) == 1:
+        return "o.series_id = ?", [series[0]]
+    if dialect == "postgresql":
+        return "o.series_id = ANY(?)", [list(series)]
+    return "o.series_id IN (SELECT value FROM json_each(?))", [json.dumps(list(series))]
 
 
 def where(e: Expr | None, dialect: str) -> tuple[str, list[Any]]:
