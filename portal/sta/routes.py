@@ -395,6 +395,9 @@ class Service:
             assert isinstance(val, ObsScope)
             where = sql.where(opts.filter, self.dialect)
             order = self.obs_order(opts.orderby)
+            at_most = sql.narrow(opts.filter, {sid: (s.dev_eui, s.quantity) for sid, (_, s) in model.streams.items()})
+            if at_most is not None:
+                val = ObsScope(tuple(sorted(set(val.series) & at_most)))
             if opts.count:
                 out["@iot.count"] = self.obs_count(where, val.series)
             paged = where

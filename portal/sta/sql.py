@@ -128,6 +128,34 @@ class Where:
         return f"(o.series_id {strict} ? OR (o.series_id = ? AND o.t {SQL_OP[op]} ?))"
 
 
+def narrow(e: Expr | None, series: dict[int, tuple[str, str]]) -> set[int] | None:
+    """The series a filter can match at most (None: any), from its ``eq`` comparisons on the
+    Datastream, its Thing or FeatureOfInterest, its ObservedProperty or an Observation id, so
+    the query reads those series' rows through the primary key instead of scanning every
+    public series. ``series``: id → (DevEUI, quantity). Only narrows; the condition itself is
+    still applied in SQL."""
+    if e is None or isinstance(e, Not):
+        return None
+    if isinstance(e, And):
+        a, b = narrow(e.left, series), narrow(e.right, series)
+        return b if a is None else (a if b is None else a & b)
+    if isinstance(e, Or):
+        a, b = narrow(e.left, series), narrow(e.right, series)
+        return None if a is None or b is None else a | b
+    if e.op != "eq":
+        return None
+    path, v = e.prop.path, e.value
+    if path == "Datastream/@iot.id" and isinstance(v, int) and not isinstance(v, bool):
+        return {v} & set(series)
+    if path == "@iot.id" and isinstance(v, str) and (key := parse_obs_id(v)) is not None:
+        return {key[0]} & set(series)
+    if path in ("Datastream/Thing/@iot.id", "FeatureOfInterest/@iot.id") and isinstance(v, str):
+        return {sid for sid, (dev, _) in series.items() if dev == v}
+    if path in ("Datastream/ObservedProperty/@iot.id", "Datastream/ObservedProperty/name") and isinstance(v, str):
+        return {sid for sid, (_, q) in series.items() if q == v}
+    return None
+
+
 def series_in(series: tuple[int, ...], dialect: str) -> tuple[str, list[Any]]:
     """The rows of these (public) series: one parameter however many there are (a list of
     thousands of ``?`` would pass SQLite's variable limit, 32,766)."""
