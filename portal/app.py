@@ -32,6 +32,7 @@ from .downloads import csv_stream, senml_stream
 from .errors import QueryError
 from .i18n import LANGS
 from .live import Hub
+from .sta.routes import Service as SensorThings
 from .storage import SeriesInfo
 from .timefmt import iso_ms
 
@@ -242,6 +243,7 @@ def create_app(catalog: Catalog, hub: Hub, status: Callable[[], dict[str, Any]] 
         Route("/api/v1/dataset", api_dataset),
         Route("/api/v1/stream", api_stream),
         Route("/health", health),
+        Mount("/v1.1", routes=[Route("/{path:path}", SensorThings(catalog, lic).handle)]),  # docs/portal.md §13
         Route("/favicon.ico", lambda request: RedirectResponse("/static/favicon.svg", status_code=301)),
         Route("/{lang}/", page_map),
         Route("/{lang}/node/{dev}", page_node),

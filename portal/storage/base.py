@@ -361,6 +361,11 @@ class Storage(ABC):
                 return
             after = rows[-1][0]
 
+    def select(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Rows of a read-only statement that code composed (the SensorThings queries,
+        portal/sta/sql.py): request values only ever arrive in ``params``."""
+        return self._q(sql, params)
+
     def first_time(self) -> int | None:
         """Start of the oldest day with data (from the daily rollups, which outlive raw data)."""
         r = self._q("SELECT min(bucket) FROM daily")
