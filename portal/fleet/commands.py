@@ -36,7 +36,7 @@ def from_form(form: dict[str, str]) -> dict[str, Any]:
         raise QueryError(f"command must be one of {', '.join(FORM_COMMANDS)}")
     if not FORM_COMMANDS[name]:
         return {name: True}
-    value = form.get("value", "").strip()
+    value = form.get("value", "")
     if not VALUE_RE.match(value):
         raise QueryError(f"{name} needs a whole number (digits only, at most 6)")
     return {name: int(value)}

@@ -54,7 +54,7 @@ def _reasons(n: NodeHealth, lang: str) -> list[str]:
     if n.silent:
         out.append(f["silent_long"].format(n="3", p=_duration(n.period_s, lang)))
     if n.battery_fast and n.battery_slope is not None:
-        out.append(f["battery_fast_long"].format(r=_num(n.battery_slope, ".3f", lang)))
+        out.append(f["battery_fast_long"].format(r=_num(-n.battery_slope, ".3f", lang)))
     return out
 
 

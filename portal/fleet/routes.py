@@ -131,10 +131,13 @@ class FleetRoutes:
 
     @staticmethod
     def same_site(request: Request) -> bool:
-        """A POST from one of our own pages: no cross-site Sec-Fetch-Site, an Origin (when
-        sent) naming this host."""
-        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-            return False
+        """A POST from one of our own pages. A browser says so in ``Sec-Fetch-Site``; with the
+        portal's ``Referrer-Policy: no-referrer`` Chromium sends ``Origin: null`` on a form
+        POST, so ``Origin`` decides only without that header (a client that sends neither,
+        such as curl, still needs the session's CSRF token)."""
+        site = request.headers.get("sec-fetch-site")
+        if site is not None:
+            return site == "same-origin"
         origin = request.headers.get("origin")
         if origin is None:
             return True
