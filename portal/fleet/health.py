@@ -54,6 +54,7 @@ class NodeHealth:
     failed_sensors: list[str] = field(default_factory=list)
     sensor_errors: dict[str, int] = field(default_factory=dict)
     invalid_quantities: list[str] = field(default_factory=list)
+    silent_intervals: int = 3  # the rule's count of periods (FleetConfig.silent_intervals)
 
     @property
     def highlighted(self) -> bool:
@@ -124,7 +125,7 @@ def assess(cfg: FleetConfig, *, dev_eui: str, name: str, public: bool, last_seen
         firmware=str(meta.get("firmware") or st.get("firmware") or "") or None, interval_s=interval,
         status_t=status_t, config_errors=list(st.get("config_errors", [])),
         failed_sensors=list(st.get("failed_sensors", [])), sensor_errors=dict(st.get("sensor_errors", {})),
-        invalid_quantities=sorted(invalid))
+        invalid_quantities=sorted(invalid), silent_intervals=cfg.silent_intervals)
 
 
 def ordered(nodes: Sequence[NodeHealth]) -> list[NodeHealth]:

@@ -52,7 +52,7 @@ def _reasons(n: NodeHealth, lang: str) -> list[str]:
     f = FLEET_TEXT[lang]
     out = []
     if n.silent:
-        out.append(f["silent_long"].format(n="3", p=_duration(n.period_s, lang)))
+        out.append(f["silent_long"].format(n=n.silent_intervals, p=_duration(n.period_s, lang)))
     if n.battery_fast and n.battery_slope is not None:
         out.append(f["battery_fast_long"].format(r=_num(-n.battery_slope, ".3f", lang)))
     return out
@@ -119,7 +119,7 @@ def _history_row(t: int, source: str, doc: dict[str, Any], lang: str) -> str:
     if source == "meta":
         what = (f'RSSI {_num(doc.get("rssi"), ".0f", lang)} dBm, SNR {_num(doc.get("snr"), ".1f", lang)} dB'
                 f'{" (" + str(doc["gateway"]) + ")" if doc.get("gateway") else ""}, f_cnt {doc.get("f_cnt", "—")}, '
-                f'{f["loss"]} {doc.get("lost", 0)}/{doc.get("frames", 0)}')
+                + f["lost_of"].format(lost=doc.get("lost", 0), n=doc.get("frames", 0) + doc.get("lost", 0)))
         if doc.get("battery_level") is not None:
             what += f', {f["battery"]} {doc["battery_level"]} %'
     else:

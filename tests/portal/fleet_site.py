@@ -56,8 +56,8 @@ def fill(p: Portal, now_ms: int) -> None:
     packs.append(status_pack(HIDDEN, now_ms - 3 * HOUR, {"firmware": "1.3.0", "interval_s": 600,
                                                          "failed_sensors": ["sht41"], "sensor_errors": {"sht41": 12}}))
     p.storage.ingest(packs, now_ms=now_ms)
-    for dev, m in metas:
-        p.storage.put_meta(dev, {**m, "firmware": "1.4.2", "interval_s": 600}, now_ms)
+    for dev, m in metas:  # the bridge's meta carries the firmware of the node's status frames
+        p.storage.put_meta(dev, {**m, "firmware": "1.3.0" if dev == HIDDEN else "1.4.2", "interval_s": 600}, now_ms)
     p.fleet_ingest.handle(metas, packs, now_ms)
 
 

@@ -87,6 +87,7 @@ def test_login_highlights_command_result_logout(browser: Any, live: Portal, tmp_
         status = page.locator("#commands tbody tr").first.locator(".command-status")
         status.and_(page.locator('[data-status="queued"]')).wait_for(timeout=30_000)  # fleet.js, no reload
         assert status.text_content() == "queued"
+        page.evaluate("window.scrollTo(0, 0)")
         shot(page, tmp_path, "fleet-node.png")
 
         page.click("#logout")
