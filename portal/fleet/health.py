@@ -12,8 +12,9 @@
   loses a few mV a day; 0.05 V/day empties its usable ~1 V within three weeks, which means a
   fault (a stuck heater, a radio retrying, a cell failing in the cold) and a visit.
 * **Packet loss**: the bridge's count of frame-counter gaps (``lost / (frames + lost)``), over
-  the node's life and over the last 24 hours (the difference of the counters in the history;
-  a counter that went back, a new session, is skipped).
+  the node's life and over the last 24 hours: the growth of ``lost`` and ``frames`` between the
+  first and the newest ``meta`` of the window (the bridge's counters only grow; when they went
+  back, a bridge whose state was reset, the 24-hour figure is left empty).
 """
 
 from __future__ import annotations

@@ -77,11 +77,26 @@ class FleetStore:
             "SELECT t, source, doc FROM fleet_history WHERE dev_eui = ? AND t >= ? ORDER BY t DESC, source LIMIT ?",
             (dev_eui, since_ms, limit))]
 
-    def meta_history(self, since_ms: int) -> list[tuple[str, int, dict[str, Any]]]:
-        """Every node's meta rows since ``since_ms``, oldest first (recent packet loss)."""
-        return [(d, int(t), json.loads(doc)) for d, t, doc in self.storage.query(
-            "SELECT dev_eui, t, doc FROM fleet_history WHERE source = 'meta' AND t >= ? ORDER BY dev_eui, t",
-            (since_ms,))]
+    def meta_ends(self, since_ms: int) -> dict[str, list[dict[str, Any]]]:
+        """Per node its first and newest meta row since ``since_ms`` (oldest first): the bridge's
+        ``frames`` and ``lost`` only grow, so their differences give the recent loss (one
+        indexed pass instead of every row of every node)."""
+        out: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for d, t, doc in self.storage.query(
+                "SELECT h.dev_eui, h.t, h.doc FROM fleet_history h JOIN (SELECT dev_eui, min(t) AS a, max(t) AS b "
+                "FROM fleet_history WHERE source = 'meta' AND t >= ? GROUP BY dev_eui) e "
+                "ON h.dev_eui = e.dev_eui AND (h.t = e.a OR h.t = e.b) WHERE h.source = 'meta'", (since_ms,)):
+            out.setdefault(d, []).append((int(t), json.loads(doc)))
+        return {d: [doc for _, doc in sorted(rows, key=lambda r: r[0])] for d, rows in out.items()}
+
+    def battery_hourly(self, since_ms: int) -> dict[str, list[tuple[int, float]]]:
+        """Every node's hourly mean battery voltage since ``since_ms`` (the portal's rollups)."""
+        out: dict[str, list[tuple[int, float]]] = {}
+        for d, b, s, n in self.storage.query(
+                "SELECT s.dev_eui, h.bucket, h.sum, h.n FROM hourly h JOIN series s ON s.id = h.series_id "
+                "WHERE s.quantity = 'battery_voltage' AND h.bucket >= ? ORDER BY s.dev_eui, h.bucket", (since_ms,)):
+            out.setdefault(d, []).append((int(b), float(s) / int(n)))
+        return out
 
     # ---- sessions ------------------------------------------------------------------------
     def add_session(self, token_hash: str, account: str, csrf: str, now_ms: int, expires_ms: int) -> None:

@@ -43,21 +43,18 @@ class Fleet:
         return [(p.t_ms, p.mean) for p in self.storage.points(series_id, start, now_ms + HOUR_MS, "hour")]
 
     def overview(self, now_ms: int) -> list[NodeHealth]:
+        """Every node, in a fixed number of queries (not one per node)."""
         fleet = self.store.nodes()
-        battery: dict[str, int] = {}
         invalid: dict[str, list[str]] = {}
         for s in self.storage.series():
-            if s.quantity == "battery_voltage":
-                battery[s.dev_eui] = s.id
             if s.last_vs == "invalid":
                 invalid.setdefault(s.dev_eui, []).append(s.quantity)
-        rows: dict[str, list[dict[str, Any]]] = {}
-        for dev, _t, doc in self.store.meta_history(now_ms - DAY_MS):
-            rows.setdefault(dev, []).append(doc)
+        battery = self.store.battery_hourly(now_ms - int(self.cfg.fleet.battery_window_h * HOUR_MS))
+        rows = self.store.meta_ends(now_ms - DAY_MS)
         out = []
         for rec in self.storage.nodes():
             out.append(self._assess(rec.dev_eui, rec.meta, rec.last_seen_ms, fleet.get(rec.dev_eui),
-                                    self._battery(battery.get(rec.dev_eui), now_ms), rows.get(rec.dev_eui, []),
+                                    battery.get(rec.dev_eui, []), rows.get(rec.dev_eui, []),
                                     invalid.get(rec.dev_eui, []), now_ms))
         return ordered(out)
 
@@ -86,7 +83,8 @@ class Fleet:
         invalid = [s.quantity for s in series if s.last_vs == "invalid"]
         since = now_ms - days * DAY_MS
         history = self.store.history(dev, since)
-        meta_rows = [doc for t, src, doc in reversed(history) if src == "meta" and t >= now_ms - DAY_MS]
+        day = [doc for t, src, doc in reversed(history) if src == "meta" and t >= now_ms - DAY_MS]
+        meta_rows = day[:1] + day[-1:] if len(day) > 1 else day  # as the overview: first and newest
         health = self._assess(dev, rec.meta, rec.last_seen_ms, self.store.nodes().get(dev),
                               self._battery(bat.id if bat else None, now_ms), meta_rows, invalid, now_ms)
         points = self.storage.points(bat.id, since, now_ms + HOUR_MS, "hour") if bat else []

@@ -257,3 +257,22 @@ def test_fleet_pages_keep_the_strict_csp(site: Site, client: TestClient) -> None
 def test_wait_helper_is_bounded() -> None:
     with pytest.raises(AssertionError):
         harness.wait_until(lambda: False, 0.05, "nothing")
+
+
+def test_fleet_api_highlights_and_agrees_with_the_node_api(site: Site, client: TestClient) -> None:
+    """Not an attack: the same site's figures on both backends, overview against node page."""
+    from .helpers import MAKER
+
+    logged_in(client)
+    nodes = client.get("/api/v1/fleet/nodes").json()["nodes"]
+    assert [n["dev_eui"] for n in nodes] == [HIDDEN, MAKER, CITY]
+    by = {n["dev_eui"]: n for n in nodes}
+    assert by[HIDDEN]["silent"] and not by[HIDDEN]["public"] and by[HIDDEN]["failed_sensors"] == ["sht41"]
+    assert by[HIDDEN]["sensor_errors"] == {"sht41": 12} and by[HIDDEN]["rssi"] == -119.0
+    assert by[MAKER]["battery_fast"] and by[MAKER]["battery_slope"] == pytest.approx(-0.3, abs=0.01)
+    assert not by[CITY]["highlighted"] and by[CITY]["config_errors"] == ["wifi_ssid"]
+    # lost 0 → 7 while frames 1 (or 2: the oldest row may just have left the window) → 144
+    assert by[CITY]["loss_24h"] == pytest.approx(7 / 150, abs=5e-4)
+    for dev, n in by.items():
+        one = client.get(f"/api/v1/fleet/nodes/{dev}").json()["node"]
+        assert one == n
