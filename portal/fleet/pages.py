@@ -132,6 +132,8 @@ def _history_row(t: int, source: str, doc: dict[str, Any], lang: str) -> str:
             parts.append(f'reset {doc["reset_cause"]}')
         parts.append(f'{f["config_errors"]}: {", ".join(doc.get("config_errors", [])) or f["none"]}')
         parts.append(f'{f["sensor_failures"]}: {", ".join(doc.get("failed_sensors", [])) or f["none"]}')
+        if doc.get("command_result"):  # the node's own answer to a command (docs/codec.md §5)
+            parts.append(f'{f["node_answer"]}: {doc["command_result"]}')
         if doc.get("sensor_errors"):
             counts = ", ".join(f"{k} {v}" for k, v in sorted(doc["sensor_errors"].items()))
             parts.append(f'{f["sensor_errors"]}: {counts}')

@@ -276,3 +276,6 @@ def test_fleet_api_highlights_and_agrees_with_the_node_api(site: Site, client: T
     for dev, n in by.items():
         one = client.get(f"/api/v1/fleet/nodes/{dev}").json()["node"]
         assert one == n
+    de = client.get("/de/fleet/").text  # the German page
+    assert "Braucht einen Besuch (2)" in de and "still seit mehr als 3 Intervallen (10 min)" in de
+    assert re.search(r"Batterie fällt um 0,(29|30)\d V/Tag", de) and "nicht öffentlich" in de

@@ -38,7 +38,8 @@ def test_status_frames_and_meta_become_history_once(storage: Storage) -> None:
     ing = FleetIngest(store, history_days=90)
     st_pack = status_pack(CITY, T0, {"firmware": "1.4.2", "interval_s": 300, "battery_voltage": 3.71,
                                      "config_errors": ["wifi_ssid", "lora_dr"], "failed_sensors": ["sht41", "sps30"],
-                                     "sensor_errors": {"sht41": 7}, "reset_cause": "watchdog"})
+                                     "sensor_errors": {"sht41": 7}, "reset_cause": "watchdog",
+                                     "command_result": {"command": "set_interval_s", "result": "out_of_range"}})
     m = meta(CITY, T0 + 1000, 41, frames=40, lost=2)
     for _ in range(2):  # the bridge is at least once
         ing.handle([(CITY, m)], [st_pack, pack(CITY, T0 + 600_000, temperature=20.0)], T0 + 2000)
@@ -49,7 +50,7 @@ def test_status_frames_and_meta_become_history_once(storage: Storage) -> None:
     assert status["failed_sensors"] == ["sht41", "sps30"]  # several records of one name in one pack
     assert status["sensor_errors"] == {"sht41": 7} and status["firmware"] == "1.4.2"
     assert status["interval_s"] == 300 and status["battery_voltage"] == pytest.approx(3.71)
-    assert status["reset_cause"] == "watchdog"
+    assert status["reset_cause"] == "watchdog" and status["command_result"] == "set_interval_s:out_of_range"
     assert hist[0][2]["rssi"] == -97.0 and hist[0][2]["lost"] == 2
     samples, status_t, latest = store.nodes()[CITY]
     assert samples == 1 and status_t == T0 and latest == status
