@@ -33,7 +33,7 @@ class FailureLimiter:
                 return 0.0
             if len(times) < self.limit:
                 return 0.0
-            return max(0.0, times[0] + self.window_s - now)
+            return max(1e-6, times[0] + self.window_s - now)  # refused: never 0 (float rounding)
 
     def failed(self, key: str, now: float) -> None:
         with self._lock:

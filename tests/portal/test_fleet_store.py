@@ -13,7 +13,7 @@ from pathlib import Path
 
 import argon2
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from portal import config
@@ -219,6 +219,7 @@ def test_limiter_never_holds_more_than_its_keys(events: list[tuple[str, float]])
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from("abcd"), st.floats(0, 1000)), max_size=300))
+@example([("a", 1.0), ("a", 1.0), ("a", 5e-324), ("b", 60.0)])  # found by hypothesis: a wait rounded to 0
 def test_limiter_refuses_exactly_a_key_at_its_limit(events: list[tuple[str, float]]) -> None:
     """Reference: a key may try while fewer than 3 of its failures lie in the last 60 s."""
     lim = FailureLimiter(limit=3, window_s=60, max_keys=4)
