@@ -20,7 +20,6 @@ from starlette.testclient import TestClient
 
 from portal import config
 from portal.fleet.ratelimit import FailureLimiter
-from tests.bridge import harness
 from trosmart_tools.broker import Mosquitto
 
 from .fleet_helpers import TECH, TECH_PASSWORD, csrf_of, fleet_doc, login
@@ -252,11 +251,6 @@ def test_fleet_pages_keep_the_strict_csp(site: Site, client: TestClient) -> None
         assert "'unsafe-inline'" not in r.headers["content-security-policy"]
         assert not re.search(r"<script(?![^>]*\bsrc=)", r.text) and " style=" not in r.text
     assert client.delete("/en/fleet/").status_code == 405  # POST only where a form posts
-
-
-def test_wait_helper_is_bounded() -> None:
-    with pytest.raises(AssertionError):
-        harness.wait_until(lambda: False, 0.05, "nothing")
 
 
 def test_fleet_api_highlights_and_agrees_with_the_node_api(site: Site, client: TestClient) -> None:
