@@ -39,6 +39,16 @@ def parse_command(payload: bytes) -> tuple[dict[str, Any], str | None, bytes]:
     return doc, cid, frame
 
 
+def city_command(command: dict[str, Any], city_id: str) -> bytes:
+    """The JSON a city application publishes on ``{prefix}/{device}/command`` (docs/bridge.md
+    §3), checked as the bridge will check it: CommandRejected when the bridge would refuse it."""
+    if "id" in command:
+        raise CommandRejected("invalid_command", "the command's id is set by the sender, not in the command")
+    payload = jsonio.dumps({**command, "id": city_id})
+    parse_command(payload)
+    return payload
+
+
 def city_id_of(payload: bytes) -> str | None:
     """The city's ``id`` of a command that was refused, when one can be read (docs/bridge.md
     §3: echoed on every result), so that the city can match even a rejection."""

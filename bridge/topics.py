@@ -90,6 +90,10 @@ class CityTopics:
     def meta(self, device: str) -> str:
         return self._topic(device, "meta")
 
+    def command(self, device: str) -> str:
+        """Where a city application publishes a command for ``device`` (the portal's fleet view)."""
+        return self._topic(device, "command")
+
     def command_filter(self) -> str:
         return f"{self.prefix}/+/command"
 

@@ -30,6 +30,8 @@ from . import dcat, pages, queries
 from .catalog import Catalog, NodeView, node_doc, rounded
 from .downloads import csv_stream, senml_stream
 from .errors import QueryError
+from .fleet.ingest import is_status_quantity
+from .fleet.routes import FleetRoutes, accepts_post
 from .i18n import LANGS
 from .live import Hub
 from .sta.routes import Service as SensorThings
@@ -51,7 +53,8 @@ def vendor_dir() -> Path:
     return Path(__file__).parent / "web" / "node_modules"
 
 
-def create_app(catalog: Catalog, hub: Hub, status: Callable[[], dict[str, Any]] | None = None) -> Starlette:
+def create_app(catalog: Catalog, hub: Hub, status: Callable[[], dict[str, Any]] | None = None,
+               fleet: FleetRoutes | None = None) -> Starlette:
     cfg = catalog.cfg
     lic = catalog.licence()
     link = f'<{lic["url"]}>; rel="license"'
@@ -114,7 +117,7 @@ def create_app(catalog: Catalog, hub: Hub, status: Callable[[], dict[str, Any]] 
         params = request.query_params
         queries.only(params, ("quantity",))
         q = queries.quantity(params["quantity"]) if "quantity" in params else cfg.default_quantity
-        series = {s.dev_eui: s for s in catalog.storage.series_of_quantity(q)}
+        series = {} if is_status_quantity(q) else {s.dev_eui: s for s in catalog.storage.series_of_quantity(q)}
         out = []
         for dev, (n, _) in catalog.public().items():
             s = series.get(dev)
@@ -188,7 +191,10 @@ def create_app(catalog: Catalog, hub: Hub, status: Callable[[], dict[str, Any]] 
                         continue
                     if not await asyncio.to_thread(is_public, ev["node"]):
                         continue
-                    vals = {k: {**v, "v": rounded(v["v"]), "t": iso_ms(v["t"])} for k, v in ev["values"].items()}
+                    vals = {k: {**v, "v": rounded(v["v"]), "t": iso_ms(v["t"])} for k, v in ev["values"].items()
+                            if not is_status_quantity(k)}  # status frames are fleet data
+                    if not vals:
+                        continue
                     yield b"event: pack\ndata: " + orjson.dumps({"node": ev["node"], "values": vals}) + b"\n\n"
             finally:
                 hub.unsubscribe(q)
@@ -232,6 +238,7 @@ def create_app(catalog: Catalog, hub: Hub, status: Callable[[], dict[str, Any]] 
         return HTMLResponse(pages.data_page(catalog, code))
 
     routes = [
+        *(fleet.routes() if fleet is not None else []),  # the fleet view, behind its login (portal/fleet/)
         Route("/", root),
         Route("/api/v1/", api_index),
         Route("/api/v1/nodes", api_nodes),
@@ -270,16 +277,19 @@ def create_app(catalog: Catalog, hub: Hub, status: Callable[[], dict[str, Any]] 
     app = Starlette(routes=routes, exception_handlers={QueryError: on_query_error, HTTPException: on_http_error,
                                                        Exception: on_error})
     app.add_middleware(_Headers, headers=security, readonly=json(
-        {"error": "the portal is read-only: GET and HEAD only", "status": 405}, status_code=405))
+        {"error": "the portal is read-only: GET and HEAD only", "status": 405}, status_code=405),
+        post_allowed=accepts_post if fleet is not None else None)
     return app
 
 
 class _Headers:
     """Pure ASGI middleware (streams pass through untouched): security headers on every
-    response, and 405 for anything but GET and HEAD."""
+    response, and 405 for anything but GET and HEAD (and POST to the fleet view's forms)."""
 
-    def __init__(self, app: ASGIApp, headers: dict[str, str], readonly: Response) -> None:
+    def __init__(self, app: ASGIApp, headers: dict[str, str], readonly: Response,
+                 post_allowed: Callable[[str], bool] | None = None) -> None:
         self.app = app
+        self.post_allowed = post_allowed
         self.raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
         self.readonly = readonly
 
@@ -287,7 +297,8 @@ class _Headers:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["method"] not in ("GET", "HEAD"):
+        post_ok = scope["method"] == "POST" and self.post_allowed is not None and self.post_allowed(scope["path"])
+        if scope["method"] not in ("GET", "HEAD") and not post_ok:
             scope = {**scope, "method": "GET"}
             await self._send_with_headers(self.readonly, scope, receive, send)
             return

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import Config
+from .fleet.ingest import is_status_quantity
 from .registry import PublicNode, public_view
 from .storage import SeriesInfo, Storage
 from .timefmt import iso_ms
@@ -53,7 +54,7 @@ class Catalog:
 
     def nodes(self) -> dict[str, NodeView]:
         by_node: dict[str, list[SeriesInfo]] = {}
-        for s in self.storage.series():
+        for s in _public_series(self.storage.series()):
             by_node.setdefault(s.dev_eui, []).append(s)
         return {d: NodeView(pub, seen, by_node.get(d, [])) for d, (pub, seen) in self.public().items()}
 
@@ -62,7 +63,13 @@ class Catalog:
         if rec is None:
             return None
         pub = public_view(dev_eui, self.cfg.nodes.get(dev_eui), rec.meta, unlisted_public=self.cfg.unlisted_public)
-        return None if pub is None else NodeView(pub, rec.last_seen_ms, self.storage.series(dev_eui))
+        return None if pub is None else NodeView(pub, rec.last_seen_ms, _public_series(self.storage.series(dev_eui)))
+
+
+def _public_series(series: list[SeriesInfo]) -> list[SeriesInfo]:
+    """Without the records of status frames (firmware, configuration errors, failed sensors…):
+    those are fleet data, shown behind the fleet view's login only (docs/portal.md §Fleet view)."""
+    return [s for s in series if not is_status_quantity(s.quantity)]
 
 
 def series_doc(s: SeriesInfo) -> dict[str, Any]:

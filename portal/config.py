@@ -14,6 +14,8 @@ from bridge import config as bridge_config
 from bridge.errors import ConfigError as BridgeConfigError
 
 from .errors import ConfigError
+from .fleet.settings import FleetConfig
+from .fleet.settings import parse as parse_fleet
 from .registry import NodeEntry, parse_node
 
 DL_DE_BY_2_0 = {  # docs/references.md §R.G
@@ -76,6 +78,7 @@ class Config:
     licence: Licence = field(default_factory=Licence)
     dataset: Dataset = field(default_factory=Dataset)
     nodes: dict[str, NodeEntry] = field(default_factory=dict)
+    fleet: FleetConfig = field(default_factory=FleetConfig)  # [fleet] and [[account]]
 
     @property
     def public_url(self) -> str:
@@ -103,7 +106,7 @@ def _keys(t: Any, allowed: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def parse(doc: dict[str, Any], base_dir: Path | None = None) -> Config:
-    allowed = ("portal", "storage", "mqtt", "licence", "dataset", "node")
+    allowed = ("portal", "storage", "mqtt", "licence", "dataset", "node", "fleet", "account")
     for k in doc:
         if k not in allowed:
             raise ConfigError(f"unknown table [{k}] (allowed: {', '.join(allowed)})")
@@ -157,6 +160,7 @@ def parse(doc: dict[str, Any], base_dir: Path | None = None) -> Config:
         if entry.dev_eui in cfg.nodes:
             raise ConfigError(f"[node {i}] dev_eui {entry.dev_eui} is listed twice")
         cfg.nodes[entry.dev_eui] = entry
+    cfg.fleet = parse_fleet(doc.get("fleet"), doc.get("account"))
     return cfg
 
 

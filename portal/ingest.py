@@ -22,6 +22,7 @@ from bridge.mqtt import MqttConnection
 
 from .config import Config
 from .errors import InputError
+from .fleet.ingest import FleetIngest
 from .registry import DEVEUI_RE
 from .senml import load_json, parse_pack
 from .storage import Pack, Storage
@@ -35,7 +36,7 @@ class Ingest:
     """The MQTT connection plus one writer thread (the storage's only writer)."""
 
     def __init__(self, cfg: Config, storage: Storage, on_stored: Callable[[list[dict[str, Any]]], None]
-                 | None = None) -> None:
+                 | None = None, fleet: FleetIngest | None = None) -> None:
         self.cfg = cfg
         self.storage = storage
         self.on_stored = on_stored
@@ -45,8 +46,11 @@ class Ingest:
         self.fatal: str | None = None
         self.counts = {"messages": 0, "packs": 0, "stored": 0, "duplicates": 0, "rejected": 0, "meta": 0}
         self._lock = threading.Lock()
-        self.mqtt = MqttConnection(cfg.mqtt, subscriptions=[(f"{cfg.prefix}/+/senml", cfg.mqtt.qos),
-                                                            (f"{cfg.prefix}/+/meta", cfg.mqtt.qos)],
+        self.fleet = fleet  # the fleet view's tables (portal/fleet/ingest.py) and its command results
+        subs = [(f"{cfg.prefix}/+/senml", cfg.mqtt.qos), (f"{cfg.prefix}/+/meta", cfg.mqtt.qos)]
+        if fleet is not None:
+            subs += fleet.subscriptions(cfg.prefix, cfg.mqtt.qos)
+        self.mqtt = MqttConnection(cfg.mqtt, subscriptions=subs,
                                    on_message=self._q.put, persistent=True, max_inflight=cfg.batch_max)
         self._thread = threading.Thread(target=self._run, name="portal-ingest", daemon=True)
         self._next_retention = 0.0
@@ -103,14 +107,20 @@ class Ingest:
         now_ms = int(time.time() * 1000)
         packs: list[Pack] = []
         sources: list[InMessage] = []
+        metas: list[tuple[str, dict[str, Any]]] = []
         for m in batch:
             try:
                 kind, dev = self._route(m.topic)
                 if kind == "meta":
                     if not m.payload:  # a retained meta cleared on the broker: the node keeps its last
                         continue
-                    self.storage.put_meta(dev, _meta(m.payload), now_ms)
+                    doc = _meta(m.payload)
+                    self.storage.put_meta(dev, doc, now_ms)
+                    metas.append((dev, doc))
                     self.counts["meta"] += 1
+                elif kind == "command/result":
+                    assert self.fleet is not None
+                    self.fleet.result(dev, m.payload, now_ms)
                 else:
                     packs.append(Pack(dev, parse_pack(m.payload, dev)))
                     sources.append(m)
@@ -120,6 +130,8 @@ class Ingest:
         rejected = {i for i, _, _ in res.rejected}
         for i, reason, detail in res.rejected:
             self._reject(sources[i], reason, detail, now_ms)
+        if self.fleet is not None:
+            self.fleet.handle(metas, [p for i, p in enumerate(packs) if i not in rejected], now_ms)
         with self._lock:
             self.counts["messages"] += len(batch)
             self.counts["packs"] += len(packs) - len(rejected)
@@ -132,7 +144,8 @@ class Ingest:
     def _route(self, topic: str) -> tuple[str, str]:
         head, _, rest = topic.partition(self.prefix + "/")
         dev, _, kind = rest.partition("/")
-        if head or kind not in ("senml", "meta") or not DEVEUI_RE.match(dev):
+        kinds = ("senml", "meta", "command/result") if self.fleet is not None else ("senml", "meta")
+        if head or kind not in kinds or not DEVEUI_RE.match(dev):
             raise InputError("bad_topic", topic[:200])
         return kind, dev
 

@@ -22,6 +22,9 @@ from .app import create_app, vendor_dir
 from .catalog import Catalog
 from .config import Config
 from .errors import PortalError
+from .fleet.ingest import FleetIngest
+from .fleet.routes import FleetRoutes
+from .fleet.store import FleetStore
 from .ingest import Ingest
 from .live import Hub
 from .storage import Storage, open_storage
@@ -44,8 +47,11 @@ class Portal:
         self.storage = open_configured_storage(cfg)
         self.hub = Hub()
         self.catalog = Catalog(cfg, self.storage)
-        self.ingest = Ingest(cfg, self.storage, self.hub.publish) if ingest else None
-        self.app = create_app(self.catalog, self.hub, self.status)
+        self.fleet_store = FleetStore(self.storage)
+        self.fleet_ingest = FleetIngest(self.fleet_store, cfg.fleet.history_days)
+        self.ingest = Ingest(cfg, self.storage, self.hub.publish, self.fleet_ingest) if ingest else None
+        self.fleet = FleetRoutes(cfg, self.storage, self.fleet_store, self.publish)
+        self.app = create_app(self.catalog, self.hub, self.status, self.fleet)
         self.sock = socket.socket(socket.AF_INET6 if ":" in cfg.host else socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -63,6 +69,14 @@ class Portal:
     def url(self) -> str:
         host = f"[{self.cfg.host}]" if ":" in self.cfg.host else self.cfg.host
         return f"http://{host}:{self.port}"
+
+    def publish(self, topic: str, payload: bytes) -> bool:
+        """A fleet command onto the city broker at QoS 1; False without a connection."""
+        ing = self.ingest
+        if ing is None or not ing.connected:
+            return False
+        ing.mqtt.publish(topic, payload, qos=1)
+        return True
 
     def status(self) -> dict[str, Any]:
         ing = self.ingest

@@ -187,6 +187,34 @@ class Storage(ABC):
                 c.close()
         self._local = threading.local()
 
+    # ---- for other parts of the portal (the fleet view's tables, portal/fleet/store.py) ----
+    def add_schema(self, ddl: str) -> None:
+        """Create more tables (``CREATE TABLE IF NOT EXISTS`` statements, ``;``-separated): the
+        schema grows the way the core tables do, at open, on both backends."""
+        conn = self._conn()
+        with self._tx(conn):
+            self._schema_lock(conn)
+            for stmt in ddl.split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
+
+    def _schema_lock(self, conn: Any) -> None:  # noqa: B027 - a hook: nothing to do on SQLite
+        """Serialise schema creation between processes (PostgreSQL: an advisory lock)."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Rows of one read statement (``?`` placeholders on both backends)."""
+        return self._q(sql, params)
+
+    def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        """Run write statements in one transaction; the rows each one changed."""
+        conn = self._conn()
+        counts: list[int] = []
+        with self._tx(conn):
+            for sql, params in statements:
+                cur = conn.execute(self._sql(sql), params)
+                counts.append(max(0, cur.rowcount))
+        return counts
+
     # ---- write side ----------------------------------------------------------------------
     def ingest(self, packs: Sequence[Pack], now_ms: int | None = None) -> IngestResult:
         """Store packs in one transaction; rows already stored are left as they are."""

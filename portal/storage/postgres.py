@@ -52,6 +52,9 @@ class PostgresStorage(Storage):
                 if stmt.strip():
                     conn.execute(stmt)
 
+    def _schema_lock(self, conn: Any) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(5571)")
+
     def _connect(self) -> psycopg.Connection[Any]:
         try:
             return psycopg.connect(self.dsn, autocommit=True)

@@ -40,7 +40,7 @@ def cfg(**portal: Any) -> config.Config:
 
 
 def senml(dev: str, t_ms: int, **values: Any) -> bytes:
-    units = {"temperature": "Cel", "humidity": "%RH", "pressure": "hPa", "occupancy": None}
+    units = {"temperature": "Cel", "humidity": "%RH", "pressure": "hPa", "occupancy": None, "battery_voltage": "V"}
     recs: list[dict[str, Any]] = []
     for i, (k, v) in enumerate(values.items()):
         r: dict[str, Any] = {"n": k}
