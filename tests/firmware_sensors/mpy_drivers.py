@@ -142,14 +142,29 @@ def test_bmp280_datasheet_worked_example():
     out = {}
     d.read(out)
     assert out["temperature"] == 25.08, out  # §3.12: t_fine 128422 -> 25.08 degC
-    # §3.12: 100 653.27 Pa from the floating-point formula; the 64-bit integer one the driver
-    # uses (BME280 DS §4.2.3) gives Q24.8 Pa: 100 653.254 (1/256 Pa steps)
-    _near(out["pressure"] * 100, 100653.27, 0.02)
+    # §3.12: 100 653.27 Pa from the floating-point formula; the 32-bit integer one the driver
+    # uses (BME280 DS §8.2, 1 Pa steps) gives 100 656 Pa
+    assert out["pressure"] == 1006.56, out
     assert "humidity" not in out
-    # KNOWN GAP (docs/firmware.md "Sensor drivers"): the datasheet's 64-bit integer pressure
-    # formula needs big ints (up to 2**79) in MicroPython, so this read path allocates; bounded
-    per = heap_per_read(d, out)
-    assert 2 * _float_cost() < per <= 320, per
+    _assert_no_alloc(d, out, 2)  # the two reported floats, nothing else
+
+
+def test_bme280_read_path_does_not_allocate():
+    import bme280_sim
+    from bme280 import BME280
+
+    sim = bme280_sim.BME280Sim(lambda: (21.3, 1013.25, 47.5), time.ticks_ms, time.ticks_diff)
+    sim.write(0xF4, b"\x25")  # one forced measurement: the register file then holds its result
+    regs = bytearray(sim.mem)
+    regs[0xF3] = 0  # status: not measuring
+    d = BME280(CannedI2C({}, regs=regs))
+    assert d.chip == "bme280"
+    out = {}
+    d.read(out)
+    _near(out["temperature"], 21.3, 0.011)
+    _near(out["pressure"], 1013.25, 0.07)
+    _near(out["humidity"], 47.5, 0.011)
+    _assert_no_alloc(d, out, 3)  # temperature, pressure, humidity: one float each
 
 
 def test_bmp280_and_bme280_against_the_simulator():
@@ -166,7 +181,7 @@ def test_bmp280_and_bme280_against_the_simulator():
             out = {}
             d.read(out)
             _near(out["temperature"], t, 0.011)
-            _near(out["pressure"], p, 0.011)
+            _near(out["pressure"], p, 0.07)  # int32 formula: up to 6 Pa off the double one
             if chip == 0x60:
                 _near(out["humidity"], h, 0.011)
             else:
