@@ -70,6 +70,8 @@ class ShdlcLink(FrameReader):
     """One request, one answer. After transact() ``buf[4:4 + n]`` holds the answer's data,
     ``n`` its length, ``device_flag`` bit 7 of its state byte."""
 
+    ERROR = ShdlcError
+
     def __init__(self, uart, name, timeout_ms, max_data, poll_ms=1):
         super().__init__(uart, _HEADER + max_data + 1, START_STOP, name, timeout_ms, poll_ms)
         self.n = 0
@@ -84,7 +86,6 @@ class ShdlcLink(FrameReader):
     def _receive(self, cmd, noun):
         rx = self.buf
         size = self._size
-        name = self._name
         t0 = time.ticks_ms()
         n = -1  # -1: hunting for a start byte
         esc = False
@@ -93,11 +94,7 @@ class ShdlcLink(FrameReader):
         while True:
             b = self._byte(t0)
             if b < 0:
-                if bad:
-                    raise ShdlcError("%s: %d bad frame(s) (last: %s), no valid %s" % (name, bad, self._why, noun))
-                if got:
-                    raise ShdlcError("%s: %d byte(s) of noise, no valid %s" % (name, got, noun))
-                raise ShdlcError("%s: no answer in %d ms (%s)" % (name, self.timeout_ms, noun))
+                raise self.deadline(bad, got, noun, "no answer", " (last: %s)" % self._why)
             got += 1
             self.heard = True
             if b == START_STOP:
