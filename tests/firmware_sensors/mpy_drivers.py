@@ -380,41 +380,6 @@ def test_sps30_against_the_simulator_warm_up_and_failures():
 
 
 # --- SPS30 over UART (SHDLC) ---------------------------------------------------------------
-class CannedShdlcUART:
-    """Answers each SHDLC command (the byte after 7E 00) with a prebuilt MISO frame; no
-    allocation per read (the answers are built once)."""
-
-    def __init__(self, answers):
-        self.answers = answers
-        self.cur = b""
-        self.pos = 0
-        self.written = []
-        self.log = True
-        self.baud = 9600
-
-    def init(self, baudrate=9600, **kw):
-        self.baud = baudrate
-
-    def write(self, buf):
-        if self.log:
-            self.written.append(bytes(buf).hex())
-        if len(buf) > 3:
-            cmd = buf[3] ^ 0x20 if buf[2] == 0x7D else buf[2]  # the command byte, unstuffed
-            self.cur = self.answers.get(cmd, b"")
-            self.pos = 0
-        return len(buf)
-
-    def any(self):
-        return len(self.cur) - self.pos
-
-    def readinto(self, buf, nbytes=None):
-        n = min(len(buf) if nbytes is None else nbytes, len(self.cur) - self.pos)
-        for i in range(n):
-            buf[i] = self.cur[self.pos + i]
-        self.pos += n
-        return n or None
-
-
 class SimUART:
     """machine.UART's face on the SHDLC simulator (init() sets its baud rate)."""
 
@@ -567,6 +532,28 @@ class CannedUART:
         if self.log:
             self.written.append(bytes(buf).hex())
         if buf[2] == 0xE2:
+            self.pos = 0
+        return len(buf)
+
+
+class CannedShdlcUART(CannedUART):
+    """Answers each SHDLC command (the byte after 7E 00, unstuffed) with a prebuilt MISO frame;
+    no allocation per read (the answers are built once)."""
+
+    def __init__(self, answers):
+        super().__init__(b"")
+        self.answers = answers
+        self.baud = 9600
+
+    def init(self, baudrate=9600, **kw):
+        self.baud = baudrate
+
+    def write(self, buf):
+        if self.log:
+            self.written.append(bytes(buf).hex())
+        if len(buf) > 3:
+            cmd = buf[3] ^ 0x20 if buf[2] == 0x7D else buf[2]  # the command byte, unstuffed
+            self.frame = self.answers.get(cmd, b"")
             self.pos = 0
         return len(buf)
 
