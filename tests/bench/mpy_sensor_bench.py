@@ -25,34 +25,7 @@ import mpy_drivers as T  # noqa: E402 - after the import measurement
 import sensirion_sim  # noqa: E402
 
 
-class CannedSDS:
-    """SDS011 replies by command byte, copied into a fixed buffer (no allocation)."""
-
-    def __init__(self):
-        import sds011_sim
-
-        self.replies = {0x06: sds011_sim.reply(0xC5, (6, 1, 0, 0)), 0x02: sds011_sim.reply(0xC5, (2, 1, 1, 0)),
-                        0x04: sds011_sim.data_frame(12.3, 45.6)}
-        self.cur = self.replies[0x04]
-        self.pos = 10
-
-    def any(self):
-        return 10 - self.pos
-
-    def readinto(self, buf, nbytes=None):
-        if self.pos >= 10:
-            return None
-        buf[0] = self.cur[self.pos]
-        self.pos += 1
-        return 1
-
-    def write(self, buf):
-        self.cur = self.replies[buf[2]]
-        self.pos = 0
-        return len(buf)
-
-
-class CannedA02(CannedSDS):
+class CannedA02(T.CannedSDS):
     def __init__(self):
         import a02yyuw_sim
 
@@ -145,7 +118,7 @@ def make():
     if NAME == "sds011":
         from sds011 import SDS011
 
-        return SDS011(CannedSDS(), timeout_ms=50), 2
+        return SDS011(T.CannedSDS(), timeout_ms=50), 2
     if NAME == "a02yyuw":
         from a02yyuw import A02YYUW
 

@@ -735,6 +735,43 @@ def test_battery_divider_from_config():
 
 
 # --- SDS011 warm-up -------------------------------------------------------------------------
+class CannedSDS:
+    """SDS011 replies by command byte, copied into a fixed buffer (no allocation)."""
+
+    def __init__(self):
+        import sds011_sim
+
+        self.replies = {0x06: sds011_sim.reply(0xC5, (6, 1, 0, 0)), 0x02: sds011_sim.reply(0xC5, (2, 1, 1, 0)),
+                        0x04: sds011_sim.data_frame(12.3, 45.6)}
+        self.cur = self.replies[0x04]
+        self.pos = 10
+
+    def any(self):
+        return 10 - self.pos
+
+    def readinto(self, buf, nbytes=None):
+        if self.pos >= 10:
+            return None
+        buf[0] = self.cur[self.pos]
+        self.pos += 1
+        return 1
+
+    def write(self, buf):
+        self.cur = self.replies[buf[2]]
+        self.pos = 0
+        return len(buf)
+
+
+def test_sds011_read_path_does_not_allocate():
+    from sds011 import SDS011
+
+    d = SDS011(CannedSDS(), timeout_ms=50)
+    out = {}
+    d.read(out)
+    assert out == {"pm2_5": 12.3, "pm10": 45.6}, out
+    _assert_no_alloc(d, out, 2)  # its two floats only (a tuple per read before)
+
+
 def test_sds011_warm_up_wakes_once_and_sleeps_after():
     import sds011_sim
     from sds011 import SDS011
