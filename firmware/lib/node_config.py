@@ -94,17 +94,17 @@ def _check(name, v):
         if v not in lo:
             return None
     elif kind == "n" or kind == "u":
-        from sensor_table import NAMES, row
+        from sensor_table import NAMES, uart_capable, uart_only
 
         if kind == "u":  # "none" or a UART sensor of the table
-            return v if v == "none" or (isinstance(v, str) and v in NAMES and row(v)[4] == "uart") else None
+            return v if v == "none" or (isinstance(v, str) and v in NAMES and uart_capable(v)) else None
         if not isinstance(v, list) or not lo <= len(v) <= hi:
             return None
         uarts = 0
         for n in v:
             if not isinstance(n, str) or n not in NAMES:
                 return None
-            if row(n)[4] == "uart":
+            if uart_only(n):
                 uarts += 1
         if uarts > 1:  # one sensor UART (docs/references.md §S.10)
             return None
@@ -141,11 +141,11 @@ def validate(raw):
             errors.append(k)
         else:
             cfg[k] = v
-    from sensor_table import row
+    from sensor_table import uart_only
 
     u = cfg["uart_sensor"]
     for n in cfg["sensors"]:
-        if u != "none" and n != u and row(n)[4] == "uart":
+        if u != "none" and n != u and uart_only(n):
             errors.append("uart_sensor")  # two sensors on the one sensor UART
             cfg["uart_sensor"] = "none"
     errors.sort()

@@ -54,6 +54,7 @@ class SDS011(Sensor):
         self._kind = _DATA
         self._want = 0
         self._query_mode = False
+        self._pm25 = self._pm10 = 0  # the last reading, in tenths (set by _measure)
 
     def _send(self, d1, d2, d3):
         c = self._cmd
@@ -117,12 +118,13 @@ class SDS011(Sensor):
         self._send(_QUERY, 0, 0)  # §2: query data
         self._expect(_DATA, 0)
         rx = self._rx
-        return rx[2] | (rx[3] << 8), rx[4] | (rx[5] << 8)
+        self._pm25 = rx[2] | (rx[3] << 8)  # attributes, not a tuple: no allocation per read
+        self._pm10 = rx[4] | (rx[5] << 8)
 
     def read(self, out):
         self._frames.drain()
         try:
-            pm25, pm10 = self._measure()
+            self._measure()
         finally:
             if self._sleep and self._frames.heard:  # nothing on the line: no second timeout
                 # §4: sleep again, also after a failed read (the fan draws ~70 mA awake);
@@ -133,6 +135,8 @@ class SDS011(Sensor):
                     self._expect(_REPLY, _SLEEP_WORK)
                 except SensorError:
                     pass
+        pm25 = self._pm25
+        pm10 = self._pm10
         if pm25 > _MAX_TENTHS or pm10 > _MAX_TENTHS:
             raise SensorError("sds011: reading above the 999.9 ug/m3 range")
         out["pm2_5"] = pm25 / 10

@@ -8,7 +8,9 @@
 #            quantities with quantities(cfg) (sensor.py)
 #   bus      "i2c" (the node's I2C bus, each sensor at its address), "onewire" (one 1-Wire
 #            pin, several parts on it), "uart" (the node's one sensor UART: the other UART
-#            is the modem, docs/references.md §S.10), "adc", "pin" (a digital input)
+#            is the modem, docs/references.md §S.10), "adc", "pin" (a digital input); a
+#            tuple for a part with two interfaces, e.g. ("i2c", "uart") for the SPS30: it
+#            is on the UART when the config's uart_sensor names it, else on the first bus
 #   options  the sensor's configuration keys, as node_config.SCHEMA rows
 #            (key, default, kind, lo, hi); kind "c" is a choice among the tuple in lo
 # The config key "sensors" lists the fitted sensors (read in this table's order, so the
@@ -33,7 +35,7 @@ TABLE = (
         ("scd4x_mode", "periodic", "c", ("periodic", "single_shot"), None),  # single shot: SCD41
         ("scd4x_asc", True, "b", 0, 1),  # automatic self-calibration (§S.2)
         ("scd4x_timeout_s", 6, "i", 1, 30))),  # the first periodic reading comes after ~5 s
-    ("sps30", 6, "sps30", "SPS30", "i2c", (
+    ("sps30", 6, "sps30", "SPS30", ("i2c", "uart"), (  # I2C or UART (SHDLC), §S.3
         ("sps30_warmup_s", 30, "i", 1, 120),)),  # §S.3: 8..30 s depending on concentration
     ("pms5003", 7, "pms5003", "PMS5003", "uart", (
         ("pms5003_warmup_s", 30, "i", 0, 120),)),  # §S.4: "at least 30 seconds after wakeup"
@@ -83,9 +85,28 @@ def driver(name):
     return getattr(__import__(r[2]), r[3])
 
 
+def uart_capable(name):
+    """The sensor can sit on the sensor UART (uart_sensor may name it)."""
+    b = row(name)[4]
+    return b == "uart" or (isinstance(b, tuple) and "uart" in b)
+
+
+def uart_only(name):
+    """The sensor has no other interface than a UART (it takes the one sensor UART)."""
+    return row(name)[4] == "uart"
+
+
+def bus_of(name, cfg):
+    """The bus the sensor is on with this config."""
+    b = row(name)[4]
+    if isinstance(b, tuple):
+        return "uart" if cfg["uart_sensor"] == name else b[0]
+    return b
+
+
 def build(name, board, cfg):
     """A ready driver for ``name`` on the board's bus; SensorError when it is absent."""
-    return driver(name).from_config(board.bus(row(name)[4], cfg), cfg)
+    return driver(name).from_config(board.bus(bus_of(name, cfg), cfg), cfg)
 
 
 def quantities(name, cfg):

@@ -31,12 +31,15 @@ _QUANTITIES = ("pm1", "pm2_5", "pm4", "pm10")
 
 
 def float_tenths(b, i):
-    """Tenths of the big-endian IEEE754 float at value i of a read-values buffer (two
-    (word, CRC) pairs per value), rounded, in integers (no float objects); -1 when it is
-    negative, infinite or NaN."""
+    """Tenths of value i of an I2C read-values buffer (two (word, CRC) pairs per value)."""
     j = 6 * i
-    hi = (b[j] << 8) | b[j + 1]
-    lo = (b[j + 3] << 8) | b[j + 4]
+    return tenths((b[j] << 8) | b[j + 1], (b[j + 3] << 8) | b[j + 4])
+
+
+def tenths(hi, lo):
+    """Tenths of the big-endian IEEE754 float with words hi, lo, rounded, in integers (no
+    float objects); -1 when it is negative, infinite or NaN. Shared by the I2C and the UART
+    (SHDLC, sps30_uart.py) transports: both send the same float format (§S.3)."""
     if hi & 0x8000:
         return -1 if (hi & 0x7FFF) or lo else 0  # -0.0 is 0
     e = hi >> 7  # biased exponent
@@ -59,6 +62,10 @@ class SPS30(Sensor):
 
     @classmethod
     def from_config(cls, bus, cfg):
+        if cfg["uart_sensor"] == "sps30":  # the same row on the sensor UART (sensor_table.py)
+            from sps30_uart import SPS30Uart
+
+            return SPS30Uart(bus, cfg["sps30_warmup_s"] * 1000)
         return cls(bus, cfg["sps30_warmup_s"] * 1000)
 
     def __init__(self, i2c, warmup_ms=30000):

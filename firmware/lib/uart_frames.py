@@ -39,6 +39,16 @@ class FrameReader:
                 return -1
             time.sleep_ms(self._poll)
 
+    ERROR = SensorError  # the error class deadline() builds (shdlc.py: ShdlcError)
+
+    def deadline(self, bad, got, noun, silent, why=""):
+        """The error at the deadline, saying whether bad frames, noise or nothing came."""
+        if bad:
+            return self.ERROR("%s: %d bad frame(s)%s, no valid %s" % (self._name, bad, why, noun))
+        if got:
+            return self.ERROR("%s: %d byte(s) of noise, no valid %s" % (self._name, got, noun))
+        return self.ERROR("%s: %s in %d ms" % (self._name, silent, self.timeout_ms))
+
     def drain(self):
         """Drop bytes received before now (stale frames) and forget that anything was heard."""
         u = self._uart
@@ -63,11 +73,7 @@ class FrameReader:
         while True:
             b = self._byte(t0)
             if b < 0:
-                if bad:
-                    raise SensorError("%s: %d bad frame(s), no valid %s" % (self._name, bad, noun))
-                if got:
-                    raise SensorError("%s: %d byte(s) of noise, no valid %s" % (self._name, got, noun))
-                raise SensorError("%s: %s in %d ms" % (self._name, silent, self.timeout_ms))
+                raise self.deadline(bad, got, noun, silent)
             got += 1
             self.heard = True
             if n == 0 and b != head:

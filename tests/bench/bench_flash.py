@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -86,6 +87,29 @@ class BaudLimited:
         for fd in (self._master, self._slave, self._board):
             os.close(fd)
         self.link.unlink(missing_ok=True)
+
+
+_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process tree so far: each live process's own time and that of the
+    children it reaped (/proc/PID/stat utime, stime, cutime, cstime), children walked."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total = sum(int(x) for x in fields[11:15]) / _TCK
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                total += sum(tree_cpu(int(c)) for c in f.read().split())
+    except OSError:  # it ended meanwhile: its time is in its parent's cutime
+        return 0.0
+    return total
+
+
+def _board_pid(x: Any) -> int:
+    usb = x.board if isinstance(x, _Paced) else x
+    return usb._socat.pid
 
 
 def _manual(port: str, work: Path, config: Path, secrets: Path) -> float:
@@ -168,7 +192,8 @@ def _run_once(baud: int | None) -> None:
         return _Paced(b, str(relay.link))
 
     made: list[Any] = []
-    res: dict[str, list[float]] = {k: [] for k in ("manual", "manual_again", "ours", "ours_again", "four")}
+    res: dict[str, list[float]] = {k: [] for k in ("manual", "manual_again", "ours", "ours_again", "four",
+                                                   "four_host_cpu", "four_boards_cpu")}
     cold = 0.0
     try:
         for rnd in range(ROUNDS):
@@ -190,7 +215,12 @@ def _run_once(baud: int | None) -> None:
                     res["ours_again"].append(_ours([board.port], work, config, secrets, env))
             four = [fresh_board() for _ in range(4)]
             made += four
+            b0 = sum(tree_cpu(_board_pid(x)) for x in four)
+            h0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             res["four"].append(_ours([x.port for x in four], work, config, secrets, env))
+            h1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            res["four_boards_cpu"].append(sum(tree_cpu(_board_pid(x)) for x in four) - b0)
+            res["four_host_cpu"].append(h1.ru_utime - h0.ru_utime + h1.ru_stime - h0.ru_stime)
     finally:
         for r in relays:
             r.close()
@@ -209,3 +239,10 @@ def _run_once(baud: int | None) -> None:
           f"{med['ours_again'] / med['manual_again']:.2f}x (goal <= 0.3x)")
     print(f"four boards --ports: {med['four']:.2f} s vs one board {med['ours']:.2f} s: "
           f"{med['four'] / med['ours']:.2f}x (goal <= 1.5x)")
+    host, own = med["four_host_cpu"], med["four_boards_cpu"]
+    ncpu = os.cpu_count() or 1
+    print(f"  CPU of the four-board flash: trosmart + mpremote + mpy-cross {host:.2f} s, the four virtual "
+          f"boards' own MicroPython processes {own:.2f} s ({own / (host + own):.0%} of it; a real board's CPU "
+          f"costs the host nothing); on {ncpu} CPUs the boards alone hold at least {own / ncpu:.2f} s of the "
+          f"wall: without them about {(med['four'] - own / ncpu) / med['ours']:.2f}x (an estimate: the "
+          "one-board figure still includes its board)")

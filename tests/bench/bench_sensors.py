@@ -22,8 +22,8 @@ from trosmart_tools.virtual_lab.board_runner import VirtualNode
 from trosmart_tools.virtual_lab.scenario import Scenario
 
 HERE = Path(__file__).parent
-DRIVERS = ("bme280", "bmp280", "sht4x", "scd4x", "sps30", "pms5003", "ds18b20", "battery", "sds011", "a02yyuw",
-           "meter")
+DRIVERS = ("bme280", "bmp280", "sht4x", "scd4x", "sps30", "sps30_uart", "pms5003", "ds18b20", "battery", "sds011",
+           "a02yyuw", "meter")
 READS = 200
 WAKES = 8
 CYCLE_RX = r"node: cycle \d+ awake_ms=(\d+) free=\d+ warmup_ms=(\d+)"
@@ -34,6 +34,7 @@ NODES: dict[str, tuple[dict, dict]] = {
     "scd4x (single shot)": ({"sensors": ["scd4x", "battery"], "scd4x_mode": "single_shot"},
                             {"i2c": [{"type": "scd4x", "address": 0x62}]}),
     "sps30": ({"sensors": ["sps30", "battery"]}, {"i2c": [{"type": "sps30", "address": 0x69}]}),
+    "sps30 (UART)": ({"sensors": ["battery"], "uart_sensor": "sps30"}, {"uart_sim": {"1": "sps30"}}),
     "pms5003": ({"sensors": ["battery"], "uart_sensor": "pms5003"}, {"uart_sim": {"1": "pms5003"}}),
     "sds011": ({"sensors": ["battery"], "uart_sensor": "sds011"}, {"uart_sim": {"1": "sds011"}}),
     "ds18b20": ({"sensors": ["ds18b20", "battery"]},
@@ -42,6 +43,7 @@ NODES: dict[str, tuple[dict, dict]] = {
 }
 QUANTITIES = {"bme280": ["temperature", "battery_voltage"], "sht4x": ["temperature", "battery_voltage"],
               "scd4x (single shot)": ["co2", "battery_voltage"], "sps30": ["pm2_5", "battery_voltage"],
+              "sps30 (UART)": ["pm2_5", "battery_voltage"],
               "pms5003": ["pm2_5", "battery_voltage"], "sds011": ["pm2_5", "battery_voltage"],
               "ds18b20": ["water_temperature", "battery_voltage"], "meter": ["volume_index", "battery_voltage"]}
 

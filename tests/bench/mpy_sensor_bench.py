@@ -11,6 +11,7 @@ import time
 NAME = sys.argv[1]
 READS = int(sys.argv[2])
 MODULE = {"bme280": "bme280", "bmp280": "bme280", "sht4x": "sht4x", "scd4x": "scd4x", "sps30": "sps30",
+          "sps30_uart": "sps30_uart",
           "pms5003": "pms5003", "ds18b20": "ds18b20", "battery": "battery", "sds011": "sds011",
           "a02yyuw": "a02yyuw", "meter": "pulse_meter"}[NAME]
 
@@ -24,34 +25,7 @@ import mpy_drivers as T  # noqa: E402 - after the import measurement
 import sensirion_sim  # noqa: E402
 
 
-class CannedSDS:
-    """SDS011 replies by command byte, copied into a fixed buffer (no allocation)."""
-
-    def __init__(self):
-        import sds011_sim
-
-        self.replies = {0x06: sds011_sim.reply(0xC5, (6, 1, 0, 0)), 0x02: sds011_sim.reply(0xC5, (2, 1, 1, 0)),
-                        0x04: sds011_sim.data_frame(12.3, 45.6)}
-        self.cur = self.replies[0x04]
-        self.pos = 10
-
-    def any(self):
-        return 10 - self.pos
-
-    def readinto(self, buf, nbytes=None):
-        if self.pos >= 10:
-            return None
-        buf[0] = self.cur[self.pos]
-        self.pos += 1
-        return 1
-
-    def write(self, buf):
-        self.cur = self.replies[buf[2]]
-        self.pos = 0
-        return len(buf)
-
-
-class CannedA02(CannedSDS):
+class CannedA02(T.CannedSDS):
     def __init__(self):
         import a02yyuw_sim
 
@@ -108,6 +82,19 @@ def make():
             vals += sensirion_sim.words((b[0] << 8) | b[1], (b[2] << 8) | b[3])
         return SPS30(T.CannedI2C({0xD100: sensirion_sim.words(0x0202), 0x0202: sensirion_sim.words(1),
                                   0x0300: vals}), warmup_ms=0), 4
+    if NAME == "sps30_uart":
+        import struct
+
+        import sps30_shdlc_sim
+        from sps30_uart import SPS30Uart
+
+        vals = b"".join(struct.pack(">f", v) for v in (1.5, 12.5, 20.25, 33.0)) + bytes(24)
+        miso = sps30_shdlc_sim.miso
+        u = T.CannedShdlcUART({0x11: miso(0x11, 0), 0xD1: miso(0xD1, 0, bytes((2, 2, 0, 7, 0, 2, 0))),
+                               0x00: miso(0x00, 0), 0x03: miso(0x03, 0, vals), 0x01: miso(0x01, 0),
+                               0x10: miso(0x10, 0)})
+        u.log = False
+        return SPS30Uart(u, warmup_ms=0), 4
     if NAME == "pms5003":
         from pms5003 import PMS5003
 
@@ -131,7 +118,7 @@ def make():
     if NAME == "sds011":
         from sds011 import SDS011
 
-        return SDS011(CannedSDS(), timeout_ms=50), 2
+        return SDS011(T.CannedSDS(), timeout_ms=50), 2
     if NAME == "a02yyuw":
         from a02yyuw import A02YYUW
 

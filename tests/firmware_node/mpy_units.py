@@ -446,7 +446,7 @@ def test_bme280_driver_reads_simulated_part():
         env[0] = (t, p, h)
         d.read(out)
         assert abs(out["temperature"] - t) < 0.011, out
-        assert abs(out["pressure"] - p) < 0.011, out
+        assert abs(out["pressure"] - p) < 0.07, out  # 32-bit formula: 1 Pa steps, <= 6 Pa (DS §8.2)
         assert abs(out["humidity"] - h) < 0.011, out
 
 

@@ -83,7 +83,9 @@ def test_bme280_driver_reproduces_simulated_environment(micropython: str, tmp_pa
     for (t, p, h), ans in zip(env, answers, strict=True):
         # the codec's resolution is 0.1 Cel / 0.1 hPa / 0.5 %RH; the driver is far finer
         assert ans["t"] == pytest.approx(t, abs=0.011)
-        assert ans["p"] == pytest.approx(p, abs=0.011)
+        # the 32-bit pressure formula (BME280 DS §8.2, docs/firmware.md "Heap per read"): 1 Pa
+        # steps and up to 6 Pa off the double-precision one the simulator inverts
+        assert ans["p"] == pytest.approx(p, abs=0.07)
         assert ans["h"] == pytest.approx(h, abs=0.02)  # one 16-bit ADC step is up to 0.012 %RH
 
 

@@ -2,7 +2,8 @@
 
 Steps, each reported on the board's Progress:
 1. the config is checked against the node's schema before anything touches the board;
-2. the firmware is staged and compiled for the board profile (cached .mpy);
+2. the firmware is staged and compiled for the board profile (cached .mpy), once per process:
+   the boards of a batch share the code and get their own config and secrets;
 3. detect: one REPL call probes the board (version, .mpy, platform, file hashes) and runs the
    self-test of the files already there; with no REPL, the ROM loader is asked (rom.py);
 4. with ``--firmware`` (or a chip without MicroPython), esptool writes the image first;
@@ -88,7 +89,7 @@ def flash_board(port: str, board_name: str, config: dict[str, Any], secrets: dic
     result = FlashResult(port, board_name, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     with tempfile.TemporaryDirectory(prefix="trosmart-flash-", dir=work) as tmp:
         prog.step("compile")
-        staged = stage.stage_firmware(Path(tmp) / "stage", config, secrets, march=prof.march)
+        staged = stage.stage_board(Path(tmp) / "stage", config, secrets, march=prof.march)
         wanted = stage.manifest(staged)
         test_cmd = selftest.command(selftest.module_names(list(wanted)))
         prog.step("detect")

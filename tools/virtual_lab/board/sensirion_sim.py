@@ -1,4 +1,5 @@
-"""Command-level Sensirion SHT4x, SCD4x and SPS30 for the virtual board (MicroPython and CPython).
+"""Command-level Sensirion SHT4x, SCD4x and SPS30 (I2C; its UART side: sps30_shdlc_sim.py) for the
+virtual board (MicroPython and CPython).
 
 Each answers the commands of docs/references.md §S.1-§S.3 (codes and word format with CRC-8,
 §S.0) after the command's execution time; a read before the answer is ready, or with no
@@ -195,6 +196,33 @@ class SPS30Sim(CommandSim):
         ran = self._diff(self._ticks(), self.measuring_since)
         return 1.0 if ran >= warm else ran / warm
 
+    # the part's state, shared by both transports (I2C here, UART/SHDLC in sps30_shdlc_sim.py)
+    def start_measuring(self):
+        if self.measuring_since is None:
+            self.measuring_since = self._ticks()
+
+    def stop_measuring(self):
+        if self.measuring_since is not None:
+            self.fan_ms += self._diff(self._ticks(), self.measuring_since)
+        self.measuring_since = None
+
+    def go_to_sleep(self):
+        """Sleep (idle mode only, firmware >= 2.0); False when refused."""
+        if self.measuring_since is not None or self.firmware < (2, 0):
+            return False
+        self.asleep = True
+        return True
+
+    def new_values(self):
+        return self.measuring_since is not None and self.cond != "stuck" and \
+            self._diff(self._ticks(), self.measuring_since) >= 1000
+
+    def mass(self):
+        """PM1.0, PM2.5, PM4.0, PM10 [ug/m3] as the part reports them now (warm-up ramp)."""
+        k = self._level()
+        v = self.values()
+        return (v[0] * k, v[1] * k, v[2] * k, v[3] * k)
+
     def i2c_write(self, data):
         code = (data[0] << 8) | data[1]
         if self.asleep:
@@ -209,33 +237,24 @@ class SPS30Sim(CommandSim):
         if code == 0x0010:
             if len(data) != 5 or crc8(data[2:4]) != data[4]:
                 raise OSError(EIO)
-            if self.measuring_since is None:
-                self.measuring_since = self._ticks()
+            self.start_measuring()
         elif code == 0x0104:
-            if self.measuring_since is not None:
-                self.fan_ms += self._diff(self._ticks(), self.measuring_since)
-            self.measuring_since = None
+            self.stop_measuring()
         elif code == 0x1001:
-            if self.measuring_since is not None or self.firmware < (2, 0):
+            if not self.go_to_sleep():
                 raise OSError(EIO)  # idle mode only, firmware >= 2.0
-            self.asleep = True
             self.wake_armed = False
         elif code == 0x1103:
             pass
         elif code == 0xD100:
             self._reply(words((self.firmware[0] << 8) | self.firmware[1]), 1)
         elif code == 0x0202:
-            ready = self.measuring_since is not None and self.cond != "stuck" and \
-                self._diff(self._ticks(), self.measuring_since) >= 1000
-            self._reply(words(1 if ready else 0), 1)
+            self._reply(words(1 if self.new_values() else 0), 1)
         elif code == 0x0300:
             if self.measuring_since is None:
                 raise OSError(EIO)
-            k = self._level()
             out = bytearray()
-            vals = self.values()
-            for i in range(10):
-                v = vals[i] * k if i < 4 else 0.0
+            for v in self.mass() + (0.0,) * 6:
                 b = struct.pack(">f", v)
                 out += words((b[0] << 8) | b[1], (b[2] << 8) | b[3])
             self._reply(out, 1)
