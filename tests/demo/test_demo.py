@@ -6,6 +6,8 @@ machine: the demo runs until every node's measurement has reached the city, then
 
 from __future__ import annotations
 
+import html
+import http.cookiejar
 import json
 import os
 import re
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -122,6 +125,28 @@ def _no_orphans(demo: Demo) -> None:
         time.sleep(0.1)  # processes reparented to init exit asynchronously; nothing to wait on
 
 
+def _fleet_login(lines: list[str]) -> str:
+    """Log in to the demo's fleet view with the account and password file it printed; the page."""
+    said = re.compile(r"fleet view on (\S+) \(account (\w+), its password is in (\S+)\)")
+    m = next(m for ln in lines if (m := said.search(ln)))
+    url, account, pw_file = m[1], m[2], Path(m[3])
+    assert pw_file.stat().st_mode & 0o777 == 0o600
+    password = pw_file.read_text().strip()
+    assert all(password not in ln for ln in lines), "the password is never printed"
+    cookies = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies))
+    with opener.open(url, timeout=10) as r:  # redirected to the login form
+        form = r.read().decode()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf, form[:300]
+    body = urllib.parse.urlencode({"csrf": html.unescape(csrf[1]), "name": account, "password": password,
+                                   "next": urllib.parse.urlsplit(url).path}).encode()
+    with opener.open(url.replace("/fleet/", "/fleet/login"), data=body, timeout=30) as r:
+        page = r.read().decode()
+    assert f'id="account">{account}<' in page, page[:300]
+    return page
+
+
 @pytest.mark.usefixtures("micropython")
 def test_demo_readings_reach_the_city_topics_and_nothing_is_left_running() -> None:
     demo = Demo()
@@ -140,6 +165,8 @@ def test_demo_readings_reach_the_city_topics_and_nothing_is_left_running() -> No
                 break
             assert time.monotonic() < deadline, nodes
             time.sleep(0.5)  # polling another process's store: it offers no event to wait on
+        fleet_page = _fleet_login(demo.lines)
+        assert all(n["id"] in fleet_page for n in nodes), "the fleet view lists every demo node"
         demo.proc.send_signal(signal.SIGTERM)  # what a service manager sends
         rc = demo.wait_exit()
     finally:

@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..demo.fleet import PREFIX, Fleet, default_workdir
-    from ..demo.portal import DemoPortal
+    from ..demo.portal import FLEET_ACCOUNT, DemoPortal
     from ..demo.view import Screen
     from ..errors import ToolError
 
@@ -82,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
             url = portal.start(fleet.broker.host, fleet.broker.port, abort=stop.is_set)
             if url:
                 print(f"demo: portal on {url} (map, charts, downloads; open it in a browser)", flush=True)
+                print(f"demo: fleet view on {url}en/fleet/ (account {FLEET_ACCOUNT}, its password is in "
+                      f"{portal.password_file})", flush=True)
                 with fleet.state.lock:
                     fleet.state.log(f"portal: {url}")
         screen.open()

@@ -1,6 +1,8 @@
 """The demo's portal: ``trosmart portal`` as a child process on the demo's broker, with the three
 demo nodes registered as public (two city nodes, one private maker's node whose position the
-portal coarsens), so ``make demo`` shows the map, charts and downloads in a browser."""
+portal coarsens), so ``make demo`` shows the map, charts and downloads in a browser, and one
+fleet-view account (``technik``) whose password is made for this run and kept in a 0600 file
+(docs/portal.md §5a), never printed."""
 
 from __future__ import annotations
 
@@ -16,8 +18,11 @@ from typing import BinaryIO
 
 from ..broker import free_port
 from ..errors import ToolError
+from ..secretfile import write_secret
 
 DEFAULT_PORT = 8080
+FLEET_ACCOUNT = "technik"
+FLEET_PASSWORD_FILE = "fleet-password"  # noqa: S105 - the name of the 0600 file, not a password
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 NODES = (  # (DevEUI, name, lat, lon, owner): places in Troisdorf
@@ -27,7 +32,8 @@ NODES = (  # (DevEUI, name, lat, lon, owner): places in Troisdorf
 )
 
 
-def portal_toml(state_dir: Path, broker_host: str, broker_port: int, http_port: int, prefix: str) -> str:
+def portal_toml(state_dir: Path, broker_host: str, broker_port: int, http_port: int, prefix: str,
+                password_hash: str | None = None) -> str:
     nodes = "".join(
         f'\n[[node]]\ndev_eui = "{d}"\npublic = true\nname = "{n}"\nlat = {lat}\nlon = {lon}\nowner = "{o}"\n'
         + ('owner_name = "Stadtwerke Troisdorf"\n' if o == "city" else "")
@@ -43,7 +49,7 @@ state_dir = "{state_dir}"
 host = "{broker_host}"
 port = {broker_port}
 client_id = "trosmart-demo-portal"
-{nodes}"""
+{nodes}""" + (f'\n[[account]]\nname = "{FLEET_ACCOUNT}"\npassword_hash = "{password_hash}"\n' if password_hash else "")
 
 
 def _port_free(port: int) -> bool:
@@ -66,13 +72,24 @@ class DemoPortal:
         self._log: BinaryIO | None = None
 
     @property
+    def password_file(self) -> Path:
+        return self.workdir / FLEET_PASSWORD_FILE
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
     def start(self, broker_host: str, broker_port: int, abort: Callable[[], bool] = lambda: False) -> str | None:
         """Start and wait until it answers HTTP; None if ``abort()`` became true meanwhile."""
+        import secrets
+
+        from portal.fleet.auth import hash_password
+
+        password = secrets.token_urlsafe(12)
+        write_secret(self.password_file, password + "\n")
         conf = self.workdir / "portal.toml"
-        conf.write_text(portal_toml(self.workdir / "portal-state", broker_host, broker_port, self.port, self.prefix))
+        write_secret(conf, portal_toml(self.workdir / "portal-state", broker_host, broker_port, self.port,
+                                       self.prefix, hash_password(password)))
         self._log = open(self.workdir / "portal.log", "ab")  # noqa: SIM115 - closed in stop()
         cmd = [sys.executable, "-m", "trosmart_tools.cli", "portal", "--config", str(conf)]  # = trosmart portal
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL)
