@@ -9,6 +9,7 @@ import node_config
 
 gc.collect()  # between import groups: keeps the small heap from fragmenting (style.md §2a)
 import boards  # noqa: E402
+import sample_store  # noqa: E402
 from node_state import State  # noqa: E402
 
 gc.collect()
@@ -35,13 +36,14 @@ def main():
         print("node: %s" % e)
         errors.append("board")
         board = boards.make("auto")
-    rtc = board.rtc
-    if board.radio != "rak3172":  # the MAC keeps its session in the RTC memory's second half
-        from lorawan_modem import NODE_SLOT
-        from lorawan_store import RtcSlot
-
-        rtc = RtcSlot(board.rtc, NODE_SLOT[0], NODE_SLOT[1])
-    state = State(rtc)
+    # RTC memory (sample_store.py): node state, the sample store, and on a bare radio the MAC's
+    # session record from MAC_OFF on (a RAK3172 keeps its own session: the store gets that half)
+    mac = board.radio != "rak3172"
+    img = sample_store.RtcImage(board.rtc, sample_store.MAC_OFF if mac else 0)
+    state = State(sample_store.RtcView(img, *sample_store.STATE_SLOT))
+    store = sample_store.SampleStore(
+        img, (sample_store.MAC_OFF if mac else sample_store.RTC_SIZE) - sample_store.STORE_OFF,
+        "", cfg["store_blocks"])
     board.state = state
     from sensor_table import fitted
 
@@ -93,7 +95,8 @@ def main():
     sensors = {}
     for name in names:  # the config's sensors, each on its bus (sensor_table.py)
         sensors[name] = make_sensor(name)
-    node = Node(board, modem, cfg, errors, secrets, state, sensors, wdt, make_sensor=make_sensor)
+    node = Node(board, modem, cfg, errors, secrets, state, sensors, wdt, make_sensor=make_sensor,
+                store=store)
     overrides = state.load_overrides()
     node_config.apply_overrides(cfg, overrides)
     node.boot(overrides)

@@ -26,6 +26,10 @@ SCHEMA = {
     "wdt_timeout_ms": (60000, "i", 5000, 120000),
     "join_timeout_ms": (20000, "i", 7000, 60000),
     "sleep_mode": ("deep", "s", 4, 5),  # "deep" (production) or "light" (keeps RAM)
+    # store and forward (docs/firmware.md §12): a link-check proof every N uplinks (and after
+    # any failure); at most this many flash blocks of 12 samples are kept (oldest dropped)
+    "proof_every": (12, "i", 1, 255),
+    "store_blocks": (24, "i", 1, 720),
     # fitted sensors (sensor_table.py names) and the one UART sensor (boards.py
     # sensor_uart(): 9600 8N1; docs/firmware.md "Wiring")
     "sensors": (("bme280", "battery"), "n", 0, 12),

@@ -1,0 +1,159 @@
+# Store and forward, the part imported only when there is something to commit or catch up
+# (sample_store.SampleStore.call drops it again): flash blocks and catch-up batches
+# (docs/firmware.md §12).
+#   commit   the RTC records become one block file ss<k>.dat (t:u32, n:u8, frame, ...),
+#            written atomically (temporary file, then rename: LittleFS renames atomically);
+#            beyond max_blocks the oldest block is deleted and its samples counted dropped
+#   batch    the oldest kept records (oldest block first, then RTC) of one quantity set as one
+#            codec batch frame (docs/codec.md §4: per-sample offsets) under the payload limit
+#   proven   a proof covered the batch: its records are removed (a block file is rewritten
+#            without them, so a power cut never resends what was proven)
+
+import os
+import struct
+
+import payload_codec
+from micropython import const
+from sample_store import BLOCK, REC_HEAD, STORE_OFF
+
+_HDR = const(20)  # as sample_store._HDR
+_MAX_BATCH = const(64)  # codec batch limit (docs/codec.md §4)
+
+
+def _path(st, k):
+    name = "ss%d.dat" % (k & 0xFFFF)
+    return st.dir + "/" + name if st.dir else name
+
+
+def _write(st, k, data):
+    p = _path(st, k)
+    with open(p + ".tmp", "wb") as f:
+        f.write(data)
+    os.rename(p + ".tmp", p)
+    st.flash_writes += 1
+
+
+def _records(data, start, end):
+    """[(t_s, frame)] of the records in data[start:end]."""
+    out = []
+    p = start
+    while p + REC_HEAD <= end:
+        t, n = struct.unpack_from("<IB", data, p)
+        if p + REC_HEAD + n > end:
+            break  # a torn record (never written whole): ignored
+        out.append((t, bytes(data[p + REC_HEAD:p + REC_HEAD + n])))
+        p += REC_HEAD + n
+    return out
+
+
+def commit(st):
+    """The RTC records become the newest flash block."""
+    if st.n:
+        o = STORE_OFF + _HDR
+        _write(st, st.blk_next, st.mv[o:o + st.used])
+        st.blk_next = (st.blk_next + 1) & 0xFFFF
+        st.n = 0
+        st.used = 0
+    while st.blocks() > st.max_blocks:  # full: the oldest samples go first
+        p = _path(st, st.blk_first)
+        try:
+            with open(p, "rb") as f:
+                lost = len(_records(f.read(), 0, 1 << 30))
+            os.remove(p)
+        except OSError:
+            lost = BLOCK
+        st.dropped += lost - st.blk_done if lost > st.blk_done else 0
+        st.blk_first = (st.blk_first + 1) & 0xFFFF
+        st.blk_done = 0
+    st.save()
+
+
+def _oldest(st):
+    """("blk", records) of the oldest block, else ("rtc", records in RTC memory)."""
+    while st.backlog():
+        try:
+            with open(_path(st, st.blk_first), "rb") as f:
+                recs = _records(f.read(), 0, 1 << 30)
+            if recs:
+                return "blk", recs
+        except OSError:
+            pass
+        st.blk_first = (st.blk_first + 1) & 0xFFFF  # lost or empty: nothing to send from it
+        st.blk_done = 0
+    o = STORE_OFF + _HDR
+    return "rtc", _records(st.mv, o, o + st.used)
+
+
+def batch(st, now_s, limit):
+    """(frame, source, count) of the oldest records that fit ``limit`` bytes, or None."""
+    src, recs = _oldest(st)
+    if not recs:
+        return None
+    if len(recs) > _MAX_BATCH:
+        recs = recs[:_MAX_BATCH]
+    # a board whose clock restarted (power loss, no time source): the newest is "now"
+    newest = recs[-1][0]
+    shift = newest - now_s if newest > now_s else 0
+    samples = []
+    names = None
+    for t, frame in recs:
+        try:
+            d = payload_codec.decode(frame)
+        except Exception:  # a frame this codec cannot read back: send it alone, as it is
+            if not samples:
+                return frame, src, 1
+            break
+        q = d["quantities"]
+        if names is None:
+            names = q
+        elif q != names:
+            break  # one quantity set per batch
+        samples.append((t - shift - now_s, d["samples"][0]["values"]))
+    lo, hi = 1, len(samples)
+    best = None
+    while lo <= hi:  # the most samples that fit, oldest first
+        mid = (lo + hi) // 2
+        f = payload_codec.encode_batch(samples[:mid])
+        if len(f) <= limit:
+            best = (f, mid)
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    if best is None:  # cannot happen below 51 B (one sample as a batch): send it as it was
+        return recs[0][1], src, 1
+    return best[0], src, best[1]
+
+
+def proven(st, src, count):
+    """The oldest ``count`` records of ``src`` reached the network."""
+    if src == "rtc":
+        o = STORE_OFF + _HDR
+        recs = _records(st.mv, o, o + st.used)
+        cut = 0
+        for t, frame in recs[:count]:
+            cut += REC_HEAD + len(frame)
+        st.mv[o:o + st.used - cut] = st.mv[o + cut:o + st.used]
+        st.used -= cut
+        st.n -= count if count < st.n else st.n
+    else:
+        p = _path(st, st.blk_first)
+        try:
+            with open(p, "rb") as f:
+                data = f.read()
+        except OSError:
+            data = b""
+        recs = _records(data, 0, len(data))
+        if count >= len(recs):
+            try:
+                os.remove(p)
+            except OSError:
+                pass
+            st.blk_first = (st.blk_first + 1) & 0xFFFF
+            st.blk_done = 0
+        else:
+            cut = 0
+            for t, frame in recs[:count]:
+                cut += REC_HEAD + len(frame)
+            _write(st, st.blk_first, memoryview(data)[cut:])
+            st.blk_done += count
+    st.save()
