@@ -4,10 +4,11 @@
 #   commit   the RTC records become one block file ss<k>.dat (t:u32, n:u8, frame, ...),
 #            written atomically (temporary file, then rename: LittleFS renames atomically);
 #            beyond max_blocks the oldest block is deleted and its samples counted dropped
-#   batch    the oldest kept records (oldest block first, then RTC) of one quantity set as one
-#            codec batch frame (docs/codec.md §4: per-sample offsets) under the payload limit
-#   proven   a proof covered the batch: its records are removed (a block file is rewritten
-#            without them, so a power cut never resends what was proven)
+#   batch    the oldest kept records (oldest block first, then RTC; up to 64) of one quantity
+#            set as one codec batch frame (docs/codec.md §4: per-sample offsets) under the
+#            payload limit
+#   proven   a proof covered the batch: its records are removed (a block delivered in part is
+#            rewritten without them, so a power cut never resends what was proven)
 
 import os
 import struct
@@ -17,7 +18,7 @@ from micropython import const
 from sample_store import BLOCK, REC_HEAD, STORE_OFF
 
 _HDR = const(20)  # as sample_store._HDR
-_MAX_BATCH = const(64)  # codec batch limit (docs/codec.md §4)
+_MAX_BATCH = const(32)  # records per catch-up batch (heap: docs/firmware.md §12; the codec takes 64)
 
 
 def _path(st, k):
@@ -37,6 +38,8 @@ def _records(data, start, end):
     """[(t_s, frame)] of the records in data[start:end]."""
     out = []
     p = start
+    if end > len(data):
+        end = len(data)
     while p + REC_HEAD <= end:
         t, n = struct.unpack_from("<IB", data, p)
         if p + REC_HEAD + n > end:
@@ -68,29 +71,33 @@ def commit(st):
     st.save()
 
 
+def _block(st, k):
+    try:
+        with open(_path(st, k), "rb") as f:
+            data = f.read()
+        return data, _records(data, 0, len(data))
+    except OSError:
+        return b"", []
+
+
 def _oldest(st):
-    """("blk", records) of the oldest block, else ("rtc", records in RTC memory)."""
-    while st.backlog():
-        try:
-            with open(_path(st, st.blk_first), "rb") as f:
-                recs = _records(f.read(), 0, 1 << 30)
-            if recs:
-                return "blk", recs
-        except OSError:
-            pass
-        st.blk_first = (st.blk_first + 1) & 0xFFFF  # lost or empty: nothing to send from it
-        st.blk_done = 0
-    o = STORE_OFF + _HDR
-    return "rtc", _records(st.mv, o, o + st.used)
+    """Up to _MAX_BATCH of the oldest records: the flash blocks (oldest first), then RTC."""
+    recs = []
+    k = st.blk_first
+    while k != st.blk_next and len(recs) < _MAX_BATCH:
+        recs.extend(_block(st, k)[1])
+        k = (k + 1) & 0xFFFF
+    if len(recs) < _MAX_BATCH:
+        o = STORE_OFF + _HDR
+        recs.extend(_records(st.mv, o, o + st.used))
+    return recs[:_MAX_BATCH]
 
 
 def batch(st, now_s, limit):
-    """(frame, source, count) of the oldest records that fit ``limit`` bytes, or None."""
-    src, recs = _oldest(st)
+    """(frame, count) of the oldest records that fit ``limit`` bytes, or None."""
+    recs = _oldest(st)
     if not recs:
         return None
-    if len(recs) > _MAX_BATCH:
-        recs = recs[:_MAX_BATCH]
     # a board whose clock restarted (power loss, no time source): the newest is "now"
     newest = recs[-1][0]
     shift = newest - now_s if newest > now_s else 0
@@ -101,7 +108,7 @@ def batch(st, now_s, limit):
             d = payload_codec.decode(frame)
         except Exception:  # a frame this codec cannot read back: send it alone, as it is
             if not samples:
-                return frame, src, 1
+                return frame, 1
             break
         q = d["quantities"]
         if names is None:
@@ -120,13 +127,32 @@ def batch(st, now_s, limit):
         else:
             hi = mid - 1
     if best is None:  # cannot happen below 51 B (one sample as a batch): send it as it was
-        return recs[0][1], src, 1
-    return best[0], src, best[1]
+        return recs[0][1], 1
+    return best
 
 
-def proven(st, src, count):
-    """The oldest ``count`` records of ``src`` reached the network."""
-    if src == "rtc":
+def proven(st, count):
+    """The oldest ``count`` records reached the network: whole blocks are deleted, a block
+    delivered in part is rewritten with the rest, then RTC records are removed."""
+    while count > 0 and st.backlog():
+        p = _path(st, st.blk_first)
+        data, recs = _block(st, st.blk_first)
+        if count >= len(recs):
+            try:
+                os.remove(p)
+            except OSError:
+                pass
+            st.blk_first = (st.blk_first + 1) & 0xFFFF
+            st.blk_done = 0
+            count -= len(recs)
+        else:
+            cut = 0
+            for t, frame in recs[:count]:
+                cut += REC_HEAD + len(frame)
+            _write(st, st.blk_first, memoryview(data)[cut:])
+            st.blk_done += count
+            count = 0
+    if count > 0 and st.n:
         o = STORE_OFF + _HDR
         recs = _records(st.mv, o, o + st.used)
         cut = 0
@@ -135,25 +161,25 @@ def proven(st, src, count):
         st.mv[o:o + st.used - cut] = st.mv[o + cut:o + st.used]
         st.used -= cut
         st.n -= count if count < st.n else st.n
-    else:
-        p = _path(st, st.blk_first)
-        try:
-            with open(p, "rb") as f:
-                data = f.read()
-        except OSError:
-            data = b""
-        recs = _records(data, 0, len(data))
-        if count >= len(recs):
-            try:
-                os.remove(p)
-            except OSError:
-                pass
-            st.blk_first = (st.blk_first + 1) & 0xFFFF
-            st.blk_done = 0
-        else:
-            cut = 0
-            for t, frame in recs[:count]:
-                cut += REC_HEAD + len(frame)
-            _write(st, st.blk_first, memoryview(data)[cut:])
-            st.blk_done += count
+    st.save()
+
+
+def recover(st):
+    """After a power loss: the blocks on flash, oldest first (numbers wrap at 65536: the
+    widest gap between two numbers in use is where the run starts)."""
+    ks = []
+    for name in os.listdir(st.dir or "."):
+        if name.startswith("ss") and name.endswith(".dat") and name[2:-4].isdigit():
+            ks.append(int(name[2:-4]))
+    if not ks:
+        return
+    ks.sort()
+    start = ks[0]
+    gap = (ks[0] - ks[-1]) & 0xFFFF
+    for i in range(1, len(ks)):
+        if ks[i] - ks[i - 1] > gap:
+            gap = ks[i] - ks[i - 1]
+            start = ks[i]
+    st.blk_first = start
+    st.blk_next = (ks[ks.index(start) - 1] + 1) & 0xFFFF
     st.save()

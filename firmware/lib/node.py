@@ -436,10 +436,11 @@ class Node:
             s.since_status += 1
         if cfg["status_every"] and s.since_status >= cfg["status_every"]:
             s.flags |= FLAG_STATUS_DUE
-        if s.flags & FLAG_STATUS_DUE:
+        if s.flags & FLAG_STATUS_DUE and not st.flags & FLAG_DOWN:  # while down it would be lost
             wait = self.ledger.wait_ms(self.board.now_ms())
             if wait:
                 self._keep(frames)
+                st.since_proof = cfg["proof_every"]  # the kept frame goes in the next batch
                 s.save()
                 return self._sleep_ms(t0, wait)
             self._send_status()
@@ -451,7 +452,7 @@ class Node:
         if st.kept() or st.dropped:  # shown by trosmart monitor
             self.log("node: store kept=%d blocks=%d dropped=%d%s" % (
                 st.kept(), st.blocks(), st.dropped, " link down" if st.flags & FLAG_DOWN else ""))
-        if s.flags & FLAG_STATUS_DUE:  # a command arrived: answer as soon as the band allows
+        if s.flags & FLAG_STATUS_DUE and not st.flags & FLAG_DOWN:  # a command arrived: answer soon
             w = self.ledger.wait_ms(self.board.now_ms())
             return self._sleep_ms(t0, w if w > 0 else 1)
         return self._sleep_ms(t0, self._catch_up_wake_ms())
@@ -498,13 +499,22 @@ class Node:
     def _keep(self, frames):
         """The cycle's frames into the store, stamped with the board's second (once)."""
         if frames:
+            st = self.store
             t = self.board.now_ms() // 1000
+            d = st.dropped
             for f in frames:
-                self.store.append(t, f)
+                st.append(t, f)
+            if st.dropped != d:  # a full store dropped its oldest block: say so in a status
+                self.state.flags |= FLAG_STATUS_DUE
+
+    def _proof_due(self):
+        st = self.store
+        n = self.cfg["proof_every"]
+        return st.since_proof >= n or st.n >= n
 
     def _catching_up(self):
         st = self.store
-        return st.flags & FLAG_DOWN or st.backlog() or (st.n and st.since_proof >= self.cfg["proof_every"])
+        return st.flags & FLAG_DOWN or st.backlog() or (st.n and self._proof_due())
 
     def _send_live(self, frames):
         """The live frames (the newest records). While the link is down the catch-up probe goes
@@ -514,15 +524,16 @@ class Node:
         if st.flags & FLAG_DOWN:
             return
         st.since_proof += 1
-        if st.since_proof >= self.cfg["proof_every"] and not st.backlog():
+        if self._proof_due() and not st.backlog():
             b = st.call("batch", self.board.now_ms() // 1000, self._limit())
-            if b is not None and b[2] == st.n:
+            if b is not None and b[1] == st.n:
                 self._proof_frame(b)  # the live samples ride in the proof batch
                 return
         cfm = False
         for i in range(len(frames)):
             if self.ledger.wait_ms(self.board.now_ms()):
-                break  # kept: the next proof batch carries it
+                st.since_proof = self.cfg["proof_every"]  # kept: the next batch carries it
+                break
             counter = s.take_counter()
             s.save()
             every = self.cfg["confirmed_every"]
@@ -558,7 +569,7 @@ class Node:
 
     def _proof_frame(self, b):
         """Send a batch with a link check; a LinkCheckAns removes its records from the store."""
-        frame, src, count = b
+        frame, count = b
         st = self.store
         m = self.modem
         ok = False
@@ -571,13 +582,12 @@ class Node:
             self.log("node: catch-up send failed (%s: %s)" % (e.__class__.__name__, e))
         self.wdt.feed()
         if ok:
-            st.call("proven", src, count)
+            st.call("proven", count)
             st.flags &= ~FLAG_DOWN
             st.since_proof = 0 if not st.kept() else self.cfg["proof_every"]
         else:
             st.flags |= FLAG_DOWN
-        self.log("node: batch of %d (%s) sent %s %s" % (count, src, frame.hex(),
-                                                        "proven" if ok else "unproven"))
+        self.log("node: batch of %d sent %s %s" % (count, frame.hex(), "proven" if ok else "unproven"))
 
     def _frame_off_ms(self):
         # the band stays closed 100 x the airtime of a full frame (duty_cycle.py)

@@ -12,6 +12,7 @@
 #   [1024, 2048)  the MAC's session record (bare radio, lorawan_store.py) or, on a RAK3172
 #                 node (the module keeps its own session), more room for this store
 
+import os
 import struct
 
 from micropython import const
@@ -92,8 +93,12 @@ class SampleStore:
         self.dir = flash_dir
         self.max_blocks = max_blocks
         self.flash_writes = 0  # block files written since boot (bench figure)
-        if not self.load():
+        if not self.load():  # power-on: RTC memory is gone; the flash blocks are not
             self.reset()
+            for name in os.listdir(flash_dir or "."):
+                if name.startswith("ss") and name.endswith(".dat"):
+                    self.call("recover")
+                    break
 
     def reset(self):
         self.n = 0
