@@ -9,6 +9,8 @@
 #            payload limit
 #   proven   a proof covered the batch: its records are removed (a block delivered in part is
 #            rewritten without them, so a power cut never resends what was proven)
+#   send     one batch with a link check from node.py; the answer removes its records
+#   acked    a confirmed uplink's ack proves the newest record
 
 import os
 import struct
@@ -183,3 +185,43 @@ def recover(st):
     st.blk_first = start
     st.blk_next = (ks[ks.index(start) - 1] + 1) & 0xFFFF
     st.save()
+
+
+def send(st, node, whole):
+    """Send the oldest records as one batch with a link check (node: node.Node). ``whole``:
+    only if the batch holds every record (it then stands for the live frames). True if sent."""
+    from sample_store import FLAG_DOWN
+
+    b = batch(st, node.board.now_ms() // 1000, node._limit())
+    if b is None or (whole and (b[1] != st.n or st.backlog())):
+        return False
+    frame, count = b
+    m = node.modem
+    ok = False
+    try:
+        m.request_link_check()
+        node._send(payload_codec.MEASUREMENT, frame, False)
+        ok = m.link_checked()
+    except Exception as e:  # typed driver errors: the records stay, the link counts as down
+        node.state.tx_errors += 1
+        node.log("node: catch-up send failed (%s: %s)" % (e.__class__.__name__, e))
+    node.wdt.feed()
+    if ok:
+        proven(st, count)
+        st.flags &= ~FLAG_DOWN
+        st.since_proof = 0 if not st.kept() else node.cfg["proof_every"]
+    else:
+        st.flags |= FLAG_DOWN
+    st.save()
+    node.log("node: batch of %d sent %s %s" % (count, frame.hex(), "proven" if ok else "unproven"))
+    return True
+
+
+def acked(st):
+    """Remove the newest record (its confirmed uplink was acknowledged)."""
+    if st.n:
+        o = STORE_OFF + _HDR
+        recs = _records(st.mv, o, o + st.used)
+        st.used -= REC_HEAD + len(recs[-1][1])
+        st.n -= 1
+        st.save()

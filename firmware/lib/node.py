@@ -504,6 +504,7 @@ class Node:
             d = st.dropped
             for f in frames:
                 st.append(t, f)
+                self.log("node: kept %s at %d" % (f.hex(), t))
             if st.dropped != d:  # a full store dropped its oldest block: say so in a status
                 self.state.flags |= FLAG_STATUS_DUE
 
@@ -524,11 +525,8 @@ class Node:
         if st.flags & FLAG_DOWN:
             return
         st.since_proof += 1
-        if self._proof_due() and not st.backlog():
-            b = st.call("batch", self.board.now_ms() // 1000, self._limit())
-            if b is not None and b[1] == st.n:
-                self._proof_frame(b)  # the live samples ride in the proof batch
-                return
+        if self._proof_due() and not st.backlog() and st.call("send", self, True):
+            return  # the live samples rode in the proof batch
         cfm = False
         for i in range(len(frames)):
             if self.ledger.wait_ms(self.board.now_ms()):
@@ -549,7 +547,7 @@ class Node:
             self.log("node: sample %d at %d sent %s" % (counter, self.board.now_ms(), frames[i].hex()))
             self.wdt.feed()
         if cfm:
-            st.drop_last(1)  # a confirmed uplink's ack proves the newest record
+            st.call("acked")  # a confirmed uplink's ack proves the newest record
 
     def _catch_up(self, live):
         """At most one catch-up batch (oldest first, with a link check) per wake, and only if
@@ -563,31 +561,7 @@ class Node:
         if not (live and st.flags & FLAG_DOWN):  # a probe on a live wake stands for the live frame
             if now + self._frame_off_ms() > st.next_live_s * 1000:
                 return
-        b = st.call("batch", now // 1000, self._limit())
-        if b is not None:
-            self._proof_frame(b)
-
-    def _proof_frame(self, b):
-        """Send a batch with a link check; a LinkCheckAns removes its records from the store."""
-        frame, count = b
-        st = self.store
-        m = self.modem
-        ok = False
-        try:
-            m.request_link_check()
-            self._send(payload_codec.MEASUREMENT, frame, False)
-            ok = m.link_checked()
-        except Exception as e:
-            self.state.tx_errors += 1
-            self.log("node: catch-up send failed (%s: %s)" % (e.__class__.__name__, e))
-        self.wdt.feed()
-        if ok:
-            st.call("proven", count)
-            st.flags &= ~FLAG_DOWN
-            st.since_proof = 0 if not st.kept() else self.cfg["proof_every"]
-        else:
-            st.flags |= FLAG_DOWN
-        self.log("node: batch of %d sent %s %s" % (count, frame.hex(), "proven" if ok else "unproven"))
+        st.call("send", self, False)
 
     def _frame_off_ms(self):
         # the band stays closed 100 x the airtime of a full frame (duty_cycle.py)

@@ -148,21 +148,6 @@ class SampleStore:
         self.used += need
         self.save()
 
-    def drop_last(self, count):
-        """The newest ``count`` records were proven (a confirmed uplink's ack)."""
-        while count > 0 and self.n:
-            o = STORE_OFF + _HDR
-            end = o + self.used
-            p = o
-            last = o
-            while p < end:  # the start of the newest record
-                last = p
-                p += REC_HEAD + self.img.buf[p + 4]
-            self.used = last - o
-            self.n -= 1
-            count -= 1
-        self.save()
-
     def call(self, what, *args):
         """Run catch_up.<what>(self, *args); the module is dropped again afterwards
         (as lorawan_join: a node with nothing to catch up never keeps it in its heap)."""
@@ -174,3 +159,11 @@ class SampleStore:
             return getattr(catch_up, what)(self, *args)
         finally:
             del sys.modules["catch_up"]
+            # and the codec's decoder it used (payload_codec keeps it once imported)
+            if "payload_codec.measurement_decode" in sys.modules:
+                import payload_codec
+
+                payload_codec._decoders.clear()
+                del sys.modules["payload_codec.measurement_decode"]
+                if hasattr(payload_codec, "measurement_decode"):
+                    delattr(payload_codec, "measurement_decode")

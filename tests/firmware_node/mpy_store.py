@@ -150,7 +150,7 @@ def main():
 
     for name in os.listdir(FLASH):
         os.remove(FLASH + "/" + name)
-    log = open(FLASH + ".log", "w")
+    log = open(FLASH + ".log", "w")  # noqa: SIM115 - open for the whole run
     cfg, _ = node_config.validate({"board": "virtual", "interval_s": SCEN.get("interval_s", 600),
                                    "data_rate": SCEN.get("data_rate", 5), "adr": False,
                                    "store_blocks": SCEN.get("store_blocks", 24),
@@ -172,7 +172,6 @@ def main():
     gc.collect()
     heap_base = gc.mem_alloc()  # the node built, before its first cycle
     heap_max = 0
-    catch_up_heap = 0
     while board.t < stop:
         net.outage = start <= board.t < end
         if cuts and board.t >= cuts[0]:
@@ -199,7 +198,8 @@ def main():
         "log": FLASH + ".log", "outage_ms": [start, end], "cuts_ms": cut_at,
         "lost_in_rtc": lost_in_rtc, "flash_writes": writes, "max_rtc_bytes": max_rtc, "sent": net.sent,
         "wakes": wakes, "kept_at_end": node.store.kept(), "dropped_at_end": node.store.dropped,
-        "heap_after_boot": heap_base, "heap_max_after_cycle": heap_max, "rtc_store_bytes": sample_store.RTC_SIZE - sample_store.STORE_OFF,
+        "heap_after_boot": heap_base, "heap_max_after_cycle": heap_max,
+        "rtc_store_bytes": sample_store.RTC_SIZE - sample_store.STORE_OFF,
         "block": sample_store.BLOCK,
     }))
 
