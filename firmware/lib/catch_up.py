@@ -192,7 +192,7 @@ def send(st, node, whole):
     only if the batch holds every record (it then stands for the live frames). True if sent."""
     from sample_store import FLAG_DOWN
 
-    b = batch(st, node.board.now_ms() // 1000, node._limit())
+    b = batch(st, node.board.now_ms() // 1000, node._batch_limit())
     if b is None or (whole and (b[1] != st.n or st.backlog())):
         return False
     frame, count = b

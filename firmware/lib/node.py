@@ -221,6 +221,11 @@ class Node:
         lim = max_payload(self.cfg["data_rate"])
         return lim if lim < FRAME_CAP else FRAME_CAP
 
+    def _batch_limit(self):
+        """A catch-up batch may fill the DR's whole payload (docs/references.md §J) when ADR is
+        off (the DR is the configured one); with ADR the module may lower it: 51 B then."""
+        return self._limit() if self.cfg["adr"] else max_payload(self.cfg["data_rate"])
+
     def _ensure_joined(self):
         """0 when joined, else the ms to sleep before trying again."""
         m = self.modem
@@ -565,7 +570,7 @@ class Node:
 
     def _frame_off_ms(self):
         # the band stays closed 100 x the airtime of a full frame (duty_cycle.py)
-        return airtime_us(self._limit(), self.cfg["data_rate"]) // 10
+        return airtime_us(self._batch_limit(), self.cfg["data_rate"]) // 10
 
     def _catch_up_wake_ms(self):
         """ms to the next catch-up wake (None: the next live wake)."""

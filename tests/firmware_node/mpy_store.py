@@ -118,7 +118,7 @@ class Bme:
 
     def read(self, out):
         out["temperature"] = round(-20.0 + 0.1 * (self.k % 800), 1)
-        out["humidity"] = 50.0 + (self.k % 3)
+        out["humidity"] = 30.0 + (self.k * 7 % 40)  # jumps: wide deltas, as a gusty day
         out["pressure"] = 1013.2
         self.log.write("M %d %s\n" % (self.board.t, out["temperature"]))
         self.k += 1

@@ -5,7 +5,6 @@ out). Shared by tests/firmware_node/test_store.py and tests/bench/bench_store.py
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,23 +69,14 @@ def airtime_ms(app_len: int, dr: int) -> float:
     return time_on_air_us(app_len + LORAWAN_OVERHEAD, sf, bw) / 1000
 
 
-def catch_up_bound_s(backlog: int, per_frame: int, dr: int, interval_s: int) -> float:
-    """The duty cycle's figure: the probe waits for the next live wake (one interval), then
-    ceil(backlog / per_frame) frames of at most min(51 B, the DR's limit), each closing the
-    1 % band for 100 x its airtime (docs/firmware.md §7)."""
-    size = min(FRAME_CAP, max_payload(dr))
-    frames = math.ceil(backlog / per_frame)
-    return interval_s + frames * 100 * airtime_ms(size, dr) / 1000 + interval_s
-
-
-def per_frame(interval_s: int, dr: int, n: int = 64) -> int:
+def per_frame(interval_s: int, dr: int, n: int = 32) -> int:
     """Samples of the scenario's sensors one batch frame carries at ``dr`` (the codec's own
-    size: what catch_up.batch fits under the limit)."""
-    limit = min(FRAME_CAP, max_payload(dr))
+    size: what catch_up.batch fits under the DR's payload limit, ADR off, at most 32)."""
+    limit = max_payload(dr)
     best = 1
     for k in range(1, n + 1):
         batch = [(-(k - 1 - i) * interval_s,
-                  {"temperature": round(-20.0 + 0.1 * i, 1), "humidity": 50.0 + i % 3,
+                  {"temperature": round(-20.0 + 0.1 * i, 1), "humidity": 30.0 + (i * 7 % 40),
                    "pressure": 1013.2, "battery_voltage": 3.9}) for i in range(k)]
         if len(payload_codec.encode_batch(batch)) <= limit:
             best = k
