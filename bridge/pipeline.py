@@ -234,7 +234,7 @@ class Processor:
                 b.keep(t, p)
         if not self.cfg.retained_values or not d.latest:
             return ()
-        # a catch-up sample older than the latest value never replaces it (docs/bridge.md §4a)
+        # a catch-up sample older than the latest value never replaces it (docs/bridge.md §3b)
         latest = st.latest
         newer = [q for q, v in d.latest.items() if q not in latest or latest[q].get("t", 0) <= v["t"]]
         for q in newer:

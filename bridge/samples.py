@@ -1,4 +1,4 @@
-"""Samples a store-and-forward node sent twice (docs/bridge.md §4a, docs/firmware.md §12).
+"""Samples a store-and-forward node sent twice (docs/bridge.md §3b, docs/firmware.md §12).
 
 A node keeps every sample until a proof of delivery covers it, so a sample that did arrive
 may come again in a later batch (its proof was lost, or the node lost power before it

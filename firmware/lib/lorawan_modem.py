@@ -20,7 +20,8 @@ except ImportError:  # CPython
 
 
 _EU868_BAND = const(4)  # RUI3's AT+BAND number for EU868 (docs/references.md §C), as node.py passes
-# RTC memory layout with this backend: [0, 1024) the node's state, [1024, 2048) the MAC record
+# RTC memory layout with this backend: [0, 1024) the node's half (its state and the sample store,
+# sample_store.py: main.py wires those), [1024, 2048) the MAC record
 NODE_SLOT = (0, 1022)
 MAC_SLOT = (1024, 1022)
 
