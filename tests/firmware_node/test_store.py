@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from bridge.samples import TOLERANCE_S
-
 from payload_codec.airtime import max_payload
 
 from .store_lab import airtime_ms, at_city, per_frame, run_scenario
