@@ -28,6 +28,15 @@ def _sensor_factory(board, cfg):
     return make
 
 
+def _forget(name):
+    """Drop a module this process no longer needs (its heap is freed at the next collect)."""
+    g = globals()
+    if name in g:
+        del g[name]
+    if name in sys.modules:
+        del sys.modules[name]
+
+
 def main():
     cfg, errors = node_config.load()
     try:
@@ -36,14 +45,12 @@ def main():
         print("node: %s" % e)
         errors.append("board")
         board = boards.make("auto")
-    # RTC memory (sample_store.py): node state, the sample store, and on a bare radio the MAC's
-    # session record from MAC_OFF on (a RAK3172 keeps its own session: the store gets that half)
+    # RTC memory (sample_store.py): node state and the sample store in the first half, on a bare
+    # radio the MAC's session record in the second
     mac = board.radio != "rak3172"
-    img = sample_store.RtcImage(board.rtc, sample_store.MAC_OFF if mac else 0)
+    img = sample_store.RtcImage(board.rtc, mac)
     state = State(sample_store.RtcView(img, *sample_store.STATE_SLOT))
-    store = sample_store.SampleStore(
-        img, (sample_store.MAC_OFF if mac else sample_store.RTC_SIZE) - sample_store.STORE_OFF,
-        "", cfg["store_blocks"])
+    store = sample_store.SampleStore(img, sample_store.MAC_OFF - sample_store.STORE_OFF, "", cfg["store_blocks"])
     board.state = state
     from sensor_table import fitted
 
@@ -100,6 +107,7 @@ def main():
     overrides = state.load_overrides()
     node_config.apply_overrides(cfg, overrides)
     node.boot(overrides)
+    _forget("node_config")  # schema and validation are boot-time only: about 10 KB of heap
     if secrets is None:
         print("node: no LoRaWAN keys (secrets.json); sleeping")
         board.deepsleep(cfg["interval_s"] * 1000)

@@ -1,7 +1,7 @@
 # Store and forward, the part imported only when there is something to commit or catch up
 # (sample_store.SampleStore.call drops it again): flash blocks and catch-up batches
 # (docs/firmware.md §12).
-#   commit   the RTC records become one block file ss<k>.dat (t:u32, n:u8, frame, ...),
+#   commit   the RTC records become one block file ss<k>.dat (the records as in RTC memory),
 #            written atomically (temporary file, then rename: LittleFS renames atomically);
 #            beyond max_blocks the oldest block is deleted and its samples counted dropped
 #   batch    the oldest kept records (oldest block first, then RTC; up to 64) of one quantity
@@ -17,6 +17,7 @@ import struct
 
 import payload_codec
 from micropython import const
+from payload_codec.registry import BOOL, by_id
 from sample_store import BLOCK, REC_HEAD, STORE_OFF
 
 _HDR = const(20)  # as sample_store._HDR
@@ -37,7 +38,7 @@ def _write(st, k, data):
 
 
 def _records(data, start, end):
-    """[(t_s, frame)] of the records in data[start:end]."""
+    """[(t_s, {quantity: value}, record bytes)] of the records in data[start:end]."""
     out = []
     p = start
     if end > len(data):
@@ -46,7 +47,27 @@ def _records(data, start, end):
         t, n = struct.unpack_from("<IB", data, p)
         if p + REC_HEAD + n > end:
             break  # a torn record (never written whole): ignored
-        out.append((t, bytes(data[p + REC_HEAD:p + REC_HEAD + n])))
+        vals = {}
+        o = p + REC_HEAD
+        while o < p + REC_HEAD + n:  # the types of SampleStore.append
+            row = by_id(data[o])
+            kind = data[o + 1]
+            if kind == 102:  # "f"
+                v = struct.unpack_from("<f", data, o + 2)[0]
+                o += 6
+            elif kind == 105:  # "i"
+                v = struct.unpack_from("<q", data, o + 2)[0]
+                if row[7] == BOOL:
+                    v = v != 0
+                o += 10
+            elif kind == 115:  # "s"
+                v = bytes(data[o + 3:o + 3 + data[o + 2]]).decode()
+                o += 3 + data[o + 2]
+            else:  # "n": invalid
+                v = None
+                o += 2
+            vals[row[1]] = v
+        out.append((t, vals, REC_HEAD + n))
         p += REC_HEAD + n
     return out
 
@@ -105,19 +126,12 @@ def batch(st, now_s, limit):
     shift = newest - now_s if newest > now_s else 0
     samples = []
     names = None
-    for t, frame in recs:
-        try:
-            d = payload_codec.decode(frame)
-        except Exception:  # a frame this codec cannot read back: send it alone, as it is
-            if not samples:
-                return frame, 1
-            break
-        q = d["quantities"]
+    for t, vals, _ in recs:
         if names is None:
-            names = q
-        elif q != names:
+            names = sorted(vals)
+        elif sorted(vals) != names:
             break  # one quantity set per batch
-        samples.append((t - shift - now_s, d["samples"][0]["values"]))
+        samples.append((t - shift - now_s, vals))
     lo, hi = 1, len(samples)
     best = None
     while lo <= hi:  # the most samples that fit, oldest first
@@ -128,8 +142,8 @@ def batch(st, now_s, limit):
             lo = mid + 1
         else:
             hi = mid - 1
-    if best is None:  # cannot happen below 51 B (one sample as a batch): send it as it was
-        return recs[0][1], 1
+    if best is None:  # a sample that filled its live frame: as a plain frame (reception time)
+        return payload_codec.encode(recs[0][1]), 1
     return best
 
 
@@ -149,8 +163,8 @@ def proven(st, count):
             count -= len(recs)
         else:
             cut = 0
-            for t, frame in recs[:count]:
-                cut += REC_HEAD + len(frame)
+            for r in recs[:count]:
+                cut += r[2]
             _write(st, st.blk_first, memoryview(data)[cut:])
             st.blk_done += count
             count = 0
@@ -158,8 +172,8 @@ def proven(st, count):
         o = STORE_OFF + _HDR
         recs = _records(st.mv, o, o + st.used)
         cut = 0
-        for t, frame in recs[:count]:
-            cut += REC_HEAD + len(frame)
+        for r in recs[:count]:
+            cut += r[2]
         st.mv[o:o + st.used - cut] = st.mv[o + cut:o + st.used]
         st.used -= cut
         st.n -= count if count < st.n else st.n
@@ -213,7 +227,8 @@ def send(st, node, whole):
     else:
         st.flags |= FLAG_DOWN
     st.save()
-    node.log("node: batch of %d sent %s %s" % (count, frame.hex(), "proven" if ok else "unproven"))
+    node.log("node: batch of %d at %d sent %s %s" % (count, node.board.now_ms(), frame.hex(),
+                                                     "proven" if ok else "unproven"))
     return True
 
 
@@ -222,6 +237,6 @@ def acked(st):
     if st.n:
         o = STORE_OFF + _HDR
         recs = _records(st.mv, o, o + st.used)
-        st.used -= REC_HEAD + len(recs[-1][1])
+        st.used -= recs[-1][2]
         st.n -= 1
         st.save()

@@ -207,6 +207,7 @@ class Node:
             from payload_codec.status import RESULTS
 
             st["command_result"] = {"command": NAMES[s.cmd_op], "result": RESULTS[s.cmd_result]}
+        gc.collect()  # the status encoder is loaded now: room for it in one piece
         frame = payload_codec.encode_status(st)
         # the status must fit too: drop the least useful fields first
         for k in ("firmware", "config_errors", "sensor_errors", "config_hash", "uptime_s"):
@@ -417,10 +418,12 @@ class Node:
         live = left <= 0 or left > interval  # a clock that jumped back (power loss): live
         self._warm_extra = 0
         frames = None
+        parts = None
         if live:
             st.next_live_s = now_s + interval
             self._measure()
-            frames, dropped = build_frames(self.values, cfg["quantities"], self._limit())
+            parts = []  # the values of each frame: what the store keeps
+            frames, dropped = build_frames(self.values, cfg["quantities"], self._limit(), parts)
             if dropped:
                 s.dropped_frames += 1
         self.wdt.feed()
@@ -432,8 +435,8 @@ class Node:
             wait = interval * 1000
         self.wdt.feed()
         if wait:
-            self._keep(frames)
-            st.flags |= FLAG_DOWN  # nothing went out: the first uplink after the join is a proof
+            self._keep(frames, parts)
+            st.since_proof = cfg["proof_every"]  # nothing went out: the first batch carries it
             s.save()
             return self._sleep_ms(t0, wait)
         if live:
@@ -444,12 +447,12 @@ class Node:
         if s.flags & FLAG_STATUS_DUE and not st.flags & FLAG_DOWN:  # while down it would be lost
             wait = self.ledger.wait_ms(self.board.now_ms())
             if wait:
-                self._keep(frames)
+                self._keep(frames, parts)
                 st.since_proof = cfg["proof_every"]  # the kept frame goes in the next batch
                 s.save()
                 return self._sleep_ms(t0, wait)
             self._send_status()
-        self._keep(frames)
+        self._keep(frames, parts)
         if frames:
             self._send_live(frames)
         self._catch_up(live)
@@ -459,15 +462,18 @@ class Node:
                 st.kept(), st.blocks(), st.dropped, " link down" if st.flags & FLAG_DOWN else ""))
         if s.flags & FLAG_STATUS_DUE and not st.flags & FLAG_DOWN:  # a command arrived: answer soon
             w = self.ledger.wait_ms(self.board.now_ms())
-            return self._sleep_ms(t0, w if w > 0 else 1)
-        return self._sleep_ms(t0, self._catch_up_wake_ms())
+            return self._sleep_ms(t0, w if w > 0 else 1, True)
+        return self._sleep_ms(t0, self._catch_up_wake_ms(), True)
 
-    def _sleep_ms(self, t0, wait):
-        """``wait`` (ms from now), never past the next live wake; logs the cycle's figures."""
-        awake = time.ticks_diff(time.ticks_ms(), t0) + self._warm_extra
-        gc.collect()
-        self.log("node: cycle %d awake_ms=%d free=%d warmup_ms=%d" % (self.state.cycles, awake,
-                                                                      gc.mem_free(), self.warmup_ms))
+    def _sleep_ms(self, t0, wait, full=False):
+        """``wait`` (ms from now), never past the next live wake; a wake that went the whole
+        way logs the cycle's figures."""
+        self.store.save()  # its header (proof due, next live wake) survives the deep sleep
+        if full:
+            awake = time.ticks_diff(time.ticks_ms(), t0) + self._warm_extra
+            gc.collect()
+            self.log("node: cycle %d awake_ms=%d free=%d warmup_ms=%d" % (
+                self.state.cycles, awake, gc.mem_free(), self.warmup_ms))
         due = self.store.next_live_s * 1000 - self.board.now_ms()
         if wait is None or wait > due:
             wait = due
@@ -477,6 +483,7 @@ class Node:
         s = self.state
         st = self.store
         frame = self.status_frame()
+        _drop_status_encoder()  # a status frame is rare: its encoder does not stay in the heap
         kept = (s.status_cause, s.since_status, s.cmd_op)
         dropped = st.dropped
         s.flags &= ~FLAG_STATUS_DUE
@@ -501,15 +508,16 @@ class Node:
             self.log("node: rebooting on command")
             self.board.reset()
 
-    def _keep(self, frames):
-        """The cycle's frames into the store, stamped with the board's second (once)."""
+    def _keep(self, frames, parts):
+        """The cycle's samples (the values of each frame) into the store, stamped with the
+        board's second."""
         if frames:
             st = self.store
             t = self.board.now_ms() // 1000
             d = st.dropped
-            for f in frames:
-                st.append(t, f)
-                self.log("node: kept %s at %d" % (f.hex(), t))
+            for i in range(len(frames)):
+                st.append(t, parts[i])
+                self.log("node: kept %s at %d" % (frames[i].hex(), t))
             if st.dropped != d:  # a full store dropped its oldest block: say so in a status
                 self.state.flags |= FLAG_STATUS_DUE
 
@@ -584,6 +592,19 @@ class Node:
         return w if w > 0 else 1
 
 
+def _drop_status_encoder():
+    """Remove the status encoder (payload_codec.status and its CBOR module, about 8 KB of heap
+    as .mpy) from sys.modules; the next status frame imports it again (docs/firmware.md §12)."""
+    import sys
+
+    for name in ("payload_codec.status", "payload_codec.cbor"):
+        if name in sys.modules:
+            del sys.modules[name]
+    for name in ("status", "cbor"):
+        if name in payload_codec.__dict__:
+            del payload_codec.__dict__[name]
+
+
 class _RamRtc:
     """RTC memory stand-in for a Node built without one (tests, tools)."""
 
@@ -597,6 +618,12 @@ class _RamRtc:
 
 
 def _config_hash(cfg):
-    from node_config import config_hash
+    """A stable 32-bit hash of the applied configuration (status key 5). Here, not in
+    node_config: main.py drops node_config after boot (its schema is boot-time only)."""
+    import binascii
 
-    return config_hash(cfg)
+    keys = sorted(cfg)  # MicroPython dicts are not ordered: sort for a stable hash
+    h = 0
+    for k in keys:
+        h = binascii.crc32(("%s=%r;" % (k, cfg[k])).encode(), h)
+    return h & 0xFFFFFFFF

@@ -238,14 +238,3 @@ def load_secrets(path=SECRETS_FILE, log=print):
             log("config: secrets key %r must be %d hex digits" % (k, n))
             return None
     return s
-
-
-def config_hash(cfg):
-    """A stable 32-bit hash of the applied configuration (status key 5)."""
-    import binascii
-
-    keys = sorted(cfg)  # MicroPython dicts are not ordered: sort for a stable hash
-    h = 0
-    for k in keys:
-        h = binascii.crc32(("%s=%r;" % (k, cfg[k])).encode(), h)
-    return h & 0xFFFFFFFF

@@ -1,16 +1,16 @@
-# Store and forward, the part every wake imports (docs/firmware.md §12): every measurement
-# frame is kept as a record until a proof of delivery (a LinkCheckAns or a confirmed
-# uplink's ack) covers it. Records wait in RTC memory (survives deep sleep, not power loss;
-# docs/references.md §F) and go to flash in blocks of BLOCK records (catch_up.py, imported
-# only when there is something to commit or catch up), so a power cut loses at most one
-# block. Everything here is preallocated: one 2,048-byte image of RTC memory, shared with
-# the node state's slot (RtcView) and written back whole (RTC.memory(data) sets the length).
+# Store and forward, the part every wake imports (docs/firmware.md §12): every sample is kept
+# as a record until a proof of delivery (a LinkCheckAns or a confirmed uplink's ack) covers
+# it. Records wait in RTC memory (survives deep sleep, not power loss; docs/references.md §F)
+# and go to flash in blocks of BLOCK records (catch_up.py, imported only when there is
+# something to commit or catch up), so a power cut loses at most one block. Everything here
+# is preallocated: one 1,024-byte image of the node's half of RTC memory, shared with the node
+# state's slot (RtcView), written back whole (RTC.memory(data) sets the length too).
 #
 # RTC memory layout (docs/firmware.md §12):
 #   [0, 256)      node state (node_state.py), 2-byte length + record
-#   [256, 1024)   this store: _HDR header bytes, then records t:u32 s, n:u8, frame (n B)
-#   [1024, 2048)  the MAC's session record (bare radio, lorawan_store.py) or, on a RAK3172
-#                 node (the module keeps its own session), more room for this store
+#   [256, 1024)   this store: _HDR header bytes, then records: t:u32 board second, n:u8, and
+#                 n bytes of (quantity id u8, type, value) per quantity (SampleStore.append)
+#   [1024, 2048)  the MAC's session record (bare radio, lorawan_store.py); unused with a RAK3172
 
 import os
 import struct
@@ -18,7 +18,7 @@ import struct
 from micropython import const
 
 BLOCK = const(12)  # records per flash block (docs/firmware.md §12: why 12)
-RTC_SIZE = const(2048)
+IMAGE = const(1024)  # the node's half of RTC memory
 STATE_SLOT = (0, 254)
 STORE_OFF = const(256)
 MAC_OFF = const(1024)  # first byte another writer (the MAC's RtcSlot) owns on a bare radio
@@ -34,26 +34,27 @@ REC_HEAD = const(5)
 
 
 class RtcImage:
-    """One preallocated copy of RTC memory; views write into it and flush() writes it whole.
-    ``foreign``: the offset from which another writer (the MAC's RtcSlot) owns the bytes; they
-    are refreshed from RTC memory before each write so that they are never overwritten."""
+    """A preallocated copy of RTC memory bytes [0, IMAGE); views write into it and flush()
+    writes it back. ``foreign``: another writer (the MAC's RtcSlot) owns the bytes after it,
+    so RTC memory is read and written whole then (a transient copy, as RtcSlot does)."""
 
-    def __init__(self, rtc, foreign=0):
+    def __init__(self, rtc, foreign=False):
         self.rtc = rtc
-        self.buf = bytearray(RTC_SIZE)
+        self.buf = bytearray(IMAGE)
         self._foreign = foreign
         cur = rtc.memory()
-        n = len(cur) if len(cur) < RTC_SIZE else RTC_SIZE
+        n = len(cur) if len(cur) < IMAGE else IMAGE
         if n:
             self.buf[:n] = memoryview(cur)[:n]
 
     def flush(self):
-        f = self._foreign
-        if f:
+        if self._foreign:
             cur = self.rtc.memory()
-            if len(cur) > f:
-                n = len(cur) if len(cur) < RTC_SIZE else RTC_SIZE
-                self.buf[f:n] = memoryview(cur)[f:n]
+            if len(cur) > IMAGE:
+                out = bytearray(cur)
+                out[:IMAGE] = self.buf
+                self.rtc.memory(out)
+                return
         self.rtc.memory(self.buf)
 
 
@@ -136,14 +137,42 @@ class SampleStore:
         """True when records are waiting on flash (a catch-up is due once the link is up)."""
         return self.blk_next != self.blk_first
 
-    def append(self, t_s, frame):
-        """Keep one frame measured at board second ``t_s``; a full RTC block goes to flash."""
-        need = REC_HEAD + len(frame)
+    def append(self, t_s, values):
+        """Keep one sample {quantity: value or None} measured at board second ``t_s``; a full
+        RTC block goes to flash first. Per quantity: id, then "f" float32 (an ESP32's float),
+        "i" int64, "s" length + text (a meter's decimal string, exact) or "n" (invalid)."""
+        from payload_codec.registry import by_name
+
+        need = REC_HEAD
+        for q in values:
+            v = values[q]
+            need += 2 + (0 if v is None else 4 if isinstance(v, float) else 1 + len(v)
+                         if isinstance(v, str) else 8)
         if self.n >= BLOCK or self.used + need > self.cap:
             self.call("commit")
+        b = self.img.buf
         o = STORE_OFF + _HDR + self.used
-        struct.pack_into("<IB", self.img.buf, o, t_s, len(frame))
-        self.mv[o + REC_HEAD:o + need] = frame
+        struct.pack_into("<IB", b, o, t_s, need - REC_HEAD)
+        o += REC_HEAD
+        for q in values:
+            v = values[q]
+            b[o] = by_name(q)[0]
+            if v is None:
+                b[o + 1] = 110  # "n"
+                o += 2
+            elif isinstance(v, float):
+                b[o + 1] = 102  # "f"
+                struct.pack_into("<f", b, o + 2, v)
+                o += 6
+            elif isinstance(v, str):
+                b[o + 1] = 115  # "s"
+                b[o + 2] = len(v)
+                self.mv[o + 3:o + 3 + len(v)] = v.encode()
+                o += 3 + len(v)
+            else:
+                b[o + 1] = 105  # "i": int or bool
+                struct.pack_into("<q", b, o + 2, int(v))
+                o += 10
         self.n += 1
         self.used += need
         self.save()
@@ -151,19 +180,13 @@ class SampleStore:
     def call(self, what, *args):
         """Run catch_up.<what>(self, *args); the module is dropped again afterwards
         (as lorawan_join: a node with nothing to catch up never keeps it in its heap)."""
+        import gc
         import sys
 
+        gc.collect()  # room for the module in one piece
         import catch_up
 
         try:
             return getattr(catch_up, what)(self, *args)
         finally:
             del sys.modules["catch_up"]
-            # and the codec's decoder it used (payload_codec keeps it once imported)
-            if "payload_codec.measurement_decode" in sys.modules:
-                import payload_codec
-
-                payload_codec._decoders.clear()
-                del sys.modules["payload_codec.measurement_decode"]
-                if hasattr(payload_codec, "measurement_decode"):
-                    delattr(payload_codec, "measurement_decode")

@@ -133,9 +133,9 @@ def make_node(board, net, bme, cfg):
     from node import Node
     from node_state import State
 
-    img = sample_store.RtcImage(board.rtc, 0)  # a RAK3172 node: the store has 256..2048
+    img = sample_store.RtcImage(board.rtc)  # a RAK3172 node, wired as main.py does
     state = State(sample_store.RtcView(img, *sample_store.STATE_SLOT), FLASH)
-    store = sample_store.SampleStore(img, sample_store.RTC_SIZE - sample_store.STORE_OFF, FLASH,
+    store = sample_store.SampleStore(img, sample_store.MAC_OFF - sample_store.STORE_OFF, FLASH,
                                      cfg["store_blocks"])
     n = Node(board, net, cfg, [], SECRETS, state, {"bme280": bme, "battery": Battery()}, Wdt(),
              log=(print if SCEN.get("verbose") else (lambda m: None)), store=store)
@@ -199,7 +199,7 @@ def main():
         "lost_in_rtc": lost_in_rtc, "flash_writes": writes, "max_rtc_bytes": max_rtc, "sent": net.sent,
         "wakes": wakes, "kept_at_end": node.store.kept(), "dropped_at_end": node.store.dropped,
         "heap_after_boot": heap_base, "heap_max_after_cycle": heap_max,
-        "rtc_store_bytes": sample_store.RTC_SIZE - sample_store.STORE_OFF,
+        "rtc_store_bytes": sample_store.MAC_OFF - sample_store.STORE_OFF,
         "block": sample_store.BLOCK,
     }))
 

@@ -32,7 +32,7 @@ def test_gateway_outage_every_kept_sample_reaches_the_network(mosquitto: Mosquit
               scenario=sc, time_scale=0.002)
     try:
         lab.start()
-        lab.node.wait_for(r"node: batch of \d+ sent \w+ proven", count=1, timeout_s=120)
+        lab.node.wait_for(r"node: batch of \d+ at \d+ sent \w+ proven", count=1, timeout_s=120)
         lab.emulator.gateway_outage = True  # the town hall's gateway loses power
         start = len(lab.node.console)
         # more than a block waits: the oldest twelve went to a flash block
@@ -40,7 +40,7 @@ def test_gateway_outage_every_kept_sample_reaches_the_network(mosquitto: Mosquit
         lab.emulator.gateway_outage = False
         back = len(lab.node.console)
         # caught up: a proven batch after the outage, then the store holds only live samples
-        lab.node.wait_for(r"node: batch of \d+ sent \w+ proven", count=1, timeout_s=120, start=back)
+        lab.node.wait_for(r"node: batch of \d+ at \d+ sent \w+ proven", count=1, timeout_s=120, start=back)
         lab.node.wait_for(r"node: store kept=[0-3] blocks=0", count=1, timeout_s=120, start=back)
         kept = []
         for ln in list(lab.node.console):
