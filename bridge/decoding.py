@@ -53,7 +53,7 @@ def base_name(dev_eui: str) -> str:
 
 
 def decode(up: Uplink, mode: str, layouts: dict[int, list[str]] | None,
-           seen: list[list[Any]] | None = None) -> Decoded:
+           seen: bytearray | None = None) -> Decoded:
     """Decode one uplink; InputError (with a reason) for anything that yields no data.
     ``seen``: the device's remembered samples (samples.py); repeats are left out."""
     bt = round(up.received_at, 3)
@@ -71,7 +71,7 @@ def decode(up: Uplink, mode: str, layouts: dict[int, list[str]] | None,
 
 
 def _trosmart(up: Uplink, layouts: dict[int, list[str]] | None, bt: float,
-              seen: list[list[Any]] | None = None) -> Decoded:
+              seen: bytearray | None = None) -> Decoded:
     port = up.f_port
     if port not in (fports.MEASUREMENT, fports.STATUS, fports.LAYOUT):
         raise InputError("unknown_port", f"fPort {port} is not in the TroSmart plan (1, 2, 3)")

@@ -28,7 +28,7 @@ SCHEMA = {
     "sleep_mode": ("deep", "s", 4, 5),  # "deep" (production) or "light" (keeps RAM)
     # store and forward (docs/firmware.md §12): a link-check proof every N uplinks (and after
     # any failure); at most this many flash blocks of 12 samples are kept (oldest dropped)
-    "proof_every": (12, "i", 1, 255),
+    "proof_every": (12, "i", 1, 32),  # <= 32: the bridge remembers 64 samples (bridge/samples.py)
     "store_blocks": (24, "i", 1, 720),
     # fitted sensors (sensor_table.py names) and the one UART sensor (boards.py
     # sensor_uart(): 9600 8N1; docs/firmware.md "Wiring")

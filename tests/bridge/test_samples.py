@@ -100,7 +100,7 @@ def test_any_redundant_delivery_reaches_the_city_once(ks: list[int], rnd: Any, j
     """Samples 600 s apart with distinct values, delivered live and again in overlapping batches
     in any order: each survives once, at its own time (within the tolerance)."""
     ks.sort()
-    seen: list[list[Any]] = []
+    seen = bytearray()
     out: list[tuple[float, float]] = []
     frames = [[k] for k in ks]  # live
     for _ in range(len(ks)):  # resends: runs of consecutive samples

@@ -46,7 +46,7 @@ def run_scenario(flash: Path, **scen: Any) -> dict[str, Any]:
 
 def at_city(rec: dict[str, Any]) -> tuple[list[CitySample], list[dict[str, Any]], int]:
     """(samples once each, status frames, repeats the bridge left out)."""
-    seen: list[list[Any]] = []
+    seen = bytearray()
     out: list[CitySample] = []
     statuses = []
     repeats = 0
