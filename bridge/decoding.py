@@ -14,6 +14,7 @@ from typing import Any
 import payload_codec
 from payload_codec import fports
 
+from . import samples as sample_log
 from .errors import InputError
 from .model import Uplink
 
@@ -43,6 +44,7 @@ class Decoded:
     interval_s: int | None = None  # the node's measurement interval (status frames)
     model: str | None = None  # what kind of node sent it (profile, layout, LPP, LNS decoder)
     samples: int = 1  # samples per frame: a batching node sends every interval × samples
+    repeats: int = 0  # samples left out: a store-and-forward node sent them before (samples.py)
 
 
 def base_name(dev_eui: str) -> str:
@@ -50,8 +52,10 @@ def base_name(dev_eui: str) -> str:
     return f"urn:dev:mac:{dev_eui}:"
 
 
-def decode(up: Uplink, mode: str, layouts: dict[int, list[str]] | None) -> Decoded:
-    """Decode one uplink; InputError (with a reason) for anything that yields no data."""
+def decode(up: Uplink, mode: str, layouts: dict[int, list[str]] | None,
+           seen: bytearray | None = None) -> Decoded:
+    """Decode one uplink; InputError (with a reason) for anything that yields no data.
+    ``seen``: the device's remembered samples (samples.py); repeats are left out."""
     bt = round(up.received_at, 3)
     if mode == "passthrough":
         if up.object is None:
@@ -63,10 +67,11 @@ def decode(up: Uplink, mode: str, layouts: dict[int, list[str]] | None) -> Decod
         raise InputError("empty_payload", f"fPort {up.f_port} uplink carries no application payload")
     if mode == "lpp":
         return _with_latest(Decoded("lpp", _lpp(up.data, up.dev_eui, bt), model="Cayenne LPP"), bt)
-    return _trosmart(up, layouts, bt)
+    return _trosmart(up, layouts, bt, seen)
 
 
-def _trosmart(up: Uplink, layouts: dict[int, list[str]] | None, bt: float) -> Decoded:
+def _trosmart(up: Uplink, layouts: dict[int, list[str]] | None, bt: float,
+              seen: bytearray | None = None) -> Decoded:
     port = up.f_port
     if port not in (fports.MEASUREMENT, fports.STATUS, fports.LAYOUT):
         raise InputError("unknown_port", f"fPort {port} is not in the TroSmart plan (1, 2, 3)")
@@ -80,8 +85,11 @@ def _trosmart(up: Uplink, layouts: dict[int, list[str]] | None, bt: float) -> De
         raise InputError("truncated_frame", str(e)) from None
     except (payload_codec.CodecError, IndexError, KeyError, TypeError) as e:
         raise InputError("corrupt_frame", str(e) or type(e).__name__) from None
-    recs = payload_codec.to_senml(d, base_name(up.dev_eui), bt)
-    out = Decoded(d["kind"], recs)
+    repeats = 0
+    if seen is not None and d["kind"] == "measurement":
+        repeats = sample_log.drop_repeats(d, bt, seen, bool(up.data[0] & 0x10))  # batch flag (codec.md §2)
+    recs = payload_codec.to_senml(d, base_name(up.dev_eui), bt) if d.get("samples", True) else []
+    out = Decoded(d["kind"], recs, repeats=repeats)
     if d["kind"] == "status":
         fw = d["status"].get("firmware")
         out.firmware = fw if isinstance(fw, str) else None

@@ -2,12 +2,15 @@
 for itself (where its downlinks go, its announced layouts, its latest values, the Home
 Assistant configs sent, the retained topics waiting). Stored as one JSON object per device
 (the ``devices`` table), in the same form as before this was a type: the public keys, plus
-``_route``, ``_layouts``, ``_latest``, ``_ha``, ``_model``, ``_samples`` and ``_retained``, so that a state database
+``_route``, ``_layouts``, ``_latest``, ``_ha``, ``_model``, ``_samples``, ``_retained`` and
+``_seen``, so that a state database
 written by either version is read by the other.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +37,7 @@ class DeviceState:
     model: str | None = None  # the profile or layout the node sends (HA's device model)
     samples: int | None = None  # samples per measurement frame (HA's expire_after)
     retained: list[str] | None = None  # quantities whose topics wait (with meta); None: nothing
+    seen: bytearray = field(default_factory=bytearray)  # (second, digest) of recent samples (samples.py)
 
     def to_json(self) -> dict[str, Any]:
         doc = dict(self.meta)
@@ -50,6 +54,8 @@ class DeviceState:
             doc["_model"], doc["_samples"] = self.model, self.samples
         if self.retained is not None:
             doc["_retained"] = self.retained
+        if self.seen:
+            doc["_seen"] = base64.b64encode(self.seen).decode()
         return doc
 
     @classmethod
@@ -65,4 +71,17 @@ class DeviceState:
             model=doc["_model"] if isinstance(doc.get("_model"), str) else None,
             samples=doc["_samples"] if isinstance(doc.get("_samples"), int) else None,
             retained=list(doc["_retained"]) if isinstance(doc.get("_retained"), list) else None,
+            seen=_seen(doc.get("_seen")),
         )
+
+
+def _seen(v: Any) -> bytearray:
+    """The remembered samples of a saved state; anything unreadable is forgotten (the cost:
+    a repeat may be published once more)."""
+    if not isinstance(v, str):
+        return bytearray()
+    try:
+        b = bytearray(base64.b64decode(v, validate=True))
+    except (binascii.Error, ValueError):
+        return bytearray()
+    return b if len(b) % 8 == 0 else bytearray()

@@ -33,6 +33,8 @@ class PipelineMetrics:
         self.uplinks_in = _counter(r, "uplinks_in", "Uplinks received", ("source",))
         self.uplinks_out = _counter(r, "uplinks_out", "SenML packs committed to the outbox", ("source",))
         self.duplicates = _counter(r, "duplicates", "Uplinks dropped as duplicates", ("source",))
+        self.repeated_samples = _counter(r, "repeated_samples", "Samples a store-and-forward node "
+                                         "sent again, left out (bridge/samples.py)", ("source",))
         self.decode_errors = _counter(r, "decode_errors", "Messages dead-lettered, by reason", ("reason",))
         self.events = _counter(r, "events", "Non-uplink events", ("kind",))
         self.commands = _counter(r, "commands", "Command outcomes", ("status",))
@@ -57,11 +59,11 @@ class PipelineMetrics:
             c = self._children[(metric, label)] = getattr(self, metric).labels(label)
         return c
 
-    def count(self, metric: str, label: str) -> None:
-        """One more on a labelled counter; ``flush`` adds the counts (a counter's ``inc``
+    def count(self, metric: str, label: str, n: int = 1) -> None:
+        """``n`` more on a labelled counter; ``flush`` adds the counts (a counter's ``inc``
         takes a lock, twice per uplink otherwise)."""
         k = (metric, label)
-        self._counts[k] = self._counts.get(k, 0) + 1
+        self._counts[k] = self._counts.get(k, 0) + n
 
     def flush(self) -> None:
         for (metric, label), n in self._counts.items():

@@ -205,7 +205,7 @@ class Processor:
         known = st.layouts
         layouts = {int(k): v for k, v in known.items()} if known else None
         try:
-            d = decoding.decode(up, mode, layouts)
+            d = decoding.decode(up, mode, layouts, st.seen)
         except decoding.NeedsLayout as e:
             self._deadletter(b, msg, e.reason, e.detail, up)
             if self.cfg.announce_layout:
@@ -222,6 +222,10 @@ class Processor:
             st.meta["interval_s"] = d.interval_s
         if d.model is not None:
             st.model, st.samples = d.model, d.samples
+        if d.repeats:
+            self.metrics.count("repeated_samples", msg.conn, d.repeats)
+        if not d.senml:
+            return ()  # every sample of it was published before (a store-and-forward resend)
         b.rows.append(OutRow(self.topics.senml(up.dev_eui), _json(d.senml), origin=up.received_at))
         self.metrics.count("uplinks_out", msg.conn)
         if self.cfg.home_assistant and self.cfg.retained_values:
@@ -230,8 +234,12 @@ class Processor:
                 b.keep(t, p)
         if not self.cfg.retained_values or not d.latest:
             return ()
-        st.latest.update(d.latest)
-        return d.latest.keys()
+        # a catch-up sample older than the latest value never replaces it (docs/bridge.md §3b)
+        latest = st.latest
+        newer = [q for q, v in d.latest.items() if q not in latest or latest[q].get("t", 0) <= v["t"]]
+        for q in newer:
+            latest[q] = d.latest[q]
+        return newer
 
     # --- retained topics ------------------------------------------------------------------
     def _changed(self, dev_eui: str, st: DeviceState, quantities: Iterable[str] = ()) -> None:

@@ -9,6 +9,7 @@ import node_config
 
 gc.collect()  # between import groups: keeps the small heap from fragmenting (style.md §2a)
 import boards  # noqa: E402
+import sample_store  # noqa: E402
 from node_state import State  # noqa: E402
 
 gc.collect()
@@ -27,6 +28,15 @@ def _sensor_factory(board, cfg):
     return make
 
 
+def _forget(name):
+    """Drop a module this process no longer needs (its heap is freed at the next collect)."""
+    g = globals()
+    if name in g:
+        del g[name]
+    if name in sys.modules:
+        del sys.modules[name]
+
+
 def main():
     cfg, errors = node_config.load()
     try:
@@ -35,13 +45,12 @@ def main():
         print("node: %s" % e)
         errors.append("board")
         board = boards.make("auto")
-    rtc = board.rtc
-    if board.radio != "rak3172" or cfg["network"] == "p2p":
-        # the MAC's session, or in P2P mode the envelope counter, lives in the RTC memory's second half
-        from lorawan_store import NODE_SLOT, RtcSlot
-
-        rtc = RtcSlot(board.rtc, NODE_SLOT[0], NODE_SLOT[1])
-    state = State(rtc)
+    # RTC memory (sample_store.py): node state and the sample store in the first half; on a bare
+    # radio the MAC's session record, in P2P mode the envelope counter, in the second
+    mac = board.radio != "rak3172" or cfg["network"] == "p2p"
+    img = sample_store.RtcImage(board.rtc, mac)
+    state = State(sample_store.RtcView(img, *sample_store.STATE_SLOT))
+    store = sample_store.SampleStore(img, sample_store.MAC_OFF - sample_store.STORE_OFF, "", cfg["store_blocks"])
     board.state = state
     from sensor_table import fitted
 
@@ -98,10 +107,12 @@ def main():
     sensors = {}
     for name in names:  # the config's sensors, each on its bus (sensor_table.py)
         sensors[name] = make_sensor(name)
-    node = Node(board, modem, cfg, errors, secrets, state, sensors, wdt, make_sensor=make_sensor)
+    node = Node(board, modem, cfg, errors, secrets, state, sensors, wdt, make_sensor=make_sensor,
+                store=store)
     overrides = state.load_overrides()
     node_config.apply_overrides(cfg, overrides)
     node.boot(overrides)
+    _forget("node_config")  # schema and validation are boot-time only: about 10 KB of heap
     if secrets is None:
         print("node: no LoRaWAN keys (secrets.json); sleeping")
         board.deepsleep(cfg["interval_s"] * 1000)

@@ -63,6 +63,7 @@ def status_records(st: dict) -> list:
         ("battery_voltage", "V"),
         ("sample_counter", "count"),
         ("interval_s", "s"),
+        ("samples_dropped", "count"),
     ):
         if name in st:
             recs.append(_record(name, unit, st[name], 0))

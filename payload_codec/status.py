@@ -2,7 +2,8 @@
 
 Keys (docs/codec.md §5): 0 firmware, 1 reset cause, 2 uptime s, 3 sensor error
 counters {sensor: count}, 4 battery mV, 5 config hash, 6 config errors [key],
-7 command result [opcode, result], 8 sample counter, 9 interval s, 10 failed sensors.
+7 command result [opcode, result], 8 sample counter, 9 interval s, 10 failed sensors,
+11 samples dropped (a full store dropped its oldest samples since the last status).
 Unknown keys from newer nodes are kept as "k<N>".
 """
 
@@ -29,6 +30,7 @@ _FIELDS = (
     ("sample_counter", 8, "u"),
     ("interval_s", 9, "u"),
     ("failed_sensors", 10, "l"),
+    ("samples_dropped", 11, "u"),  # store and forward: oldest samples dropped from a full store
 )
 
 

@@ -1,6 +1,7 @@
 # The node's radio backend on a bare SX126x/SX127x: the MAC (lorawan_mac.py) behind the same
 # methods the RAK3172 driver offers (rak3172.RAK3172: configure_otaa, is_joined, join, send,
-# set_data_rate, poll, pop_downlinks), so node.py does not know which backend it runs on.
+# set_data_rate, request_link_check, link_checked, poll, pop_downlinks), so node.py does not
+# know which backend it runs on.
 # make() wires it from a board profile (boards.py): the `lora` modem object, a slot of RTC
 # memory beside the node's state, flash files, the board's clocks and lightsleep.
 
@@ -56,6 +57,18 @@ class LoRaWANModem:
         s.dr = dr
         self.mac.set_adr(adr)
         self.mac.store.save_joined(s)  # flash too: a power loss must not fall back to the old DR
+
+    def request_link_check(self):
+        """The next uplink carries a LinkCheckReq in FOpts (lorawan_maccmd.py)."""
+        c = self.mac.cmds
+        c.link_check = None
+        c.want_link_check = True
+
+    def link_checked(self, timeout_ms=0):
+        """True when the last uplink's LinkCheckReq was answered (LinkCheckAns: margin,
+        gateway count); as RAK3172.link_checked."""
+        lc = self.mac.cmds.link_check
+        return lc is not None and lc[1] > 0
 
     def poll(self, timeout_ms=0):
         return []  # Class A: downlinks only arrive in the windows after an uplink

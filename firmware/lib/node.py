@@ -14,6 +14,7 @@ from duty_cycle import FRAME_CAP, Ledger, airtime_us, join_airtime_us
 from node_frames import build_frames
 from node_state import FLAG_STATUS_DUE
 from payload_codec.airtime import max_payload
+from sample_store import FLAG_DOWN
 from sensor import SensorError
 from sensor_table import fitted, quantities, sensor_of, slot
 
@@ -26,7 +27,7 @@ _RESULT_OK = "ok"
 
 class Node:
     def __init__(self, board, modem, cfg, cfg_errors, secrets, state, sensors, wdt, log=print,
-                 make_sensor=None):
+                 make_sensor=None, store=None):
         self.board = board
         self.modem = modem
         self.cfg = cfg
@@ -48,6 +49,11 @@ class Node:
         self._warm_extra = 0
         self._mask = 0
         self._read_ok = {}  # quantity -> the sensor that read it in this cycle
+        if store is None:  # a node without RTC wiring (tests): the store in RAM only
+            from sample_store import RtcImage, SampleStore
+
+            store = SampleStore(RtcImage(_RamRtc()), 768, state._dir, cfg["store_blocks"])
+        self.store = store  # every frame kept until proven delivered (docs/firmware.md §12)
 
     # --- boot -------------------------------------------------------------------------
     def boot(self, overrides):
@@ -194,11 +200,14 @@ class Node:
         }
         if self.last_battery is not None:
             st["battery_voltage"] = self.last_battery
+        if self.store.dropped:
+            st["samples_dropped"] = self.store.dropped
         if s.cmd_op:
             from payload_codec.downlink import NAMES
             from payload_codec.status import RESULTS
 
             st["command_result"] = {"command": NAMES[s.cmd_op], "result": RESULTS[s.cmd_result]}
+        gc.collect()  # the status encoder is loaded now: room for it in one piece
         frame = payload_codec.encode_status(st)
         # the status must fit too: drop the least useful fields first
         for k in ("firmware", "config_errors", "sensor_errors", "config_hash", "uptime_s"):
@@ -212,6 +221,11 @@ class Node:
     def _limit(self):
         lim = max_payload(self.cfg["data_rate"])
         return lim if lim < FRAME_CAP else FRAME_CAP
+
+    def _batch_limit(self):
+        """A catch-up batch may fill the DR's whole payload (docs/references.md §J) when ADR is
+        off (the DR is the configured one); with ADR the module may lower it: 51 B then."""
+        return self._limit() if self.cfg["adr"] else max_payload(self.cfg["data_rate"])
 
     def _ensure_joined(self):
         """0 when joined, else the ms to sleep before trying again."""
@@ -390,92 +404,226 @@ class Node:
 
     # --- the cycle --------------------------------------------------------------------
     def run_cycle(self):
-        """One wake; returns the ms to sleep."""
+        """One wake; returns the ms to sleep. A live wake (its interval is due) measures and
+        keeps the frames in the store before anything is sent; a wake in between (join retry,
+        duty-cycle wait, catch-up) measures nothing (docs/firmware.md §4, §12)."""
         t0 = time.ticks_ms()
         s = self.state
+        st = self.store
         cfg = self.cfg
         self.wdt.feed()
-        measured_at = self.board.now_ms()
-        self._measure()
+        now_s = self.board.now_ms() // 1000
+        interval = cfg["interval_s"]
+        left = st.next_live_s - now_s
+        live = left <= 0 or left > interval  # a clock that jumped back (power loss): live
+        self._warm_extra = 0
+        frames = None
+        parts = None
+        if live:
+            st.next_live_s = now_s + interval
+            self._measure()
+            parts = []  # the values of each frame: what the store keeps
+            frames, dropped = build_frames(self.values, cfg["quantities"], self._limit(), parts)
+            if dropped:
+                s.dropped_frames += 1
         self.wdt.feed()
-        sleep_ms = cfg["interval_s"] * 1000
         try:
             wait = self._ensure_joined()
         except Exception as e:  # modem silent or confused (RakError): no reset loop, retry later
             s.tx_errors += 1
             self.log("node: modem error (%s: %s)" % (e.__class__.__name__, e))
-            wait = sleep_ms
+            wait = interval * 1000
         self.wdt.feed()
         if wait:
+            self._keep(frames, parts)
+            st.since_proof = cfg["proof_every"]  # nothing went out: the first batch carries it
             s.save()
-            return wait
-        s.cycles += 1
-        s.since_status += 1
+            return self._sleep_ms(t0, wait)
+        if live:
+            s.cycles += 1
+            s.since_status += 1
         if cfg["status_every"] and s.since_status >= cfg["status_every"]:
             s.flags |= FLAG_STATUS_DUE
-        if s.flags & FLAG_STATUS_DUE:
+        if s.flags & FLAG_STATUS_DUE and not st.flags & FLAG_DOWN:  # while down it would be lost
             wait = self.ledger.wait_ms(self.board.now_ms())
             if wait:
+                self._keep(frames, parts)
+                st.since_proof = cfg["proof_every"]  # the kept frame goes in the next batch
                 s.save()
-                return wait
-            frame = self.status_frame()
-            kept = (s.status_cause, s.since_status, s.cmd_op)
-            s.flags &= ~FLAG_STATUS_DUE
-            s.status_cause = 0
-            s.since_status = 0
-            s.cmd_op = 0
-            try:
-                self._send(payload_codec.STATUS, frame, False)
-            except Exception as e:  # modem error: the status and its command result go next time
-                s.tx_errors += 1
-                s.flags |= FLAG_STATUS_DUE
-                s.status_cause = s.status_cause or kept[0]
-                s.since_status = kept[1]
-                s.cmd_op = s.cmd_op or kept[2]  # a command that came meanwhile is newer
-                self.log("node: status send failed (%s: %s)" % (e.__class__.__name__, e))
-            else:
-                self.log("node: status sent (%d B)" % len(frame))
-                self.wdt.feed()
-                if self.reboot_pending:
-                    self.log("node: rebooting on command")
-                    self.board.reset()
-        frames, dropped = build_frames(self.values, cfg["quantities"], self._limit())
-        if dropped:
-            s.dropped_frames += 1
+                return self._sleep_ms(t0, wait)
+            self._send_status()
+        self._keep(frames, parts)
+        if frames:
+            self._send_live(frames)
+        self._catch_up(live)
+        s.save()
+        if st.kept() or st.dropped:  # shown by trosmart monitor
+            self.log("node: store kept=%d blocks=%d dropped=%d%s" % (
+                st.kept(), st.blocks(), st.dropped, " link down" if st.flags & FLAG_DOWN else ""))
+        if s.flags & FLAG_STATUS_DUE and not st.flags & FLAG_DOWN:  # a command arrived: answer soon
+            w = self.ledger.wait_ms(self.board.now_ms())
+            return self._sleep_ms(t0, w if w > 0 else 1, True)
+        return self._sleep_ms(t0, self._catch_up_wake_ms(), True)
+
+    def _sleep_ms(self, t0, wait, full=False):
+        """``wait`` (ms from now), never past the next live wake; a wake that went the whole
+        way logs the cycle's figures."""
+        self.store.save()  # its header (proof due, next live wake) survives the deep sleep
+        if full:
+            awake = time.ticks_diff(time.ticks_ms(), t0) + self._warm_extra
+            gc.collect()
+            self.log("node: cycle %d awake_ms=%d free=%d warmup_ms=%d" % (
+                self.state.cycles, awake, gc.mem_free(), self.warmup_ms))
+        due = self.store.next_live_s * 1000 - self.board.now_ms()
+        if wait is None or wait > due:
+            wait = due
+        return wait if wait > 0 else 1
+
+    def _send_status(self):
+        s = self.state
+        st = self.store
+        frame = self.status_frame()
+        _drop_status_encoder()  # a status frame is rare: its encoder does not stay in the heap
+        kept = (s.status_cause, s.since_status, s.cmd_op)
+        dropped = st.dropped
+        s.flags &= ~FLAG_STATUS_DUE
+        s.status_cause = 0
+        s.since_status = 0
+        s.cmd_op = 0
+        try:
+            self._send(payload_codec.STATUS, frame, False)
+        except Exception as e:  # modem error: the status and its command result go next time
+            s.tx_errors += 1
+            s.flags |= FLAG_STATUS_DUE
+            s.status_cause = s.status_cause or kept[0]
+            s.since_status = kept[1]
+            s.cmd_op = s.cmd_op or kept[2]  # a command that came meanwhile is newer
+            st.flags |= FLAG_DOWN
+            self.log("node: status send failed (%s: %s)" % (e.__class__.__name__, e))
+            return
+        st.dropped -= dropped  # reported (drops since the frame was built stay counted)
+        self.log("node: status sent (%d B)" % len(frame))
+        self.wdt.feed()
+        if self.reboot_pending:
+            self.log("node: rebooting on command")
+            self.board.reset()
+
+    def _keep(self, frames, parts):
+        """The cycle's samples (the values of each frame) into the store, stamped with the
+        board's second."""
+        if frames:
+            st = self.store
+            t = self.board.now_ms() // 1000
+            d = st.dropped
+            for i in range(len(frames)):
+                st.append(t, parts[i])
+                self.log("node: kept %s at %d" % (frames[i].hex(), t))
+            if st.dropped != d:  # a full store dropped its oldest block: say so in a status
+                self.state.flags |= FLAG_STATUS_DUE
+
+    def _proof_due(self):
+        st = self.store
+        n = self.cfg["proof_every"]
+        return st.since_proof >= n or st.n >= n
+
+    def _catching_up(self):
+        st = self.store
+        return st.flags & FLAG_DOWN or st.backlog() or (st.n and self._proof_due())
+
+    def _send_live(self, frames):
+        """The live frames (the newest records). While the link is down the catch-up probe goes
+        instead; when a proof is due and all kept records fit one batch, that batch replaces them."""
+        s = self.state
+        st = self.store
+        if st.flags & FLAG_DOWN:
+            return
+        st.since_proof += 1
+        if self._proof_due() and not st.backlog() and st.call("send", self, True):
+            return  # the live samples rode in the proof batch
+        cfm = False
         for i in range(len(frames)):
-            wait = self.ledger.wait_ms(self.board.now_ms())
-            if wait:
-                if i == 0:
-                    s.save()
-                    return wait  # nothing measured went out yet: come back when the band is free
-                s.dropped_frames += len(frames) - i  # lowest-priority frames are the last
+            if self.ledger.wait_ms(self.board.now_ms()):
+                st.since_proof = self.cfg["proof_every"]  # kept: the next batch carries it
                 break
             counter = s.take_counter()
             s.save()
-            every = cfg["confirmed_every"]
+            every = self.cfg["confirmed_every"]
             confirmed = bool(every) and counter % every == 0
             try:
                 self._send(payload_codec.MEASUREMENT, frames[i], confirmed)
-            except Exception as e:  # typed RakError subclasses; the next cycle tries again
+            except Exception as e:  # typed RakError subclasses; the store keeps the frame
                 s.tx_errors += 1
+                st.flags |= FLAG_DOWN
                 self.log("node: send failed (%s: %s)" % (e.__class__.__name__, e))
                 break
-            self.log("node: sample %d at %d sent %s" % (counter, measured_at, frames[i].hex()))
+            cfm = confirmed and i == len(frames) - 1
+            self.log("node: sample %d at %d sent %s" % (counter, self.board.now_ms(), frames[i].hex()))
             self.wdt.feed()
-        s.save()
-        # the next wake keeps the period: subtract the time spent awake
-        awake = time.ticks_diff(time.ticks_ms(), t0) + self._warm_extra
-        gc.collect()
-        self.log("node: cycle %d awake_ms=%d free=%d warmup_ms=%d" % (s.cycles, awake, gc.mem_free(),
-                                                                      self.warmup_ms))
-        if s.flags & FLAG_STATUS_DUE:  # a command arrived: answer as soon as the band allows
-            w = self.ledger.wait_ms(self.board.now_ms())
-            return w if w > 0 else 1
-        sleep_ms = cfg["interval_s"] * 1000 - awake
-        return sleep_ms if sleep_ms > 0 else 1
+        if cfm:
+            st.call("acked")  # a confirmed uplink's ack proves the newest record
+
+    def _catch_up(self, live):
+        """At most one catch-up batch (oldest first, with a link check) per wake, and only if
+        the band is free again before the next live wake (the live frame is never delayed)."""
+        st = self.store
+        if not self._catching_up():
+            return
+        now = self.board.now_ms()
+        if self.ledger.wait_ms(now):
+            return
+        if not (live and st.flags & FLAG_DOWN):  # a probe on a live wake stands for the live frame
+            if now + self._frame_off_ms() > st.next_live_s * 1000:
+                return
+        st.call("send", self, False)
+
+    def _frame_off_ms(self):
+        # the band stays closed 100 x the airtime of a full frame (duty_cycle.py)
+        return airtime_us(self._batch_limit(), self.cfg["data_rate"]) // 10
+
+    def _catch_up_wake_ms(self):
+        """ms to the next catch-up wake (None: the next live wake)."""
+        st = self.store
+        if not self._catching_up() or st.flags & FLAG_DOWN:
+            return None
+        now = self.board.now_ms()
+        w = self.ledger.wait_ms(now)
+        if now + w + self._frame_off_ms() > st.next_live_s * 1000:
+            return None
+        return w if w > 0 else 1
+
+
+def _drop_status_encoder():
+    """Remove the status encoder (payload_codec.status and its CBOR module, about 8 KB of heap
+    as .mpy) from sys.modules; the next status frame imports it again (docs/firmware.md §12)."""
+    import sys
+
+    for name in ("payload_codec.status", "payload_codec.cbor"):
+        if name in sys.modules:
+            del sys.modules[name]
+    for name in ("status", "cbor"):
+        if name in payload_codec.__dict__:
+            del payload_codec.__dict__[name]
+
+
+class _RamRtc:
+    """RTC memory stand-in for a Node built without one (tests, tools)."""
+
+    def __init__(self):
+        self.mem = b""
+
+    def memory(self, data=None):
+        if data is None:
+            return self.mem
+        self.mem = bytes(data)
 
 
 def _config_hash(cfg):
-    from node_config import config_hash
+    """A stable 32-bit hash of the applied configuration (status key 5). Here, not in
+    node_config: main.py drops node_config after boot (its schema is boot-time only)."""
+    import binascii
 
-    return config_hash(cfg)
+    keys = sorted(cfg)  # MicroPython dicts are not ordered: sort for a stable hash
+    h = 0
+    for k in keys:
+        h = binascii.crc32(("%s=%r;" % (k, cfg[k])).encode(), h)
+    return h & 0xFFFFFFFF

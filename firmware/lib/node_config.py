@@ -26,6 +26,10 @@ SCHEMA = {
     "wdt_timeout_ms": (60000, "i", 5000, 120000),
     "join_timeout_ms": (20000, "i", 7000, 60000),
     "sleep_mode": ("deep", "s", 4, 5),  # "deep" (production) or "light" (keeps RAM)
+    # store and forward (docs/firmware.md §12): a link-check proof every N uplinks (and after
+    # any failure); at most this many flash blocks of 12 samples are kept (oldest dropped)
+    "proof_every": (12, "i", 1, 32),  # <= 32: the bridge remembers 64 samples (bridge/samples.py)
+    "store_blocks": (24, "i", 1, 720),
     # fitted sensors (sensor_table.py names) and the one UART sensor (boards.py
     # sensor_uart(): 9600 8N1; docs/firmware.md "Wiring")
     "sensors": (("bme280", "battery"), "n", 0, 12),
@@ -234,14 +238,3 @@ def load_secrets(path=SECRETS_FILE, log=print):
             log("config: secrets key %r must be %d hex digits" % (k, n))
             return None
     return s
-
-
-def config_hash(cfg):
-    """A stable 32-bit hash of the applied configuration (status key 5)."""
-    import binascii
-
-    keys = sorted(cfg)  # MicroPython dicts are not ordered: sort for a stable hash
-    h = 0
-    for k in keys:
-        h = binascii.crc32(("%s=%r;" % (k, cfg[k])).encode(), h)
-    return h & 0xFFFFFFFF

@@ -7,13 +7,16 @@
 import payload_codec
 
 
-def build_frames(values, order, limit):
-    """(frames, dropped): frames is a list of bytes, dropped a list of quantity names."""
+def build_frames(values, order, limit, parts=None):
+    """(frames, dropped): frames is a list of bytes, dropped a list of quantity names.
+    ``parts`` (a list): gets the {quantity: value} dict of each frame, in frame order."""
     frames = []
     dropped = []
     whole = payload_codec.encode(values)  # a predefined profile is the most compact: try it first
     if len(whole) <= limit:
         frames.append(whole)
+        if parts is not None:
+            parts.append(values)
         return frames, dropped
     cur = {}
     last = None
@@ -28,6 +31,8 @@ def build_frames(values, order, limit):
         del cur[q]
         if last is not None:
             frames.append(last)
+            if parts is not None:
+                parts.append(cur)
         cur = {q: values[q]}
         f = payload_codec.encode(cur)
         if len(f) <= limit:
@@ -38,4 +43,6 @@ def build_frames(values, order, limit):
             last = None
     if last is not None:
         frames.append(last)
+        if parts is not None:
+            parts.append(cur)
     return frames, dropped

@@ -105,6 +105,12 @@ class P2PLink:
     def set_data_rate(self, dr, adr):
         pass  # the radio settings were fixed by configure()
 
+    def request_link_check(self):
+        pass  # P2P has no acknowledgement (docs/p2p.md)
+
+    def link_checked(self, timeout_ms=0):
+        return True  # a frame sent counts as delivered: store and forward needs LoRaWAN
+
     def send(self, port, frame, confirmed=False, timeout_ms=20000):
         """Seal ``frame`` (sent on ``port``) and transmit it; P2P brings no downlinks."""
         ctr = self.counter.take()

@@ -33,6 +33,7 @@ _EV_TAIL_MS = const(2000)  # margin on top of the caller's timeout for the closi
 # After +EVT:TX_DONE / SEND_CONFIRMED_*: LoRaMacProcess handles the confirm before the
 # indication (docs/rak3172.md §5), so an +EVT:RX_<n> of the same MAC pass follows at once.
 _IND_GRACE_MS = const(200)  # a 518-char RX line takes 45 ms at 115200 baud
+_LINKCHECK_MS = const(1000)  # +EVT:LINKCHECK follows the send's closing event (MlmeConfirm)
 _RX_OPEN_MS = const(500)  # an RX window without a preamble closes within this
 _DL_PHY_MAX = const(64)  # largest downlink this node takes: 51 B payload + 13 B overhead (§J)
 _V_RUI3 = const(30000)  # version codes: major * 10000 + minor * 100 + patch
@@ -885,6 +886,25 @@ class RAK3172:
                 return
             if not self._async(line) and status_of(line) is None:
                 self._noise(line)
+
+    # ---- proof of delivery (docs/firmware.md §12) ---------------------------------------
+    def request_link_check(self):
+        """The next uplink carries a LinkCheckReq: AT+LINKCHECK=1 ("once", §C.3)."""
+        self.last_linkcheck = None
+        self.command("AT+LINKCHECK=1")
+
+    def link_checked(self, timeout_ms=_LINKCHECK_MS):
+        """True when the network answered the last uplink's LinkCheckReq
+        (+EVT:LINKCHECK:0:<margin>:<gateways>:..., §C.4); False on LINKCHECK:1 or silence."""
+        deadline = self._deadline(timeout_ms)
+        while self.last_linkcheck is None:
+            line = self._readline(deadline)
+            if line is None:
+                break
+            if not self._async(line) and status_of(line) is None:
+                self._noise(line)
+        lc = self.last_linkcheck
+        return lc is not None and lc[0] == 0 and lc[2] > 0
 
     def set_data_rate(self, dr, adr):
         """AT+ADR=<0|1> then AT+DR=<dr> (EU868 0..7, §C.3)."""

@@ -81,6 +81,12 @@ class FakeModem:
         self.queue = []
         return out
 
+    def request_link_check(self):
+        pass
+
+    def link_checked(self, timeout_ms=0):
+        return True  # this double's network hears everything
+
 
 class FakeWdt:
     def __init__(self):
@@ -380,7 +386,8 @@ def test_silent_modem_sleeps_instead_of_reset_loop():
 
     modem.is_joined = dead
     assert n.run_cycle() == 600000 and n.state.tx_errors == 1
-    assert "modem error" in logs[-1] and modem.sent == []
+    assert any("modem error" in ln for ln in logs) and modem.sent == []
+    assert n.store.n == 1  # the sample is kept until it can be proven delivered
 
 
 def test_reboot_command_resets_after_status():

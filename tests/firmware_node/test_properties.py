@@ -34,7 +34,7 @@ KEYS = ["board", "interval_s", "quantities", "confirmed_every", "data_rate", "ad
         "sds011_warmup_s", "sht4x_address", "scd4x_mode", "scd4x_asc", "scd4x_timeout_s",
         "sps30_warmup_s", "pms5003_warmup_s", "ds18b20_as", "meter_as", "meter_pulses_per_unit",
         "meter_start_index", "meter_start_milli", "meter_debounce_ms", "meter_flush_pulses",
-        "network", "p2p_freq_hz", "p2p_sf", "p2p_bw_khz"]
+        "network", "p2p_freq_hz", "p2p_sf", "p2p_bw_khz", "proof_every", "store_blocks"]
 
 # MicroPython strings are UTF-8 and its json does not join "\ud800\udc00" escape pairs, which
 # CPython's json.dumps writes for characters past U+FFFF: keep to the BMP, without surrogates

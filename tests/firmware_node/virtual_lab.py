@@ -26,6 +26,7 @@ DEVEUI = "70b3d57ed0001234"
 SECRETS = {"deveui": DEVEUI, "appeui": "0000000000000000", "appkey": "2b7e151628aed2a6abf7158809cf4f3c"}
 TIME_SCALE = 0.01  # a virtual second lasts 10 ms while the node sleeps
 SAMPLE_RX = r"node: sample (\d+) at (\d+) sent ([0-9a-f]+)"
+BATCH_RX = r"node: batch of \d+ at (\d+) sent ([0-9a-f]+)"
 
 
 class Events:
@@ -104,6 +105,17 @@ class Lab:
             m = re.search(SAMPLE_RX, line)
             if m:
                 out.append((int(m.group(1)), int(m.group(2)), bytes.fromhex(m.group(3))))
+        return out
+
+    def batch_samples(self) -> list[tuple[int, dict[str, Any]]]:
+        """(virtual ms measured, values) of every sample the node sent in a batch frame (store
+        and forward, docs/firmware.md §12): the send time plus the sample's offset."""
+        out = []
+        for line in list(self.node.console):
+            m = re.search(BATCH_RX, line)
+            if m:
+                d = payload_codec.decode(bytes.fromhex(m.group(2)))
+                out.extend((int(m.group(1)) + 1000 * s["offset_s"], s["values"]) for s in d["samples"])
         return out
 
     def downlink(self, cmd: dict[str, Any]) -> None:

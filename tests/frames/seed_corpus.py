@@ -110,6 +110,7 @@ def status_and_layout() -> list:
         ("status-config-hash-small", {"config_hash": 0x1F}),
         ("status-empty", {}),
         ("status-low-battery", {"battery_voltage": 3.05, "interval_s": 3600}),
+        ("status-store-dropped", {"reset_cause": "deep_sleep", "samples_dropped": 12}),
     ]
     for fid, st in cases:
         out.append(make_frame(fid, "trosmart", "up", 2, encode_status(st), "synthetic", received=RECV))

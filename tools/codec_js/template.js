@@ -778,7 +778,8 @@ function statusRecords(st) {
   var recs = [];
   var i;
   var plain = [["firmware", null], ["reset_cause", null], ["uptime_s", "s"],
-    ["battery_voltage", "V"], ["sample_counter", "count"], ["interval_s", "s"]];
+    ["battery_voltage", "V"], ["sample_counter", "count"], ["interval_s", "s"],
+    ["samples_dropped", "count"]];
   for (i = 0; i < plain.length; i++) {
     if (has(st, plain[i][0])) {
       recs.push(senmlRecord(plain[i][0], plain[i][1], st[plain[i][0]], 0));

@@ -293,6 +293,10 @@ class Rak3172Emulator:
         self._fail_joins = 0
         self._pending_next = 0
         self._drop_acks = 0
+        # no gateway hears the uplinks (a gateway without power): the network gets nothing,
+        # confirmed sends fail, link checks fail; joins are refused too
+        self.gateway_outage = False
+        self._heard = False
         self._dc: dict[str, list[tuple[float, float]]] = {b: [] for b in SUBBANDS}
         # machinery
         self._lock = threading.RLock()
@@ -698,7 +702,7 @@ class Rak3172Emulator:
             self._fail_joins -= 1
             accepted = False
         else:
-            accepted = bool(self.network.join(self.nvm["DEVEUI"].lower()))
+            accepted = not self.gateway_outage and bool(self.network.join(self.nvm["DEVEUI"].lower()))
         if accepted:
             ja = airtime_ms(JOIN_ACCEPT_PHY, dr) / 1000
             self._after(accept_at + ja, self._joined_ok)
@@ -760,13 +764,17 @@ class Rak3172Emulator:
         self.uplinks += 1
         rssi = -60 - self._rng.randrange(40)
         snr = self._rng.randrange(-5, 11)
-        down = self.network.uplink(
-            self.nvm["DEVEUI"].lower(), port, payload, fcnt, confirmed, dr,
-            frequency=freq, rssi=rssi, snr=snr, adr=bool(self.nvm["ADR"]),
-        )
+        self._heard = not self.gateway_outage
+        self._rssi, self._snr = rssi, snr
+        down = None
+        if self._heard:
+            down = self.network.uplink(
+                self.nvm["DEVEUI"].lower(), port, payload, fcnt, confirmed, dr,
+                frequency=freq, rssi=rssi, snr=snr, adr=bool(self.nvm["ADR"]),
+            )
         rx1 = toa / 1000 + self.nvm["RX1DL"]
-        if confirmed and self._drop_acks > 0:
-            self._drop_acks -= 1
+        if confirmed and (self._drop_acks > 0 or not self._heard):
+            self._drop_acks -= 1 if self._heard else 0
             self._after(toa / 1000 + self.nvm["RX2DL"] + RX_WINDOW_S,
                         lambda: self._retransmit(payload, dr, self.nvm["RETY"]))
             return
@@ -789,6 +797,7 @@ class Rak3172Emulator:
                 self._out("+EVT:SEND_CONFIRMED_FAILED(%d)" % ACK_STATUS_RX2_TIMEOUT)
             else:
                 self._out("+EVT:SEND_CONFIRMED_FAILED")
+            self._link_check()
             return
         toa = airtime_ms(len(payload) + LORAWAN_OVERHEAD, dr)
         try:
@@ -839,6 +848,22 @@ class Rak3172Emulator:
             self._out("+EVT:SEND_CONFIRMED_OK")
         elif self.v >= TX_DONE_SINCE:
             self._out("+EVT:TX_DONE")  # service_lora.c McpsConfirm, from v4.0.4_236 (27d728b0)
+        self._link_check()
+
+    def _link_check(self) -> None:
+        """AT+LINKCHECK=1 (once) or 2 (every uplink): the LinkCheckAns of this uplink as
+        +EVT:LINKCHECK (docs/references.md §C.4), after the McpsConfirm line (LoRaMac.c
+        LoRaMacProcess handles the MCPS confirm before the MLME confirm). The network's
+        answer: margin 20 dB, one gateway (as lorawan_server.py)."""
+        mode = self.nvm["LINKCHECK"]
+        if not mode:
+            return
+        if mode == 1:
+            self.nvm["LINKCHECK"] = 0
+        if self._heard:
+            self._out("+EVT:LINKCHECK:0:20:1:%d:%d" % (self._rssi, self._snr))
+        else:
+            self._out("+EVT:LINKCHECK:1:0:0:0:0")
 
 
 def _masked(line: str) -> str:
