@@ -35,8 +35,7 @@ def lns(mosquitto: Mosquitto) -> Iterator[LoRaWANServer]:
 
 def test_firmware_on_the_mac_deep_sleeps_and_survives_power_loss(
         micropython: str, mosquitto: Mosquitto, lns: LoRaWANServer, tmp_path: Path) -> None:
-    assert lns._udp is not None
-    gw = ["127.0.0.1", lns._udp.getsockname()[1]]
+    gw = ["127.0.0.1", lns.udp_port]
     events = Events(mosquitto)
     node = VirtualNode(tmp_path / "heltec", uart_pty="/dev/null", secrets=SECRETS, time_scale=1 / 120,
                        config={"board": "virtual_heltec_v3", "interval_s": 60, "data_rate": 5},

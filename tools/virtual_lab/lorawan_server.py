@@ -16,8 +16,6 @@ ADR only when a test asks for it (``link_adr``), JoinNonce per device from 0.
 
 from __future__ import annotations
 
-import json
-import socket
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +25,7 @@ from payload_codec.airtime import EU868
 from ..lorawan import HostAes, load
 from . import network_server as chirpstack
 from .p2p_air import SYNC_PUBLIC, sync8
+from .udp_json import UdpJsonServer
 
 fr = load("lorawan_frames")
 crypto = load("lorawan_crypto")
@@ -86,8 +85,8 @@ class LoRaWANServer:
         self.skip_rx1 = False  # answer in RX2 only (a missed RX1)
         self.silent = False  # answer nothing (gateway out of reach)
         self._lock = threading.Lock()
-        self._udp: socket.socket | None = None
-        self._thread: threading.Thread | None = None
+        self._udp: UdpJsonServer | None = None
+        self.udp_port = 0  # where serve_udp() listens, once it does
 
     # --- registry -------------------------------------------------------------------------
     def register(self, dev_eui: bytes, join_eui: bytes, app_key: bytes) -> DeviceRecord:
@@ -305,35 +304,15 @@ class LoRaWANServer:
     # --- loopback UDP for the virtual board ------------------------------------------------
     def serve_udp(self) -> int:
         """Answer lora_sim.UdpLink datagrams on 127.0.0.1; returns the port."""
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        s.settimeout(0.2)
-        self._udp = s
-        self._thread = threading.Thread(target=self._serve, name="lorawan-gw", daemon=True)
-        self._thread.start()
-        return int(s.getsockname()[1])
+        self._udp = UdpJsonServer("lorawan-gw", self._datagram)
+        self.udp_port = self._udp.start()
+        return self.udp_port
 
-    def _serve(self) -> None:
-        s = self._udp
-        assert s is not None
-        while self._udp is not None:
-            try:
-                data, addr = s.recvfrom(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            try:
-                meta = json.loads(data)
-                meta["phy"] = bytes.fromhex(meta["phy"])
-                out = self.uplink(meta)
-            except (ValueError, KeyError, TypeError):
-                out = []
-            s.sendto(json.dumps([[d[0].hex(), *d[1:]] for d in out]).encode(), addr)
+    def _datagram(self, meta: dict[str, Any], addr: Any) -> list[list[Any]]:
+        meta["phy"] = bytes.fromhex(meta["phy"])
+        return [[d[0].hex(), *d[1:]] for d in self.uplink(meta)]
 
     def close(self) -> None:
-        s, self._udp = self._udp, None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if s is not None:
-            s.close()
+        u, self._udp = self._udp, None
+        if u is not None:
+            u.close()

@@ -9,14 +9,14 @@ from v3.4.0, docs/references.md §C.5). Differences from a module: see docs/p2p.
 
 from __future__ import annotations
 
-import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from payload_codec.airtime import time_on_air_us
+
+from .udp_json import UdpJsonServer
 
 if TYPE_CHECKING:
     from .rak3172_emulator import Rak3172Emulator
@@ -64,8 +64,7 @@ class Air:
         self.gateway = gateway
         self.listeners: dict[Any, Listener] = {}  # UDP address -> a bare radio receiving
         self.missed = 0  # packets a bare radio would have heard, sent after its lease ended
-        self._udp: socket.socket | None = None
-        self._thread: threading.Thread | None = None
+        self._udp: UdpJsonServer | None = None
 
     def join(self, radio: P2PRadio) -> None:
         with self._lock:
@@ -104,29 +103,8 @@ class Air:
     # ---- bare radios over loopback UDP -------------------------------------------------
     def serve_udp(self) -> int:
         """Answer lora_sim.AirLink datagrams on 127.0.0.1; returns the port."""
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        s.settimeout(0.2)
-        self._udp = s
-        self._thread = threading.Thread(target=self._serve, name="p2p-air", daemon=True)
-        self._thread.start()
-        return int(s.getsockname()[1])
-
-    def _serve(self) -> None:
-        s = self._udp
-        assert s is not None
-        while self._udp is not None:
-            try:
-                data, addr = s.recvfrom(4096)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            try:
-                out = self._datagram(json.loads(data), addr)
-            except (ValueError, KeyError, TypeError):
-                out = []
-            s.sendto(json.dumps(out).encode(), addr)
+        self._udp = UdpJsonServer("p2p-air", self._datagram)
+        return self._udp.start()
 
     @staticmethod
     def _settings(m: dict[str, Any]) -> Settings:
@@ -163,11 +141,9 @@ class Air:
         return []
 
     def close(self) -> None:
-        s, self._udp = self._udp, None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if s is not None:
-            s.close()
+        u, self._udp = self._udp, None
+        if u is not None:
+            u.close()
 
 
 class P2PError(Exception):
