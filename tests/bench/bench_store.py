@@ -65,6 +65,9 @@ def _node_only_free(work: Path, commit: str | None) -> list[int]:
     return [int(x) for x in out[: out.index("counter")]]
 
 
+BASELINE = "65fe7c7"  # main before store and forward (issue 21)
+
+
 def _catch_up_s(rec: dict) -> tuple[float, int, int]:
     """(seconds from the first proven batch after the outage to the last backlog sample, backlog,
     batch frames)."""
@@ -73,7 +76,9 @@ def _catch_up_s(rec: dict) -> tuple[float, int, int]:
     backlog = [c for c in city if c.received_ms >= end and c.t_s * 1000 < end]
     first = min(c.received_ms for c in backlog)
     last = max(c.received_ms for c in backlog)
-    frames = len({c.received_ms for c in backlog})
+    # batch frames the network heard during the catch-up (FPort 1, the codec's batch flag 0x10)
+    frames = sum(1 for t, port, hexs in rec["heard"]
+                 if first <= t <= last and port == 1 and int(hexs[:2], 16) & 0x10)
     return (last - first) / 1000, len(backlog), frames
 
 
@@ -87,7 +92,9 @@ def run(args: list[str]) -> None:
     print(f"heap (.mpy, -X heapsize={HEAP}): sample_store (always imported) {always} B; catch_up "
           f"(imported for a commit or catch-up, dropped after) {lazy} B; together "
           f"{always + lazy} B vs the previous attempt's ~{PREV_HEAP_B} B: ratio {(always + lazy) / PREV_HEAP_B:.2f}")
-    base = subprocess.run(["git", "merge-base", "HEAD", "main"], capture_output=True, text=True).stdout.strip()
+    # the baseline: the tree before store and forward landed (main at 65fe7c7)
+    base = subprocess.run(["git", "rev-parse", "--verify", "-q", BASELINE + "^{commit}"],
+                          capture_output=True, text=True).stdout.strip()
     if base:
         with_store = _node_only_free(work / "with", None)
         without = _node_only_free(work / "without", base)
