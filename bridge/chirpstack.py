@@ -109,12 +109,7 @@ def _uplink(
             raise InputError("missing_field", "up event has neither deduplicationId nor time")
         dedup = f"{dev_eui}:{f_cnt}:{doc['time']}"
     rx = []
-    rx_info = doc.get("rxInfo") or []
-    if not isinstance(rx_info, list):  # the fuzz run sent numbers here (a TypeError before)
-        raise InputError("bad_field", "rxInfo is not a list")
-    for i, r in enumerate(rx_info):
-        if not isinstance(r, dict):
-            raise InputError("bad_field", f"rxInfo[{i}] is not an object")
+    for r in f.objects(doc, "rxInfo"):
         rx.append(Reception(str(r.get("gatewayId", "")), f.number(r, "rssi"), f.number(r, "snr")))
     tx = f.obj(doc, "txInfo") or {}
     mod = f.obj(f.obj(tx, "modulation") or {}, "lora") or {}

@@ -44,6 +44,17 @@ def obj(doc: Any, key: str, path: str = "") -> dict[str, Any] | None:
     return v
 
 
+def objects(doc: dict[str, Any], key: str, path: str = "") -> list[dict[str, Any]]:
+    """A list of objects (rxInfo, rx_metadata); missing or null is an empty list."""
+    v = doc.get(key) or []
+    if not isinstance(v, list):  # the fuzz run sent numbers here (a TypeError before)
+        raise InputError("bad_field", f"{path}{key} is not a list")
+    for i, r in enumerate(v):
+        if not isinstance(r, dict):
+            raise InputError("bad_field", f"{key}[{i}] is not an object")
+    return v
+
+
 def text(doc: dict[str, Any], key: str, path: str = "") -> str | None:
     v = doc.get(key)
     if v is None:

@@ -95,12 +95,7 @@ def _uplink(
     settings = f.obj(up, "settings", "uplink_message.") or {}
     lora = f.obj(f.obj(settings, "data_rate") or {}, "lora") or {}
     rx = []
-    rx_meta = up.get("rx_metadata") or []
-    if not isinstance(rx_meta, list):  # the fuzz run sent numbers here (a TypeError before)
-        raise InputError("bad_field", "uplink_message.rx_metadata is not a list")
-    for i, r in enumerate(rx_meta):
-        if not isinstance(r, dict):
-            raise InputError("bad_field", f"rx_metadata[{i}] is not an object")
+    for i, r in enumerate(f.objects(up, "rx_metadata", "uplink_message.")):
         if when is None and ("time" in r or "received_at" in r):  # the gateway's clock
             key = "time" if "time" in r else "received_at"
             when, source = f.timestamp(r[key], f"rx_metadata[{i}].{key}"), "gateway"

@@ -21,7 +21,7 @@ class UdpJsonServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> int:
-        """Listen on 127.0.0.1 (a free port, never 0.0.0.0); returns the port."""
+        """Listen on the loopback address 127.0.0.1 on a free port; returns the port."""
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(("127.0.0.1", 0))
         s.settimeout(0.2)  # how often the loop looks whether close() was called
