@@ -57,12 +57,7 @@ def _code(row, value):
         raw = row[4] + 1  # far out of range
     if neg:
         raw = -raw
-    if raw < row[3] or raw > row[4]:
-        raise EncodeError(
-            "%s = %r is outside its range %s..%s %s (refused, not clamped)"
-            % (row[1], value, _value(row, row[3]), _value(row, row[4]), row[2] or "")
-        )
-    return raw - row[3]
+    return _field_code(row, raw, value)
 
 
 def _decimal_code(row, text):
@@ -81,10 +76,17 @@ def _decimal_code(row, text):
     raw = (2 * num + den) // (2 * den)
     if neg:
         raw = -raw
+    return _field_code(row, raw, text)
+
+
+def _field_code(row, raw, given):
+    """``raw`` as the field's offset code; out of range is refused, never clamped (the
+    message shows ``given`` as the caller wrote it: a decimal string as is, a number by repr)."""
     if raw < row[3] or raw > row[4]:
         raise EncodeError(
             "%s = %s is outside its range %s..%s %s (refused, not clamped)"
-            % (row[1], text, _value(row, row[3]), _value(row, row[4]), row[2] or "")
+            % (row[1], given if isinstance(given, str) else repr(given), _value(row, row[3]),
+               _value(row, row[4]), row[2] or "")
         )
     return raw - row[3]
 
