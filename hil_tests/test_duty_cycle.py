@@ -38,10 +38,12 @@ def test_duty_cycle_limit_over_a_burst(start_node, uplinks) -> None:
     # Ton/Toff: a transmission of T closes the band for 100 T (1 s slack for clock reading)
     for (t0, a0), (t1, _) in pairwise(tx):
         assert t1 - t0 >= a0 / DUTY - 1.0, f"sent {t1 - t0:.1f} s after a {a0:.2f} s frame"
-    # every hour-long window: at most 1 % (the Ton/Toff rule may end one frame past it)
+    # every hour-long window: at most 1 % (the Ton/Toff rule may end one frame past it; since
+    # store and forward that frame can be a batch, longer than a single measurement)
+    longest = max(a for _, a in tx)
     for i, (start, _) in enumerate(tx):
         used = sum(a for t, a in tx[i:] if t < start + WINDOW_S)
-        assert used <= DUTY * WINDOW_S + per_frame, f"{used:.1f} s on air in the hour from {start:.0f} s"
+        assert used <= DUTY * WINDOW_S + longest, f"{used:.1f} s on air in the hour from {start:.0f} s"
     # the node really was throttled: far fewer uplinks than the 10 s interval asked for
     asked = span / ASKED_INTERVAL_S
     assert len(ups) < asked / 5, (len(ups), asked)
